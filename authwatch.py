@@ -1,0 +1,1167 @@
+#!/usr/bin/env python3
+"""authwatch: push a message to your phone when someone logs in, or tries to.
+
+Run from cron every few minutes.  Each run reads only what is new in the
+authentication log, drops the noise, understands what is left (SSH logins,
+failed attempts, sudo and su, account changes) and sends a short summary to
+Pushover.  The read position advances only after Pushover accepted the
+message, so a failed delivery is retried by the next run.
+
+The module reads top to bottom: errors and exit codes, configuration,
+understanding log lines (pure), building messages (pure), reading the log,
+state, delivery, and the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import datetime
+import enum
+import io
+import ipaddress
+import json
+import logging
+import os
+import re
+import socket
+import sys
+import tempfile
+import urllib.parse
+from collections import Counter, OrderedDict
+from typing import NamedTuple
+
+__version__ = "0.1.0"
+
+log = logging.getLogger("authwatch")
+
+
+### Errors and exit codes ###################################################
+
+
+class ExitStatus(enum.IntEnum):
+    """The exit codes of a run; --help and the README list them."""
+
+    OK = 0
+    DELIVERY_FAILED = 1
+    CONFIG_ERROR = 2  # also bad command-line usage, as argparse does
+    SOURCE_ERROR = 3  # the log is missing or unreadable
+    STATE_ERROR = 4  # the state directory or a state file cannot be used
+    INTERRUPTED = 130
+
+
+class AuthwatchError(Exception):
+    """A failure to report in one line and turn into an exit code."""
+
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class ConfigError(AuthwatchError):
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class SourceError(AuthwatchError):
+    exit_status = ExitStatus.SOURCE_ERROR
+
+
+class StateError(AuthwatchError):
+    exit_status = ExitStatus.STATE_ERROR
+
+
+class DeliveryError(AuthwatchError):
+    exit_status = ExitStatus.DELIVERY_FAILED
+
+
+### Configuration ############################################################
+
+DEFAULT_API_URL = "https://api.pushover.net/1/messages.json"
+DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
+CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
+SOURCE_TYPES = ("auto", "file", "journald")
+PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")
+
+# Every key a config file may hold; anything else is reported as a typo.
+CONFIG_KEYS = {
+    "pushover": ("token", "user", "api_url"),
+    "source": ("type", "path", "journal_dir"),
+    "state": ("dir",),
+    "filter": ("ignore", "default_ignore"),
+}
+
+
+class Config(NamedTuple):
+    token: str | None
+    user: str | None
+    api_url: str
+    source_type: str
+    log_path: str | None
+    journal_dir: str | None
+    state_dir: str
+    ignore: tuple  # extra noise patterns, as strings
+    default_ignore: bool
+
+
+def find_config_file(explicit, environ):
+    """Given the --config value (or None) and the environment, return the path
+    of the config file to use, or None when there is none.
+
+    Raise ConfigError if a file named explicitly does not exist.
+    """
+    named = explicit or environ.get("AUTHWATCH_CONFIG")
+    if named:
+        if not os.path.isfile(named):
+            raise ConfigError(f"config file {named} does not exist")
+        return named
+    for candidate in CONFIG_PATHS:
+        path = os.path.expanduser(candidate)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def default_state_dir(environ):
+    """Given the environment, return where state lives when the config does not say."""
+    if os.geteuid() == 0:
+        return "/var/lib/authwatch"
+    base = environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "authwatch")
+
+
+def default_log_path():
+    """Return the system's authentication log: auth.log, or secure on RHEL-likes."""
+    for path in DEFAULT_LOG_PATHS:
+        if os.path.exists(path):
+            return path
+    return DEFAULT_LOG_PATHS[0]
+
+
+def is_loopback_host(host):
+    """Given a URL's host name, return whether it names this machine's loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_config_text(path):
+    """Given a config file path (or None), return a ConfigParser holding it.
+
+    Raise ConfigError if the file cannot be read or parsed.
+    """
+    parser = configparser.ConfigParser(interpolation=None)
+    if path is None:
+        return parser
+    try:
+        with open(path, encoding="utf-8") as file:
+            parser.read_file(file)
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise ConfigError(f"{path}: cannot read config: {one_line(error)}") from None
+    return parser
+
+
+def load_config(path, environ, overrides, need_pushover):
+    """Given a config file path (or None), the environment, the command-line
+    overrides (a dict of Config field names) and whether Pushover keys are
+    needed, return a validated Config.
+
+    Raise ConfigError listing every problem found, each with its location.
+    """
+    parser = read_config_text(path)
+    where = path or "config"
+    problems = []
+
+    for section in parser.sections():
+        if section not in CONFIG_KEYS:
+            problems.append(f"{where}: [{section}]: unknown section")
+            continue
+        for key in parser[section]:
+            if key not in CONFIG_KEYS[section]:
+                problems.append(f"{where}: [{section}] {key}: unknown key")
+
+    def get(section, key, default=None):
+        return parser.get(section, key, fallback=default)
+
+    token = environ.get("AUTHWATCH_PUSHOVER_TOKEN") or get("pushover", "token")
+    user = environ.get("AUTHWATCH_PUSHOVER_USER") or get("pushover", "user")
+    for key, value, env_name in (
+        ("token", token, "AUTHWATCH_PUSHOVER_TOKEN"),
+        ("user", user, "AUTHWATCH_PUSHOVER_USER"),
+    ):
+        if value is None:
+            if need_pushover:
+                problems.append(
+                    f"{where}: [pushover] {key}: missing (or set {env_name})"
+                )
+        elif not PUSHOVER_KEY.fullmatch(value):
+            # Never echo the value: it is a secret.
+            problems.append(
+                f"{where}: [pushover] {key}: must be 30 letters and digits"
+                f" (got {len(value)} characters)"
+            )
+
+    api_url = get("pushover", "api_url", DEFAULT_API_URL)
+    url = urllib.parse.urlsplit(api_url)
+    if url.scheme not in ("https", "http") or not url.hostname:
+        problems.append(f"{where}: [pushover] api_url: not an http(s) URL: {api_url}")
+    elif url.scheme != "https" and not is_loopback_host(url.hostname):
+        problems.append(
+            f"{where}: [pushover] api_url: must use https (plain http only to loopback)"
+        )
+
+    source_type = overrides.get("source_type") or get("source", "type", "auto")
+    if source_type not in SOURCE_TYPES:
+        problems.append(
+            f"{where}: [source] type: must be one of {', '.join(SOURCE_TYPES)},"
+            f" not {source_type}"
+        )
+
+    default_ignore = True
+    try:
+        default_ignore = parser.getboolean("filter", "default_ignore", fallback=True)
+    except ValueError:
+        problems.append(f"{where}: [filter] default_ignore: must be yes or no")
+    ignore = tuple(
+        line.strip() for line in get("filter", "ignore", "").splitlines() if line.strip()
+    )
+    for pattern in ignore:
+        try:
+            re.compile(pattern)
+        except re.error as error:
+            problems.append(f"{where}: [filter] ignore: bad pattern {pattern!r}: {error}")
+
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+    return Config(
+        token=token,
+        user=user,
+        api_url=api_url,
+        source_type=source_type,
+        log_path=overrides.get("log_path") or get("source", "path") or default_log_path(),
+        journal_dir=overrides.get("journal_dir") or get("source", "journal_dir"),
+        state_dir=overrides.get("state_dir")
+        or get("state", "dir")
+        or default_state_dir(environ),
+        ignore=ignore,
+        default_ignore=default_ignore,
+    )
+
+
+### Understanding log lines (pure) ##########################################
+#
+# A line is split into its syslog header (time, host, program, pid) and its
+# message; the message is then matched against RULES.  Every rule is anchored
+# and captures only what sshd itself writes around attacker-controlled text
+# (a user name may contain "from 10.0.0.1 port 22"), and every rule has a
+# sample in tests/samples/.
+
+# Lines dropped before anything else: the magazine article's two and the
+# session bookkeeping that logcheck ignores.  [filter] ignore adds to these.
+DEFAULT_NOISE = (
+    r"\bCRON\[",
+    r"\]: Connection closed by ",  # anchored so that kex_exchange_identification stays
+    r"\]: Connection reset by .* \[preauth\]$",
+    r"pam_unix\((?:cron|systemd-user):session\): session (?:opened|closed)",
+    r"pam_unix\([\w-]+:session\): session closed",
+    r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
+    r"pam_limits\(",
+    r"pam_systemd\(",
+    r"sshd(?:-session)?\[\d+\]: (?:Received disconnect from|Disconnected from)",
+    r"sshd(?:-session)?\[\d+\]: pam_unix\(sshd:auth\): check pass; user unknown",
+    r"sshd(?:-session)?\[\d+\]: (?:Server listening on|Received signal \d+; terminating)",
+    r"sudo(?:\[\d+\])?: pam_unix\(sudo:auth\): (?:conversation failed|auth could not identify)",
+    (
+        r"systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out"
+        r"|New seat|Watching system buttons)"
+    ),
+)
+
+KINDS = (
+    "login",
+    "login_failed",
+    "invalid_user",
+    "probe",
+    "sudo",
+    "sudo_failed",
+    "su",
+    "su_failed",
+    "account",
+    "other",
+)
+
+CLASSIC_HEADER = re.compile(
+    r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d) (?P<rest>.*)"
+)
+RFC3339_HEADER = re.compile(
+    r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
+)
+PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)")
+MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+)}
+
+IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
+FROM_IP_PORT = IP + r" port (?P<port>\d+)"
+SSHD = ("sshd", "sshd-session", "sshd-auth")
+ACCOUNT_PROGRAMS = (
+    "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
+    "passwd", "chpasswd", "chage", "gpasswd", "chsh", "chfn", "newusers",
+)
+PAM_AUTH_FAILURE = (
+    r"pam_unix\((?P<service>[\w-]+):auth\): authentication failure;"
+    r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)"
+    r"(?:\s+user=(?P<user>\S+))?"
+)
+SUDO_FIELDS = (
+    r"TTY=(?P<tty>\S+) ; PWD=.*? ; USER=(?P<target>\S+) ;"
+    r"(?: GROUP=\S+ ;)?(?: TSID=\S+ ;)?(?: ENV=.*? ;)? COMMAND=(?P<command>.*)"
+)
+
+
+class Rule(NamedTuple):
+    name: str
+    kind: str
+    programs: tuple
+    pattern: re.Pattern
+
+
+def rule(name, kind, programs, pattern):
+    """Given a rule's parts, return the Rule with its pattern compiled."""
+    return Rule(name, kind, programs, re.compile(pattern))
+
+
+RULES = (
+    # sshd (OpenSSH 9.8+ logs as sshd-session)
+    rule("ssh_accepted", "login", SSHD,
+         r"Accepted (?P<method>[\w/-]+) for (?P<user>.+?) from " + FROM_IP_PORT
+         + r" ssh2(?:: (?P<key_type>[\w-]+) (?P<fingerprint>SHA256:[\w+/=]+).*|: .*)?"),
+    rule("ssh_failed", "login_failed", SSHD,
+         r"Failed (?P<method>[\w/-]+) for (?:invalid user )?(?P<user>.*?) from "
+         + FROM_IP_PORT + r" ssh2(?:: .*)?"),
+    rule("ssh_invalid_user", "invalid_user", SSHD,
+         r"Invalid user (?P<user>.*?) from " + FROM_IP_PORT),
+    rule("ssh_pam_failure", "login_failed", SSHD, PAM_AUTH_FAILURE),
+    rule("ssh_pam_more_failures", "login_failed", SSHD,
+         r"PAM \d+ more authentication failures?; logname=\S* uid=\d+ euid=\d+ tty=\S*"
+         r" ruser=\S* rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S+))?"),
+    rule("ssh_max_attempts", "login_failed", SSHD,
+         r"error: maximum authentication attempts exceeded for (?:invalid user )?"
+         r"(?P<user>.*?) from " + FROM_IP_PORT + r" ssh2(?: \[preauth\])?"),
+    rule("ssh_too_many_failures", "login_failed", SSHD,
+         r"Disconnecting (?:authenticating|invalid) user (?P<user>.*?) "
+         + FROM_IP_PORT + r": Too many authentication failures(?: \[preauth\])?"),
+    rule("ssh_too_many_failures_bare", "login_failed", SSHD,
+         r"Disconnecting: Too many authentication failures(?: \[preauth\])?"),
+    rule("ssh_not_allowed", "login_failed", SSHD,
+         r"User (?P<user>.*?) from " + IP + r" not allowed because .*"),
+    rule("ssh_root_refused", "login_failed", SSHD,
+         r"ROOT LOGIN REFUSED FROM " + FROM_IP_PORT + r"(?: \[preauth\])?"),
+    rule("ssh_probe_kex", "probe", SSHD,
+         r"error: kex_exchange_identification: .*"),
+    rule("ssh_probe_no_ident", "probe", SSHD,
+         r"Did not receive identification string from " + FROM_IP_PORT),
+    rule("ssh_probe_negotiate", "probe", SSHD,
+         r"Unable to negotiate with " + FROM_IP_PORT + r": .*"),
+    rule("ssh_probe_banner", "probe", SSHD,
+         r"banner exchange: Connection from " + FROM_IP_PORT + r": .*"),
+    rule("ssh_probe_timeout", "probe", SSHD,
+         r"(?:fatal: )?Timeout before authentication for " + FROM_IP_PORT
+         + r"(?: \[preauth\])?"),
+    # sudo
+    rule("sudo_command", "sudo", ("sudo",),
+         r"\s*(?P<user>\S+) : " + SUDO_FIELDS),
+    rule("sudo_refused", "sudo_failed", ("sudo",),
+         r"\s*(?P<user>\S+) : (?P<problem>[^;]+?) ; " + SUDO_FIELDS),
+    rule("sudo_pam_failure", "sudo_failed", ("sudo",), PAM_AUTH_FAILURE),
+    # su: util-linux (Debian) logs "(to root) alice on pts/0", RHEL only the PAM session
+    rule("su_success", "su", ("su",),
+         r"\(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"),
+    rule("su_failed", "su_failed", ("su",),
+         r"FAILED SU \(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"),
+    rule("su_pam_session", "su", ("su",),
+         r"pam_unix\(su(?:-l)?:session\): session opened for user (?P<target>[^\s(]+)"
+         r"(?:\(uid=\d+\))? by (?P<user>[^\s(]*)(?:\(uid=\d+\))?"),
+    rule("su_pam_failure", "su_failed", ("su",), PAM_AUTH_FAILURE),
+    # console logins
+    rule("console_login", "login", ("login",),
+         r"ROOT LOGIN ON '?(?P<tty>[^'\s]+)'?"),
+    rule("console_login_failed", "login_failed", ("login",),
+         r"FAILED LOGIN \(\d+\) on '(?P<tty>[^']+)' FOR '(?P<user>[^']*)', .*"),
+    rule("console_pam_failure", "login_failed", ("login",), PAM_AUTH_FAILURE),
+    # account changes (shadow-utils)
+    rule("account_new", "account", ACCOUNT_PROGRAMS,
+         r"(?:new user|new group|group added to \S+): name=(?P<user>[^,\s]+).*"),
+    rule("account_named", "account", ACCOUNT_PROGRAMS,
+         r".*?\b(?:user|group) '(?P<user>[^']+)'.*"),
+    rule("account_password", "account", ACCOUNT_PROGRAMS,
+         r"pam_unix\([\w-]+:chauthtok\): password changed for (?P<user>\S+)"),
+    rule("account_other", "account", ACCOUNT_PROGRAMS, r".*"),
+)
+
+
+class Record(NamedTuple):
+    """One log entry, split into its syslog parts; line is the whole raw line."""
+
+    time: datetime.datetime | None
+    host: str | None
+    program: str | None
+    pid: int | None
+    message: str
+    line: str
+
+
+class Event(NamedTuple):
+    """What a record means.  JSON_FIELDS are the public ones (--json)."""
+
+    time: datetime.datetime | None
+    host: str | None
+    program: str | None
+    pid: int | None
+    kind: str
+    user: str | None
+    ip: str | None
+    port: int | None
+    method: str | None
+    command: str | None
+    line: str
+    rule: str | None = None  # the name of the rule that matched
+    target: str | None = None  # the user sudo/su ran as
+    key_type: str | None = None
+    fingerprint: str | None = None
+    message: str = ""
+
+
+JSON_FIELDS = (
+    "time", "host", "program", "pid", "kind", "user", "ip", "port", "method", "command", "line"
+)
+
+
+def parse_classic_time(match, now):
+    """Given a CLASSIC_HEADER match and the current local time, return the
+    aware datetime it names: syslog leaves out the year, so take the one that
+    puts it not more than a day in the future.  Return None if it is no date.
+    """
+    month = MONTHS.get(match["month"])
+    if month is None:
+        return None
+    hour, minute, second = (int(part) for part in match["clock"].split(":"))
+    for year in (now.year, now.year - 1):
+        try:
+            naive = datetime.datetime(year, month, int(match["day"]), hour, minute, second)
+        except ValueError:  # 29 Feb of another year, or garbage
+            continue
+        stamp = naive.astimezone()
+        if stamp <= now + datetime.timedelta(days=1):
+            return stamp
+    return None
+
+
+def parse_line(line, now):
+    """Given one raw log line (no newline) and the current local time, return
+    its Record.  Never raise: a line of no known form is all message.
+    """
+    stamp = None
+    rest = line
+    match = RFC3339_HEADER.match(line)
+    if match:
+        try:
+            stamp = datetime.datetime.fromisoformat(match["stamp"].replace("Z", "+00:00"))
+            rest = match["rest"]
+        except ValueError:
+            pass
+    else:
+        match = CLASSIC_HEADER.match(line)
+        if match:
+            stamp = parse_classic_time(match, now)
+            if stamp is not None:
+                rest = match["rest"]
+
+    host = None
+    program = PROGRAM.match(rest)
+    if program is None:
+        # "host program[pid]: message", or a line with no timestamp at all
+        host_part, _, after_host = rest.partition(" ")
+        program = PROGRAM.match(after_host)
+        if program is not None:
+            host = host_part
+    if program is None:
+        return Record(stamp, host, None, None, rest, line)
+    pid = program["pid"]
+    return Record(
+        stamp, host, program["program"], int(pid) if pid else None, program["message"], line
+    )
+
+
+def compile_noise(patterns):
+    """Given noise patterns as strings, return one compiled alternation (or
+    None when there are none) that searches a raw line.
+    """
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+
+def classify(record):
+    """Given a Record that is not noise, return its Event: the first rule for
+    its program that matches the whole message, or kind 'other'.
+    """
+    fields = {}
+    matched = None
+    for candidate in RULES:
+        if record.program in candidate.programs:
+            match = candidate.pattern.fullmatch(record.message)
+            if match:
+                matched = candidate
+                fields = match.groupdict()
+                break
+    if matched is not None and "service" in fields and not fields.get("user"):
+        # a PAM failure without user= names the caller in ruser=
+        fields["user"] = fields.get("ruser") or None
+    port = fields.get("port")
+    return Event(
+        time=record.time,
+        host=record.host,
+        program=record.program,
+        pid=record.pid,
+        kind=matched.kind if matched else "other",
+        user=fields.get("user") or None,
+        ip=fields.get("ip") or None,
+        port=int(port) if port else None,
+        method=fields.get("method"),
+        command=fields.get("command"),
+        line=record.line,
+        rule=matched.name if matched else None,
+        target=fields.get("target"),
+        key_type=fields.get("key_type"),
+        fingerprint=fields.get("fingerprint"),
+        message=record.message,
+    )
+
+
+def understand(records, noise):
+    """Given Records and the compiled noise pattern (or None), yield the Event
+    of every record that is not noise.
+    """
+    for record in records:
+        if noise is None or not noise.search(record.line):
+            yield classify(record)
+
+
+def event_json(event):
+    """Given an Event, return its public JSON object as one line."""
+    fields = event._asdict()
+    public = {name: fields[name] for name in JSON_FIELDS}
+    public["time"] = event.time.isoformat() if event.time else None
+    return json.dumps(public)
+
+
+### Building messages (pure) ################################################
+
+# Pushover's limits (https://pushover.net/api)
+MAX_TITLE = 250
+MAX_MESSAGE = 1024
+FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
+PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed")
+TOP_COUNT = 3  # how many source IPs and user names a failure summary names
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+class Message(NamedTuple):
+    host: str
+    title: str
+    body: str
+    priority: int
+    timestamp: int | None
+
+
+class HostSummary:
+    """What one host's events add up to: the events worth a line of their
+    own, and counts for the failures, which may be thousands.
+
+    One failed connection writes several lines (PAM's failure, sshd's
+    "Failed password", "maximum authentication attempts exceeded", ...), so
+    failures are counted once per connection: per sshd process id.  Recent
+    connections are remembered (a bounded number: their lines come close
+    together) so that memory stays flat through a storm.
+    """
+
+    RECENT_CONNECTIONS = 4096
+
+    def __init__(self, host):
+        self.host = host
+        self.notable = []  # logins, sudo/su, account changes, other
+        self.failures = Counter()  # failed connections, by the kind of their first event
+        self.failure_ips = Counter()
+        self.failure_users = Counter()
+        self.connections = OrderedDict()  # (program, pid) -> [ip counted, user counted]
+        self.latest = None
+
+    def add(self, event):
+        if event.time and (self.latest is None or event.time > self.latest):
+            self.latest = event.time
+        if event.kind not in FAILURE_KINDS:
+            if not any(same_process(event, seen) for seen in self.notable[-3:]):
+                self.notable.append(event)
+            return
+        key = (event.program, event.pid) if event.pid else object()
+        counted = self.connections.get(key)
+        if counted is None:
+            counted = self.connections[key] = [False, False]
+            self.failures[event.kind] += 1
+            if len(self.connections) > self.RECENT_CONNECTIONS:
+                self.connections.popitem(last=False)
+        if event.ip and not counted[0]:
+            self.failure_ips[event.ip] += 1
+            counted[0] = True
+        if event.user and not counted[1]:
+            self.failure_users[event.user] += 1
+            counted[1] = True
+
+
+def same_process(event, other):
+    """Given two notable Events, return whether they tell of the same act
+    twice: su logs "(to root) alice" and its PAM session, from one process.
+    """
+    return (
+        event.pid is not None
+        and (event.kind, event.program, event.pid, event.user)
+        == (other.kind, other.program, other.pid, other.user)
+    )
+
+
+def summarise(events, local_host):
+    """Given Events, return a dict of host name to HostSummary, in the order
+    the hosts first appear; events without a host belong to local_host.
+    """
+    summaries = {}
+    for event in events:
+        host = event.host or local_host
+        if host not in summaries:
+            summaries[host] = HostSummary(host)
+        summaries[host].add(event)
+    return summaries
+
+
+def clean(text):
+    """Given text that may come from an attacker, return it with control and
+    direction-changing characters replaced, safe to show on one line.
+    """
+    return CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+def shorten(text, limit):
+    """Given text and a length limit, return text cut to fit, ending in '…' if cut."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+def plural(count, word, words=None):
+    """Given a count, a singular noun and its plural (default: noun + 's'),
+    return e.g. '1 login' or '3 logins'.
+    """
+    return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def describe_event(event):
+    """Given a notable Event, return one readable line about it."""
+    user = clean(event.user or "?")
+    if event.kind == "login":
+        how = event.method or event.program or "login"
+        if event.key_type:
+            how += f" {event.key_type} {event.fingerprint}"
+        where = f" from {event.ip} port {event.port}" if event.ip else ""
+        return f"Login {user}{where} ({clean(how)})"
+    if event.kind in PRIVILEGE_KINDS:
+        failed = " FAILED" if event.kind.endswith("_failed") else ""
+        target = f" as {clean(event.target)}" if event.target else ""
+        command = f": {clean(event.command)}" if event.command else ""
+        return f"{event.program}{failed}: {user}{target}{command}"
+    if event.kind == "account":
+        return f"Account: {event.program}: {clean(event.message)}"
+    return f"Other: {clean(event.line)}"
+
+
+def describe_failures(summary):
+    """Given a HostSummary, return the lines that sum up its failures."""
+    total = sum(summary.failures.values())
+    if not total:
+        return []
+    kinds = ", ".join(
+        plural(summary.failures[kind], noun)
+        for kind, noun in (("invalid_user", "invalid user"), ("probe", "probe"))
+        if summary.failures[kind]
+    )
+    sources = plural(len(summary.failure_ips), "address", "addresses")
+    lines = [f"{plural(total, 'failed login')}" + (f" ({kinds})" if kinds else "") + f" from {sources}"]
+    for label, counter in (("IPs", summary.failure_ips), ("Users", summary.failure_users)):
+        if counter:
+            top = ", ".join(f"{clean(name)} ×{n}" for name, n in counter.most_common(TOP_COUNT))
+            lines.append(f"{label}: {top}")
+    return lines
+
+
+def message_title(summary):
+    """Given a HostSummary, return its message title: host first, then counts."""
+    kinds = Counter(event.kind for event in summary.notable)
+    counts = (
+        (kinds["login"], "SSH login"),
+        (sum(summary.failures.values()), "failed login"),
+        (sum(kinds[kind] for kind in PRIVILEGE_KINDS), "sudo/su use"),
+        (kinds["account"], "account change"),
+        (kinds["other"], "other line"),
+    )
+    parts = ", ".join(plural(count, noun) for count, noun in counts if count)
+    return shorten(f"{clean(summary.host)}: {parts}", MAX_TITLE)
+
+
+def message_priority(summary):
+    """Given a HostSummary, return its Pushover priority: 1 for a login,
+    -1 when there are only failures, 0 otherwise.
+    """
+    kinds = {event.kind for event in summary.notable}
+    if "login" in kinds:
+        return 1
+    return 0 if kinds else -1
+
+
+def fit_lines(lines, limit):
+    """Given message lines and a length limit, return them joined, keeping
+    whole lines and saying how many did not fit.
+    """
+    kept = []
+    for index, line in enumerate(lines):
+        rest = len(lines) - index
+        tail = f"… and {plural(rest, 'more line')}"
+        if len("\n".join(kept + [line])) > limit - len(tail) - 1 and rest > 1:
+            return "\n".join(kept + [tail])
+        kept.append(line)
+    return shorten("\n".join(kept), limit)
+
+
+def build_messages(summaries):
+    """Given a dict of HostSummary, return one Message for each host with events."""
+    messages = []
+    for summary in summaries.values():
+        lines = [describe_event(event) for event in summary.notable if event.kind == "login"]
+        lines += describe_failures(summary)
+        lines += [describe_event(event) for event in summary.notable if event.kind != "login"]
+        if not lines:
+            continue
+        messages.append(
+            Message(
+                host=summary.host,
+                title=message_title(summary),
+                body=fit_lines(lines, MAX_MESSAGE),
+                priority=message_priority(summary),
+                timestamp=int(summary.latest.timestamp()) if summary.latest else None,
+            )
+        )
+    return messages
+
+
+def format_message(message):
+    """Given a Message, return how --dry-run shows it."""
+    return f"=== {message.title} [priority {message.priority}]\n{message.body}\n"
+
+
+### Reading the log #########################################################
+
+
+def decode_line(raw):
+    """Given a line as read (latin-1 text, or bytes from a .gz file), return
+    it as text: UTF-8 where valid, with a replacement mark for any bad byte,
+    without its line ending.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode("latin-1")
+    return raw.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def read_position(path):
+    """Given a position file (pygtail's format: inode and offset, one a line),
+    return (inode, offset), or None if there is no such file.
+
+    Raise StateError if it exists but cannot be read or understood.
+    """
+    try:
+        with open(path, encoding="ascii") as file:
+            text = file.read()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise StateError(f"cannot read {path}: {one_line(error)}") from None
+    try:
+        inode, offset = (int(field) for field in text.split())
+    except ValueError:
+        raise StateError(
+            f"{path} is corrupt; remove it to start again at the end of the log"
+        ) from None
+    return inode, offset
+
+
+def end_of_last_full_line(path):
+    """Given a file, return (inode, offset) just after its last newline."""
+    with open(path, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        offset = size
+        while offset > 0:
+            block = min(offset, 65536)
+            file.seek(offset - block)
+            newline = file.read(block).rfind(b"\n")
+            if newline >= 0:
+                return os.fstat(file.fileno()).st_ino, offset - block + newline + 1
+            offset -= block
+        return os.fstat(file.fileno()).st_ino, 0
+
+
+class FileSource:
+    """The full lines added to a log file since the stored position.
+
+    pygtail finds the lines, including those written to the old file before
+    a rotation; the position is saved here, atomically, and only when save()
+    is called after delivery.
+    """
+
+    def __init__(self, path, position_path, from_start):
+        self.path = path
+        self.position_path = position_path
+        self.from_start = from_start
+        self.position = None  # (inode, offset) reached, set by records()
+
+    def describe(self):
+        return f"log file {self.path}"
+
+    def records(self, now):
+        """Given the current local time, yield a Record for every new line.
+
+        Raise SourceError if the log cannot be read, StateError if the stored
+        position cannot.
+        """
+        check_readable(self.path)
+        stored = None if self.from_start else read_position(self.position_path)
+        if stored is None and not self.from_start:
+            self.position = end_of_last_full_line(self.path)
+            log.info(
+                "no position stored for %s yet: starting at its end"
+                " (--from-start reads it all)", self.path
+            )
+            return
+        tail = open_tail(self.path, self.position_path if stored else os.devnull)
+        for raw in tail:
+            yield parse_line(decode_line(raw), now)
+        handle = tail._filehandle()
+        self.position = (os.fstat(handle.fileno()).st_ino, handle.tell())
+
+    def save(self):
+        """Store the position that records() reached."""
+        if self.position is not None:
+            inode, offset = self.position
+            write_atomically(self.position_path, f"{inode}\n{offset}\n")
+
+
+def open_tail(path, position_path):
+    """Given a log path and a position file (os.devnull for none), return a
+    Pygtail that yields the lines after that position.
+    """
+    from pygtail import Pygtail
+
+    class Tail(Pygtail):
+        def update_offset_file(self):
+            # pygtail calls this only to reset after losing a rotated log; the
+            # position is saved by authwatch, atomically, after delivery.
+            log.warning(
+                "%s was rotated to a place authwatch does not know: reading the"
+                " new file from its start; lines written before the rotation"
+                " may be missing", path
+            )
+
+    try:
+        # Bytes are read as latin-1, one character each, so that no invalid
+        # UTF-8 stops the tail; decode_line() then decodes them properly.
+        with contextlib.redirect_stderr(io.StringIO()):  # pygtail's own warning
+            return Tail(
+                path, offset_file=position_path, full_lines=True,
+                save_on_end=False, encoding="latin-1",
+            )
+    except OSError as error:
+        raise SourceError(f"cannot read {path}: {error.strerror}") from None
+
+
+def check_readable(path):
+    """Given a log path, return if it can be read; raise SourceError saying
+    why not, with a hint where one helps.
+    """
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise SourceError(
+            f"cannot read {path}: permission denied"
+            " (run as root, or add the user to group adm)"
+        ) from None
+    except OSError as error:
+        raise SourceError(f"cannot read {path}: {error.strerror}") from None
+
+
+def open_source(config, from_start):
+    """Given the Config and whether to read from the start, return the source
+    to read.
+
+    Raise SourceError if the configured source cannot be used.
+    """
+    if config.source_type == "journald":
+        raise SourceError("the journald source is not available in this version")
+    path = os.path.abspath(config.log_path)
+    if config.source_type == "auto" and not os.path.exists(path):
+        raise SourceError(f"cannot read {path}: No such file or directory")
+    name = path.strip("/").replace("/", "_") + ".offset"
+    return FileSource(path, os.path.join(config.state_dir, name), from_start)
+
+
+### State ###################################################################
+
+
+def write_atomically(path, text):
+    """Given a path and its new text, replace the file so that a crash leaves
+    either the old or the new text: temp file, fsync, rename, fsync the folder.
+
+    Raise StateError if it cannot be written.
+    """
+    folder = os.path.dirname(path) or "."
+    try:
+        handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(text)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp_path, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_path)
+            raise
+        directory = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except OSError as error:
+        raise StateError(f"cannot write {path}: {error.strerror}") from None
+
+
+def prepare_state_dir(path):
+    """Given the state directory, create it if needed and check that state
+    can be written there; raise StateError if not.
+    """
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise StateError(f"cannot create state directory {path}: {error.strerror}") from None
+    write_atomically(os.path.join(path, ".writable"), "")
+
+
+### Delivery ################################################################
+
+REQUEST_TIMEOUT = (5, 20)  # seconds to connect, seconds to answer
+
+
+def new_http_session():
+    """Return a requests Session (requests is imported only when sending)."""
+    import requests
+
+    return requests.Session()
+
+
+def pushover_fields(config, message):
+    """Given the Config and a Message, return the form fields to POST."""
+    fields = {
+        "token": config.token,
+        "user": config.user,
+        "title": message.title,
+        "message": message.body,
+        "priority": str(message.priority),
+    }
+    if message.timestamp is not None:
+        fields["timestamp"] = str(message.timestamp)
+    return fields
+
+
+def send_message(session, config, message):
+    """Given an HTTP session, the Config and a Message, POST it to Pushover;
+    return when Pushover accepted it.
+
+    Raise DeliveryError if it could not be sent or was refused.
+    """
+    import requests
+
+    try:
+        response = session.post(
+            config.api_url, data=pushover_fields(config, message), timeout=REQUEST_TIMEOUT
+        )
+    except requests.RequestException as error:
+        raise DeliveryError(
+            f"cannot reach Pushover at {config.api_url}: {type(error).__name__}"
+        ) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code == 200 and answer.get("status") == 1:
+        return
+    reasons = "; ".join(str(reason) for reason in answer.get("errors", ())) or response.reason
+    raise DeliveryError(
+        f"Pushover did not accept the message (HTTP {response.status_code}): {one_line(reasons)}"
+    )
+
+
+### Command line ############################################################
+
+EPILOG = """\
+exit codes:
+  0  all new events delivered, or nothing new (prints nothing)
+  1  delivery to Pushover failed; the events are sent again next run
+  2  usage or configuration error
+  3  the log cannot be read
+  4  the state directory or a state file cannot be used
+"""
+
+
+class UsageError(AuthwatchError):
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser():
+    """Return the command-line parser."""
+    parser = ArgumentParser(
+        prog="authwatch",
+        description="Send new SSH logins, failed attempts and sudo/su use"
+        " from the authentication log to Pushover.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (INI)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--log", metavar="PATH", help="read this log file")
+    where.add_argument("--journal-dir", metavar="DIR", help="read journal files in DIR")
+    parser.add_argument("--state-dir", metavar="DIR", help="where positions are kept")
+    parser.add_argument(
+        "--from-start", action="store_true", help="read the log from its beginning"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="print what would be sent; send nothing, store nothing",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --dry-run: print events as JSON lines"
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
+    return parser
+
+
+def one_line(error):
+    """Given an exception or text, return it as a single line."""
+    return " ".join(str(error).split())
+
+
+def command_line_overrides(options):
+    """Given parsed options, return the Config fields they override."""
+    overrides = {"state_dir": options.state_dir}
+    if options.log:
+        overrides.update(source_type="file", log_path=options.log)
+    if options.journal_dir:
+        overrides.update(source_type="journald", journal_dir=options.journal_dir)
+    return overrides
+
+
+def run(options, config, stdout, now, session_factory):
+    """Given parsed options, the Config, an output stream, the current local
+    time and a way to get an HTTP session, do one run; return its ExitStatus.
+
+    Raise AuthwatchError on any failure; the position is then left as it was.
+    """
+    noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
+    source = open_source(config, options.from_start)
+    log.info("reading %s", source.describe())
+    if not options.dry_run:
+        prepare_state_dir(config.state_dir)
+    events = understand(source.records(now), noise)
+
+    if options.json:
+        for event in events:
+            stdout.write(event_json(event) + "\n")
+        return ExitStatus.OK
+
+    messages = build_messages(summarise(events, socket.gethostname()))
+    if options.dry_run:
+        for message in messages:
+            stdout.write(format_message(message) + "\n")
+        log.info("dry run: %s, nothing sent or stored", plural(len(messages), "message"))
+        return ExitStatus.OK
+
+    if messages:
+        session = session_factory()
+        for message in messages:
+            send_message(session, config, message)
+            log.info("sent: %s", message.title)
+    else:
+        log.info("nothing new to send")
+    source.save()
+    return ExitStatus.OK
+
+
+def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, session_factory=None):
+    """Given command-line arguments (default sys.argv[1:]) and, for tests, the
+    streams, environment, a clock returning the current local time and an
+    HTTP session factory, run authwatch; return the exit code.
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    environ = os.environ if environ is None else environ
+    clock = clock or (lambda: datetime.datetime.now().astimezone())
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("authwatch: %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        try:
+            options = build_parser().parse_args(argv)
+        except SystemExit as exit:  # --help and --version
+            return exit.code
+        log.setLevel(
+            logging.INFO if options.verbose else logging.ERROR if options.quiet
+            else logging.WARNING
+        )
+        if options.json and not options.dry_run:
+            raise UsageError("--json goes with --dry-run (see --help)")
+        config_path = find_config_file(options.config, environ)
+        log.info("config: %s", config_path or "none")
+        config = load_config(
+            config_path, environ, command_line_overrides(options),
+            need_pushover=not options.dry_run,
+        )
+        return run(options, config, stdout, clock(), session_factory or new_http_session)
+    except AuthwatchError as error:
+        for line in str(error).splitlines():
+            stderr.write(f"authwatch: error: {line}\n")
+        return error.exit_status
+    except KeyboardInterrupt:
+        stderr.write("authwatch: interrupted; nothing was stored\n")
+        return ExitStatus.INTERRUPTED
+    finally:
+        log.removeHandler(handler)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
