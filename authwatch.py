@@ -192,9 +192,7 @@ def load_config(path, environ, overrides, need_pushover):
     ):
         if value is None:
             if need_pushover:
-                problems.append(
-                    f"{where}: [pushover] {key}: missing (or set {env_name})"
-                )
+                problems.append(f"{where}: [pushover] {key}: missing (or set {env_name})")
         elif not PUSHOVER_KEY.fullmatch(value):
             # Never echo the value: it is a secret.
             problems.append(
@@ -214,8 +212,7 @@ def load_config(path, environ, overrides, need_pushover):
     source_type = overrides.get("source_type") or get("source", "type", "auto")
     if source_type not in SOURCE_TYPES:
         problems.append(
-            f"{where}: [source] type: must be one of {', '.join(SOURCE_TYPES)},"
-            f" not {source_type}"
+            f"{where}: [source] type: must be one of {', '.join(SOURCE_TYPES)}, not {source_type}"
         )
 
     default_ignore = True
@@ -242,9 +239,7 @@ def load_config(path, environ, overrides, need_pushover):
         source_type=source_type,
         log_path=overrides.get("log_path") or get("source", "path") or default_log_path(),
         journal_dir=overrides.get("journal_dir") or get("source", "journal_dir"),
-        state_dir=overrides.get("state_dir")
-        or get("state", "dir")
-        or default_state_dir(environ),
+        state_dir=overrides.get("state_dir") or get("state", "dir") or default_state_dir(environ),
         ignore=ignore,
         default_ignore=default_ignore,
     )
@@ -279,18 +274,12 @@ DEFAULT_NOISE = (
     ),
 )
 
+# fmt: off
 KINDS = (
-    "login",
-    "login_failed",
-    "invalid_user",
-    "probe",
-    "sudo",
-    "sudo_failed",
-    "su",
-    "su_failed",
-    "account",
-    "other",
+    "login", "login_failed", "invalid_user", "probe",
+    "sudo", "sudo_failed", "su", "su_failed", "account", "other",
 )
+# fmt: on
 
 CLASSIC_HEADER = re.compile(
     r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d) (?P<rest>.*)"
@@ -299,17 +288,22 @@ RFC3339_HEADER = re.compile(
     r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
 )
 PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)")
-MONTHS = {name: number for number, name in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-)}
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
 FROM_IP_PORT = IP + r" port (?P<port>\d+)"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
+# fmt: off
 ACCOUNT_PROGRAMS = (
     "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
     "passwd", "chpasswd", "chage", "gpasswd", "chsh", "chfn", "newusers",
 )
+# fmt: on
 PAM_AUTH_FAILURE = (
     r"pam_unix\((?P<service>[\w-]+):auth\): authentication failure;"
     r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)"
@@ -333,6 +327,7 @@ def rule(name, kind, programs, pattern):
     return Rule(name, kind, programs, re.compile(pattern))
 
 
+# fmt: off
 RULES = (
     # sshd (OpenSSH 9.8+ logs as sshd-session)
     rule("ssh_accepted", "login", SSHD,
@@ -400,6 +395,7 @@ RULES = (
          r"pam_unix\([\w-]+:chauthtok\): password changed for (?P<user>\S+)"),
     rule("account_other", "account", ACCOUNT_PROGRAMS, r".*"),
 )
+# fmt: on
 
 
 class Record(NamedTuple):
@@ -434,9 +430,11 @@ class Event(NamedTuple):
     message: str = ""
 
 
+# fmt: off
 JSON_FIELDS = (
-    "time", "host", "program", "pid", "kind", "user", "ip", "port", "method", "command", "line"
+    "time", "host", "program", "pid", "kind", "user", "ip", "port", "method", "command", "line",
 )
+# fmt: on
 
 
 def parse_classic_time(match, now):
@@ -625,11 +623,11 @@ def same_process(event, other):
     """Given two notable Events, return whether they tell of the same act
     twice: su logs "(to root) alice" and its PAM session, from one process.
     """
-    return (
-        event.pid is not None
-        and (event.kind, event.program, event.pid, event.user)
-        == (other.kind, other.program, other.pid, other.user)
-    )
+
+    def act(e):
+        return e.kind, e.program, e.pid, e.user
+
+    return event.pid is not None and act(event) == act(other)
 
 
 def summarise(events, local_host):
@@ -696,7 +694,9 @@ def describe_failures(summary):
         if summary.failures[kind]
     )
     sources = plural(len(summary.failure_ips), "address", "addresses")
-    lines = [f"{plural(total, 'failed login')}" + (f" ({kinds})" if kinds else "") + f" from {sources}"]
+    lines = [
+        f"{plural(total, 'failed login')}" + (f" ({kinds})" if kinds else "") + f" from {sources}"
+    ]
     for label, counter in (("IPs", summary.failure_ips), ("Users", summary.failure_users)):
         if counter:
             top = ", ".join(f"{clean(name)} ×{n}" for name, n in counter.most_common(TOP_COUNT))
@@ -846,8 +846,8 @@ class FileSource:
         if stored is None and not self.from_start:
             self.position = end_of_last_full_line(self.path)
             log.info(
-                "no position stored for %s yet: starting at its end"
-                " (--from-start reads it all)", self.path
+                "no position stored for %s yet: starting at its end (--from-start reads it all)",
+                self.path,
             )
             return
         tail = open_tail(self.path, self.position_path if stored else os.devnull)
@@ -876,7 +876,8 @@ def open_tail(path, position_path):
             log.warning(
                 "%s was rotated to a place authwatch does not know: reading the"
                 " new file from its start; lines written before the rotation"
-                " may be missing", path
+                " may be missing",
+                path,
             )
 
     try:
@@ -884,8 +885,11 @@ def open_tail(path, position_path):
         # UTF-8 stops the tail; decode_line() then decodes them properly.
         with contextlib.redirect_stderr(io.StringIO()):  # pygtail's own warning
             return Tail(
-                path, offset_file=position_path, full_lines=True,
-                save_on_end=False, encoding="latin-1",
+                path,
+                offset_file=position_path,
+                full_lines=True,
+                save_on_end=False,
+                encoding="latin-1",
             )
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror}") from None
@@ -900,8 +904,7 @@ def check_readable(path):
             pass
     except PermissionError:
         raise SourceError(
-            f"cannot read {path}: permission denied"
-            " (run as root, or add the user to group adm)"
+            f"cannot read {path}: permission denied (run as root, or add the user to group adm)"
         ) from None
     except OSError as error:
         raise SourceError(f"cannot read {path}: {error.strerror}") from None
@@ -990,6 +993,19 @@ def pushover_fields(config, message):
     return fields
 
 
+def describe_request_error(error):
+    """Given a requests exception, return a short reason such as 'Connection refused'."""
+    import requests
+
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    # requests wraps urllib3's error, which names the socket's: "[Errno 111] Connection refused"
+    cause = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(error))
+    if cause:
+        return cause.group(1).strip()
+    return type(error).__name__
+
+
 def send_message(session, config, message):
     """Given an HTTP session, the Config and a Message, POST it to Pushover;
     return when Pushover accepted it.
@@ -1004,7 +1020,7 @@ def send_message(session, config, message):
         )
     except requests.RequestException as error:
         raise DeliveryError(
-            f"cannot reach Pushover at {config.api_url}: {type(error).__name__}"
+            f"cannot reach Pushover at {config.api_url}: {describe_request_error(error)}"
         ) from None
     try:
         answer = response.json()
@@ -1053,11 +1069,10 @@ def build_parser():
     where.add_argument("--log", metavar="PATH", help="read this log file")
     where.add_argument("--journal-dir", metavar="DIR", help="read journal files in DIR")
     parser.add_argument("--state-dir", metavar="DIR", help="where positions are kept")
+    parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
     parser.add_argument(
-        "--from-start", action="store_true", help="read the log from its beginning"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true",
+        "--dry-run",
+        action="store_true",
         help="print what would be sent; send nothing, store nothing",
     )
     parser.add_argument(
@@ -1140,15 +1155,16 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
         except SystemExit as exit:  # --help and --version
             return exit.code
         log.setLevel(
-            logging.INFO if options.verbose else logging.ERROR if options.quiet
-            else logging.WARNING
+            logging.INFO if options.verbose else logging.ERROR if options.quiet else logging.WARNING
         )
         if options.json and not options.dry_run:
             raise UsageError("--json goes with --dry-run (see --help)")
         config_path = find_config_file(options.config, environ)
         log.info("config: %s", config_path or "none")
         config = load_config(
-            config_path, environ, command_line_overrides(options),
+            config_path,
+            environ,
+            command_line_overrides(options),
             need_pushover=not options.dry_run,
         )
         return run(options, config, stdout, clock(), session_factory or new_http_session)

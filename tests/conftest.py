@@ -1,0 +1,91 @@
+"""Shared fixtures: a fixed clock and time zone, a Pushover stand-in on
+127.0.0.1, and a way to run authwatch's main() as cron would."""
+
+import datetime
+import io
+import os
+import time
+
+import pytest
+
+import authwatch
+
+NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
+TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
+USER_KEY = "u" * 28 + "UK"
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch):
+    """Classic syslog times are local time: make local time UTC."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+class Result:
+    def __init__(self, status, stdout, stderr):
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def run_main(*argv, environ=None, now=NOW):
+    """Run authwatch.main() with argv; return its Result (exit status and output)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = authwatch.main(
+        list(argv),
+        stdout=stdout,
+        stderr=stderr,
+        environ={} if environ is None else environ,
+        clock=lambda: now,
+    )
+    return Result(status, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.fixture
+def pushover(httpserver):
+    """A Pushover stand-in that accepts every message; .log lists the requests."""
+    httpserver.expect_request("/1/messages.json", method="POST").respond_with_json(
+        {"status": 1, "request": "e460545a-8e5c-4d2c-8c1c-1f2bd9c0e0f4"}
+    )
+    return httpserver
+
+
+def sent_forms(server):
+    """Return the form fields of every request the stand-in received, in order."""
+    return [dict(request.form) for request, _response in server.log]
+
+
+@pytest.fixture
+def config_file(tmp_path, httpserver):
+    """Write a config that points at the stand-in; return its path."""
+
+    def write(extra="", api_url=None):
+        path = tmp_path / "authwatch.ini"
+        path.write_text(
+            "[pushover]\n"
+            f"token = {TOKEN}\n"
+            f"user = {USER_KEY}\n"
+            f"api_url = {api_url or httpserver.url_for('/1/messages.json')}\n"
+            f"[state]\ndir = {tmp_path / 'state'}\n" + extra
+        )
+        return str(path)
+
+    return write
+
+
+def append(path, *lines):
+    """Append full lines to a log file, as syslog does."""
+    with open(path, "a", encoding="utf-8") as file:
+        for line in lines:
+            file.write(line + "\n")
+        file.flush()
+        os.fsync(file.fileno())

@@ -1,0 +1,280 @@
+"""Whole runs of authwatch as cron makes them: real log files, real rotation
+with logrotate, and a real HTTP server on 127.0.0.1 standing in for Pushover.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+
+import authwatch
+
+LOGIN = (
+    "Nov 27 11:58:01 web1 sshd[4242]: Accepted publickey for alice from 192.0.2.10"
+    " port 52144 ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+)
+FAILURE = (
+    "Nov 27 11:57:00 web1 sshd[4240]: Failed password for root from 198.51.100.7 port 40022 ssh2"
+)
+NOISE = "Nov 27 11:57:01 web1 CRON[4241]: pam_unix(cron:session): session opened for user root"
+SUDO = (
+    "Nov 27 11:59:30 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ;"
+    " COMMAND=/usr/bin/systemctl restart nginx"
+)
+
+
+@pytest.fixture
+def auth_log(tmp_path):
+    """An auth.log that already holds old lines, as on an installed machine."""
+    path = tmp_path / "log" / "auth.log"
+    path.parent.mkdir()
+    append(
+        path, "Nov 20 10:00:00 web1 sshd[1]: Failed password for root from 203.0.113.1 port 1 ssh2"
+    )
+    return path
+
+
+def cron_run(config, log, *extra):
+    return run_main("--config", config, "--log", str(log), *extra)
+
+
+def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
+    auth_log, config_file, pushover
+):
+    config = config_file()
+    first = run_main("--config", config, "--log", str(auth_log), "-v")
+    assert first.status == 0
+    assert "starting at its end" in first.stderr
+    assert sent_forms(pushover) == []
+
+    append(auth_log, FAILURE, NOISE, LOGIN)
+    second = cron_run(config, auth_log)
+    assert (second.status, second.stdout, second.stderr) == (0, "", "")
+    assert sent_forms(pushover) == [
+        {
+            "token": TOKEN,
+            "user": USER_KEY,
+            "title": "web1: 1 SSH login, 1 failed login",
+            "message": (
+                "Login alice from 192.0.2.10 port 52144"
+                " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
+                "1 failed login from 1 address\n"
+                "IPs: 198.51.100.7 ×1\n"
+                "Users: root ×1"
+            ),
+            "priority": "1",
+            "timestamp": str(int(NOW.timestamp()) - 119),
+        }
+    ]
+
+    third = cron_run(config, auth_log)
+    assert (third.status, third.stdout, third.stderr) == (0, "", "")
+    assert len(pushover.log) == 1
+
+
+def test_only_noise_sends_nothing_and_moves_on(auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, NOISE, NOISE)
+    assert cron_run(config, auth_log).status == 0
+    append(auth_log, SUDO)
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert form["message"] == "sudo: alice as root: /usr/bin/systemctl restart nginx"
+    assert form["priority"] == "0"
+
+
+def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file, httpserver):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
+    failed = cron_run(config, auth_log)
+    assert failed.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert failed.stderr.count("\n") == 1
+    assert "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr
+
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
+        {"status": 0, "errors": ["application token is invalid"], "request": "x"}, status=400
+    )
+    refused = cron_run(config, auth_log)
+    assert refused.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert "application token is invalid" in refused.stderr
+    assert TOKEN not in refused.stderr
+
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "y"})
+    assert cron_run(config, auth_log).status == 0
+    forms = sent_forms(httpserver)
+    assert len(forms) == 3
+    assert forms[0] == forms[1] == forms[2]
+    assert "Login alice" in forms[2]["message"]
+    assert cron_run(config, auth_log).status == 0
+    assert len(httpserver.log) == 3
+
+
+def test_unreachable_pushover_is_one_line_and_keeps_the_lines(auth_log, config_file, pushover):
+    config = config_file(api_url="http://127.0.0.1:9/1/messages.json")  # nothing listens
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert result.stderr == (
+        "authwatch: error: cannot reach Pushover at http://127.0.0.1:9/1/messages.json:"
+        " Connection refused\n"
+    )
+    assert cron_run(config_file(), auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert form["title"] == "web1: 1 SSH login"
+
+
+def test_a_half_written_line_waits_for_the_next_run(auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    with open(auth_log, "a") as file:
+        file.write(LOGIN[:60])
+    assert cron_run(config, auth_log).status == 0
+    assert sent_forms(pushover) == []
+    with open(auth_log, "a") as file:
+        file.write(LOGIN[60:] + "\n")
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert form["message"].startswith("Login alice from 192.0.2.10 port 52144")
+
+
+@pytest.mark.skipif(not shutil.which("logrotate"), reason="needs the logrotate binary")
+def test_rename_rotation_between_runs_loses_and_repeats_nothing(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, FAILURE)  # unread when the log is rotated
+    rotate_config = tmp_path / "logrotate.conf"
+    rotate_config.write_text(
+        f"{auth_log} {{\n  rotate 4\n  create\n  compress\n  delaycompress\n  missingok\n}}\n"
+    )
+    subprocess.run(
+        ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(rotate_config)],
+        check=True,
+    )
+    assert os.path.exists(f"{auth_log}.1")
+    append(auth_log, LOGIN)
+
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert form["title"] == "web1: 1 SSH login, 1 failed login"
+    assert cron_run(config, auth_log).status == 0
+    assert len(pushover.log) == 1
+
+
+def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    position_files = sorted(os.listdir(tmp_path / "state"))
+    before = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
+    append(auth_log, LOGIN, SUDO)
+
+    dry = cron_run(config, auth_log, "--dry-run")
+    assert dry.status == 0
+    assert dry.stdout == (
+        "=== web1: 1 SSH login, 1 sudo/su use [priority 1]\n"
+        "Login alice from 192.0.2.10 port 52144"
+        " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
+        "sudo: alice as root: /usr/bin/systemctl restart nginx\n\n"
+    )
+    assert sent_forms(pushover) == []
+    after = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
+    assert after == before
+
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert form["title"] == "web1: 1 SSH login, 1 sudo/su use"
+
+
+def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
+    append(auth_log, LOGIN)
+    result = run_main(
+        "--dry-run", "--from-start", "--log", str(auth_log), "--state-dir", str(tmp_path / "none")
+    )
+    assert result.status == 0
+    assert "web1: 1 SSH login, 1 failed login" in result.stdout
+    assert not (tmp_path / "none").exists()
+
+
+def test_dry_run_json_prints_one_object_per_event_and_no_noise(tmp_path, auth_log):
+    append(auth_log, NOISE, LOGIN)
+    result = run_main("--dry-run", "--json", "--from-start", "--log", str(auth_log))
+    assert result.status == 0
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [event["kind"] for event in events] == ["login_failed", "login"]
+    assert events[1] == {
+        "time": "2026-11-27T11:58:01+00:00",
+        "host": "web1",
+        "program": "sshd",
+        "pid": 4242,
+        "kind": "login",
+        "user": "alice",
+        "ip": "192.0.2.10",
+        "port": 52144,
+        "method": "publickey",
+        "command": None,
+        "line": LOGIN,
+    }
+
+
+def test_from_start_reads_what_a_first_run_would_skip(auth_log, config_file, pushover):
+    result = cron_run(config_file(), auth_log, "--from-start")
+    assert result.status == 0
+    [form] = sent_forms(pushover)
+    assert form["title"] == "web1: 1 failed login"
+    assert form["priority"] == "-1"
+
+
+def test_a_missing_log_is_one_line_and_exit_3(tmp_path, config_file):
+    result = cron_run(config_file(), tmp_path / "nope.log")
+    assert result.status == authwatch.ExitStatus.SOURCE_ERROR == 3
+    assert result.stderr == (
+        f"authwatch: error: cannot read {tmp_path / 'nope.log'}: No such file or directory\n"
+    )
+
+
+def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config_file):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = run_main(
+        "--config", config_file(), "--log", str(auth_log), "--state-dir", str(blocker)
+    )
+    assert result.status == authwatch.ExitStatus.STATE_ERROR == 4
+    assert result.stderr.startswith(f"authwatch: error: cannot create state directory {blocker}")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_corrupt_position_file_is_named(tmp_path, auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    [position] = [name for name in os.listdir(tmp_path / "state") if name.endswith(".offset")]
+    (tmp_path / "state" / position).write_text("garbage")
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert position in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_the_script_runs_as_a_program_without_tracebacks(tmp_path):
+    script = os.path.join(os.path.dirname(authwatch.__file__), "authwatch.py")
+    missing = subprocess.run(
+        [sys.executable, script, "--dry-run", "--log", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+    )
+    assert missing.returncode == 3
+    assert missing.stderr.startswith("authwatch: error: cannot read")
+    assert "Traceback" not in missing.stderr
+
+    usage = subprocess.run([sys.executable, script, "--json"], capture_output=True, text=True)
+    assert usage.returncode == 2
+    assert usage.stderr == "authwatch: error: --json goes with --dry-run (see --help)\n"
