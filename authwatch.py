@@ -48,6 +48,7 @@ class ExitStatus(enum.IntEnum):
     CONFIG_ERROR = 2  # also bad command-line usage, as argparse does
     SOURCE_ERROR = 3  # the log is missing or unreadable
     STATE_ERROR = 4  # the state directory or a state file cannot be used
+    INTERNAL_ERROR = 70  # a bug: EX_SOFTWARE from sysexits.h
     INTERRUPTED = 130
 
 
@@ -680,6 +681,8 @@ def describe_event(event):
         return f"{event.program}{failed}: {user}{target}{command}"
     if event.kind == "account":
         return f"Account: {event.program}: {clean(event.message)}"
+    if event.program:
+        return f"Other: {event.program}: {clean(event.message)}"
     return f"Other: {clean(event.line)}"
 
 
@@ -1043,6 +1046,7 @@ exit codes:
   2  usage or configuration error
   3  the log cannot be read
   4  the state directory or a state file cannot be used
+  70 internal error (a bug: please report it); nothing was stored
 """
 
 
@@ -1175,6 +1179,13 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
     except KeyboardInterrupt:
         stderr.write("authwatch: interrupted; nothing was stored\n")
         return ExitStatus.INTERRUPTED
+    except Exception as error:  # a bug: still one line for cron's mail, details with -v
+        log.info("details:", exc_info=True)
+        stderr.write(
+            f"authwatch: error: internal error, nothing was stored: {type(error).__name__}:"
+            f" {one_line(error)} (run with -v for details)\n"
+        )
+        return ExitStatus.INTERNAL_ERROR
     finally:
         log.removeHandler(handler)
 
