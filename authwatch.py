@@ -745,8 +745,13 @@ def fit_lines(lines, limit):
     return shorten("\n".join(kept), limit)
 
 
-def build_messages(summaries):
-    """Given a dict of HostSummary, return one Message for each host with events."""
+def build_messages(summaries, notices, local_host):
+    """Given a dict of HostSummary, notices from authwatch itself (such as
+    "events may be missing") and the local host name, return one Message for
+    each host with events; the notices lead the first message, or make one
+    of their own.
+    """
+    notes = [f"Note: {clean(notice)}" for notice in notices]
     messages = []
     for summary in summaries.values():
         lines = [describe_event(event) for event in summary.notable if event.kind == "login"]
@@ -758,11 +763,15 @@ def build_messages(summaries):
             Message(
                 host=summary.host,
                 title=message_title(summary),
-                body=fit_lines(lines, MAX_MESSAGE),
+                body=fit_lines(notes + lines, MAX_MESSAGE),
                 priority=message_priority(summary),
                 timestamp=int(summary.latest.timestamp()) if summary.latest else None,
             )
         )
+        notes = []
+    if notes:
+        title = shorten(f"{clean(local_host)}: authwatch notice", MAX_TITLE)
+        messages.append(Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None))
     return messages
 
 
@@ -834,6 +843,7 @@ class FileSource:
         self.position_path = position_path
         self.from_start = from_start
         self.position = None  # (inode, offset) reached, set by records()
+        self.notices = []
 
     def describe(self):
         return f"log file {self.path}"
@@ -853,7 +863,7 @@ class FileSource:
                 self.path,
             )
             return
-        tail = open_tail(self.path, self.position_path if stored else os.devnull)
+        tail = open_tail(self.path, self.position_path if stored else os.devnull, self.notices)
         for raw in tail:
             yield parse_line(decode_line(raw), now)
         handle = tail._filehandle()
@@ -866,9 +876,9 @@ class FileSource:
             write_atomically(self.position_path, f"{inode}\n{offset}\n")
 
 
-def open_tail(path, position_path):
-    """Given a log path and a position file (os.devnull for none), return a
-    Pygtail that yields the lines after that position.
+def open_tail(path, position_path, notices):
+    """Given a log path, a position file (os.devnull for none) and the list of
+    notices to add to, return a Pygtail that yields the lines after that position.
     """
     from pygtail import Pygtail
 
@@ -876,12 +886,11 @@ def open_tail(path, position_path):
         def update_offset_file(self):
             # pygtail calls this only to reset after losing a rotated log; the
             # position is saved by authwatch, atomically, after delivery.
-            log.warning(
-                "%s was rotated to a place authwatch does not know: reading the"
-                " new file from its start; lines written before the rotation"
-                " may be missing",
-                path,
+            notices.append(
+                f"{path} was rotated to a place authwatch does not know: lines"
+                " written before the rotation may be missing"
             )
+            log.warning("%s", notices[-1])
 
     try:
         # Bytes are read as latin-1, one character each, so that no invalid
@@ -913,17 +922,195 @@ def check_readable(path):
         raise SourceError(f"cannot read {path}: {error.strerror}") from None
 
 
+# Which journal entries matter: the auth and authpriv facilities, or a program
+# the rules know.  Not _SYSTEMD_UNIT: sshd-session and sudo in a login
+# session run under other units.
+AUTH_FACILITIES = ("4", "10")
+JOURNAL_IDENTIFIERS = SSHD + ("sudo", "su", "login") + ACCOUNT_PROGRAMS
+INSTALL_SYSTEMD_PYTHON = (
+    "reading the journal needs systemd-python: pip install 'authwatch[journald]'"
+    " (with libsystemd-dev and pkg-config), or apt install python3-systemd"
+)
+
+
+class JournalSource:
+    """The authentication entries added to the systemd journal since the
+    stored cursor: the local journal, or the journal files in a folder (as a
+    central log host's systemd-journal-remote writes them, for many hosts).
+
+    Only the fields needed are read, with the reader's low-level calls: a
+    whole entry converts some 25 fields.  If the stored entry is gone
+    (vacuumed or rotated away), reading resumes after its time stamp and a
+    notice says that events may be missing.
+    """
+
+    def __init__(self, journal_dir, position_path, from_start, instead_of=None):
+        self.journal_dir = journal_dir
+        self.position_path = position_path
+        self.from_start = from_start
+        self.instead_of = instead_of  # the log file that auto found unreadable
+        self.position = None  # {"cursor": ..., "realtime": µs}, set by records()
+        self.notices = []
+
+    def describe(self):
+        if self.journal_dir:
+            return f"journal files in {self.journal_dir}"
+        return "the systemd journal"
+
+    def records(self, now):
+        """Given the current local time, yield a Record for every new entry.
+
+        Raise SourceError if the journal cannot be read, StateError if the
+        stored position cannot.
+        """
+        try:
+            reader = open_journal(self.journal_dir)
+        except SourceError as error:
+            if self.instead_of:
+                raise SourceError(f"cannot read {self.instead_of}, and {error}") from None
+            raise
+        stored = None if self.from_start else read_journal_position(self.position_path)
+        if self.from_start:
+            reader.seek_head()
+        elif stored is None:
+            reader.seek_tail()
+            if reader._previous():
+                self.position = journal_position(reader)
+            else:  # no entry yet: start from now
+                self.position = {"cursor": None, "realtime": int(now.timestamp() * 1_000_000)}
+            log.info(
+                "no position stored for %s yet: starting at its end (--from-start reads it all)",
+                self.describe(),
+            )
+            return
+        elif not seek_after(reader, stored):
+            since = datetime.datetime.fromtimestamp(stored["realtime"] / 1_000_000).astimezone()
+            self.notices.append(
+                f"the journal entry read last is gone (vacuumed or rotated away):"
+                f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
+            )
+            log.warning("%s", self.notices[-1])
+        while reader._next():
+            self.position = journal_position(reader)
+            yield journal_record(reader, self.position["realtime"])
+
+    def save(self):
+        """Store the position that records() reached."""
+        if self.position is not None:
+            write_atomically(self.position_path, json.dumps(self.position) + "\n")
+
+
+def open_journal(journal_dir):
+    """Given a folder of journal files (or None for the local journal), return
+    a systemd Reader that matches the authentication entries.
+
+    Raise SourceError if systemd-python is missing or the journal cannot be opened.
+    """
+    try:
+        from systemd import journal
+    except ImportError:
+        raise SourceError(INSTALL_SYSTEMD_PYTHON) from None
+    if journal_dir and not os.path.isdir(journal_dir):
+        raise SourceError(f"cannot read journal files in {journal_dir}: no such folder")
+    try:
+        reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
+    except OSError as error:
+        raise SourceError(f"cannot open the journal: {error.strerror}") from None
+    for facility in AUTH_FACILITIES:
+        reader.add_match(SYSLOG_FACILITY=facility)
+    reader.add_disjunction()
+    for identifier in JOURNAL_IDENTIFIERS:
+        reader.add_match(SYSLOG_IDENTIFIER=identifier)
+    return reader
+
+
+def seek_after(reader, position):
+    """Given a Reader and a stored position, move the reader so that its next
+    entry is the first one after that position; return False if the stored
+    entry is gone and the reader fell back to the stored time stamp.
+    """
+    cursor = position.get("cursor")
+    if cursor:
+        reader.seek_cursor(cursor)
+        # seek_cursor() never fails: it moves to the nearest entry, so check.
+        if reader._next() and reader.test_cursor(cursor):
+            return True
+    reader.seek_realtime(position["realtime"] + 1)  # µs: just after the stored entry
+    return not cursor
+
+
+def journal_position(reader):
+    """Given a Reader on an entry, return that entry's position to store."""
+    return {"cursor": reader._get_cursor(), "realtime": reader._get_realtime()}
+
+
+def journal_field(reader, name):
+    """Given a Reader on an entry, return one field as text (None if absent);
+    invalid UTF-8 is decoded with a replacement mark.
+    """
+    try:
+        return reader._get(name).decode("utf-8", "replace")
+    except KeyError:
+        return None
+
+
+def journal_record(reader, realtime):
+    """Given a Reader on an entry and its time in µs, return its Record, with
+    the line rebuilt as rsyslog would write it (for noise patterns and --json).
+    """
+    stamp = datetime.datetime.fromtimestamp(realtime / 1_000_000).astimezone()
+    host = journal_field(reader, "_HOSTNAME")
+    program = journal_field(reader, "SYSLOG_IDENTIFIER") or journal_field(reader, "_COMM")
+    pid = journal_field(reader, "_PID") or journal_field(reader, "SYSLOG_PID")
+    message = journal_field(reader, "MESSAGE") or ""
+    pid = int(pid) if pid and pid.isdigit() else None
+    tag = f"{program}[{pid}]" if pid else program
+    line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
+    return Record(stamp, host, program, pid, message, line)
+
+
+def read_journal_position(path):
+    """Given the journal position file, return the position it holds, or
+    None if there is no such file.
+
+    Raise StateError if it exists but cannot be read or understood.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            position = json.load(file)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        raise StateError(
+            f"{path} is corrupt ({one_line(error)}); remove it to start again at the end"
+        ) from None
+    if not isinstance(position, dict) or not isinstance(position.get("realtime"), int):
+        raise StateError(f"{path} is corrupt; remove it to start again at the end")
+    return position
+
+
+def log_is_readable(path):
+    """Given a path, return whether it is a file this process can read."""
+    return os.path.isfile(path) and os.access(path, os.R_OK)
+
+
 def open_source(config, from_start):
     """Given the Config and whether to read from the start, return the source
-    to read.
-
-    Raise SourceError if the configured source cannot be used.
+    to read: the log file, or the journal when the type is journald, or auto
+    and the log file is not there to read.
     """
-    if config.source_type == "journald":
-        raise SourceError("the journald source is not available in this version")
     path = os.path.abspath(config.log_path)
-    if config.source_type == "auto" and not os.path.exists(path):
-        raise SourceError(f"cannot read {path}: No such file or directory")
+    use_journal = config.source_type == "journald" or (
+        config.source_type == "auto" and not log_is_readable(path)
+    )
+    if use_journal:
+        if config.journal_dir:
+            folder = os.path.abspath(config.journal_dir)
+            name = "journal" + folder.replace("/", "_") + ".position"
+        else:
+            folder, name = None, "journal.position"
+        instead_of = path if config.source_type == "auto" else None
+        return JournalSource(folder, os.path.join(config.state_dir, name), from_start, instead_of)
     name = path.strip("/").replace("/", "_") + ".offset"
     return FileSource(path, os.path.join(config.state_dir, name), from_start)
 
@@ -1112,7 +1299,7 @@ def run(options, config, stdout, now, session_factory):
     """
     noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
     source = open_source(config, options.from_start)
-    log.info("reading %s", source.describe())
+    log.info("reading %s (source type %s)", source.describe(), config.source_type)
     if not options.dry_run:
         prepare_state_dir(config.state_dir)
     events = understand(source.records(now), noise)
@@ -1122,7 +1309,8 @@ def run(options, config, stdout, now, session_factory):
             stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
 
-    messages = build_messages(summarise(events, socket.gethostname()))
+    local_host = socket.gethostname()
+    messages = build_messages(summarise(events, local_host), source.notices, local_host)
     if options.dry_run:
         for message in messages:
             stdout.write(format_message(message) + "\n")

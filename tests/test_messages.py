@@ -15,7 +15,8 @@ def events(*lines):
 
 
 def messages(*lines):
-    return authwatch.build_messages(authwatch.summarise(events(*lines), "localhost"))
+    summaries = authwatch.summarise(events(*lines), "localhost")
+    return authwatch.build_messages(summaries, [], "localhost")
 
 
 def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
@@ -102,7 +103,7 @@ def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
 def test_a_long_title_is_cut_to_pushovers_limit():
     summary = authwatch.HostSummary("h" * 300)
     summary.add(events("Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0")[0])
-    [message] = authwatch.build_messages({"h": summary})
+    [message] = authwatch.build_messages({"h": summary}, [], "localhost")
     assert len(message.title) == authwatch.MAX_TITLE
     assert message.title.endswith("…")
 
@@ -123,3 +124,15 @@ def test_failure_memory_is_bounded_in_a_storm():
     assert sum(summary.failures.values()) == 20000
     assert summary.failure_ips == {"198.51.100.7": 20000}
     assert len(summary.connections) == authwatch.HostSummary.RECENT_CONNECTIONS
+
+
+def test_notices_lead_the_first_message_or_make_their_own():
+    summaries = authwatch.summarise(
+        events("Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0"), "localhost"
+    )
+    first, *_ = authwatch.build_messages(summaries, ["entries may be missing"], "localhost")
+    assert first.body == "Note: entries may be missing\nsu: alice as root"
+    [alone] = authwatch.build_messages({}, ["entries may be missing"], "mybox")
+    assert alone == authwatch.Message(
+        "mybox", "mybox: authwatch notice", "Note: entries may be missing", 0, None
+    )

@@ -1,0 +1,249 @@
+"""The journald source, on real journal files: systemd-journal-remote writes
+them from the journal export text in tests/journal/, between runs."""
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_main, sent_forms
+
+import authwatch
+
+JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote"
+EXPORTS = Path(__file__).parent / "journal"
+ACCEPTED = (  # the MESSAGE of an entry in web1-after.export
+    "Accepted publickey for alice from 192.0.2.10 port 52144 ssh2:"
+    " ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+)
+
+pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
+pytestmark = pytest.mark.skipif(
+    not os.access(JOURNAL_REMOTE, os.X_OK), reason="needs Debian's systemd-journal-remote"
+)
+
+
+def write_journal(folder, export, name="remote.journal"):
+    """Append the entries of journal export text (bytes) to folder/name, as a
+    log host's systemd-journal-remote does; fail unless it wrote them all."""
+    folder.mkdir(exist_ok=True)
+    done = subprocess.run(
+        [JOURNAL_REMOTE, "-o", str(folder / name), "-"],
+        input=export,
+        capture_output=True,
+        check=True,
+    )
+    # it exits 0 even when it rejects entries: count what it wrote
+    written = re.search(rb"Finishing after writing (\d+) entries", done.stderr)
+    assert written and int(written[1]) == export.count(b"\n\n"), done.stderr
+
+
+def export_file(name):
+    return (EXPORTS / name).read_bytes()
+
+
+def export_entry(fields):
+    """Return one entry in journal export format; a bytes value that is not
+    valid UTF-8 is written in the format's binary form (length-prefixed)."""
+    out = b""
+    for key, value in fields.items():
+        if isinstance(value, bytes):
+            out += key.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
+        else:
+            out += f"{key}={value}\n".encode()
+    return out + b"\n"
+
+
+def journal_run(state, folder, *extra, config=None):
+    args = ["--journal-dir", str(folder), "--state-dir", str(state), *extra]
+    return run_main(*(["--config", config] if config else []), *args)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return tmp_path / "journal"
+
+
+def test_first_run_starts_at_the_tail_and_each_entry_is_sent_once(
+    tmp_path, folder, config_file, pushover
+):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"))
+    first = journal_run(tmp_path / "state", folder, "-v", config=config)
+    assert first.status == 0, first.stderr
+    assert f"no position stored for journal files in {folder} yet" in first.stderr
+    assert sent_forms(pushover) == []
+
+    write_journal(folder, export_file("web1-after.export"))  # appended to the same file
+    second = journal_run(tmp_path / "state", folder, config=config)
+    assert (second.status, second.stdout, second.stderr) == (0, "", "")
+    assert sent_forms(pushover) == [
+        {
+            "token": authwatch_token(config),
+            "user": authwatch_user(config),
+            "title": "web1: 1 SSH login, 1 sudo/su use",
+            "message": (
+                "Login alice from 192.0.2.10 port 52144"
+                " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
+                "sudo: alice as root: /usr/bin/systemctl restart nginx"
+            ),
+            "priority": "1",
+            "timestamp": "1795777530",
+        }
+    ]
+    position = json.loads((tmp_path / "state" / position_name(folder)).read_text())
+    assert position["realtime"] == 1795777530000000
+    assert position["cursor"].startswith("s=")
+
+    assert journal_run(tmp_path / "state", folder, config=config).status == 0
+    assert len(pushover.log) == 1
+
+
+def authwatch_token(config):
+    return re.search(r"token = (\w+)", Path(config).read_text())[1]
+
+
+def authwatch_user(config):
+    return re.search(r"user = (\w+)", Path(config).read_text())[1]
+
+
+def position_name(folder):
+    return "journal" + str(folder).replace("/", "_") + ".position"
+
+
+def test_entries_become_the_same_events_as_log_lines(tmp_path, folder):
+    write_journal(folder, export_file("web1-before.export") + export_file("web1-after.export"))
+    result = journal_run(tmp_path / "state", folder, "--dry-run", "--json", "--from-start")
+    assert result.status == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    # cron's session and logind are noise; nginx is not an authentication entry
+    assert [(e["program"], e["kind"]) for e in events] == [
+        ("sshd", "login_failed"),
+        ("sshd-session", "login"),
+        ("sudo", "sudo"),
+    ]
+    assert events[1] == {
+        "time": "2026-11-27T11:05:00+00:00",
+        "host": "web1",
+        "program": "sshd-session",
+        "pid": 4200,
+        "kind": "login",
+        "user": "alice",
+        "ip": "192.0.2.10",
+        "port": 52144,
+        "method": "publickey",
+        "command": None,
+        "line": "2026-11-27T11:05:00+00:00 web1 sshd-session[4200]: " + ACCEPTED,
+    }
+    assert events[2]["command"] == "/usr/bin/systemctl restart nginx"
+    assert not (tmp_path / "state").exists()
+
+
+def test_two_hosts_in_one_folder_get_a_message_each(tmp_path, folder, config_file, pushover):
+    config = config_file()
+    write_journal(folder, b"")  # an empty journal: the first run starts from now
+    write_journal(folder, export_file("web1-after.export"))
+    write_journal(folder, export_file("db2.export"), name="db2.journal")
+    result = journal_run(tmp_path / "state", folder, "--from-start", config=config)
+    assert result.status == 0, result.stderr
+    by_title = {form["title"]: form for form in sent_forms(pushover)}
+    assert set(by_title) == {
+        "web1: 1 SSH login, 1 sudo/su use",
+        "db2: 1 failed login, 1 sudo/su use",
+    }
+    assert by_title["db2: 1 failed login, 1 sudo/su use"]["message"] == (
+        "1 failed login (1 invalid user) from 1 address\n"
+        "IPs: 2001:db8::66 ×1\n"
+        "Users: oracle ×1\n"
+        "su FAILED: bob as postgres"
+    )
+
+
+def test_a_vanished_entry_falls_back_to_its_time_and_says_so(
+    tmp_path, folder, config_file, pushover
+):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"), name="old.journal")
+    assert journal_run(tmp_path / "state", folder, config=config).status == 0
+    (folder / "old.journal").unlink()  # vacuumed
+    write_journal(folder, export_file("web1-after.export"), name="new.journal")
+
+    result = journal_run(tmp_path / "state", folder, config=config)
+    assert result.status == 0
+    assert "may be missing" in result.stderr
+    [form] = sent_forms(pushover)
+    assert form["message"].startswith(
+        "Note: the journal entry read last is gone (vacuumed or rotated away):"
+        " entries since 2026-11-27 11:01:00 may be missing\n"
+        "Login alice from 192.0.2.10"
+    )
+    assert journal_run(tmp_path / "state", folder, config=config).stderr == ""
+    assert len(pushover.log) == 1
+
+
+def test_field_values_that_are_not_utf8_are_replaced(tmp_path, folder):
+    write_journal(
+        folder,
+        export_entry(
+            {
+                "__REALTIME_TIMESTAMP": "1795777200000000",
+                "_HOSTNAME": b"web\xff1",
+                "SYSLOG_IDENTIFIER": "sshd",
+                "SYSLOG_FACILITY": "4",
+                "_PID": "31",
+                "MESSAGE": b"Invalid user \xc3\x28admin from 203.0.113.9 port 4000",
+            }
+        ),
+    )
+    result = journal_run(tmp_path / "state", folder, "--dry-run", "--json", "--from-start")
+    assert result.status == 0, result.stderr
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (event["host"], event["kind"], event["user"], event["ip"]) == (
+        "web\ufffd1",
+        "invalid_user",
+        "\ufffd(admin",
+        "203.0.113.9",
+    )
+
+
+def test_a_failed_delivery_keeps_the_cursor(tmp_path, folder, config_file, httpserver):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"))
+    journal_run(tmp_path / "state", folder, config=config)
+    write_journal(folder, export_file("web1-after.export"))
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("", status=502)
+    assert journal_run(tmp_path / "state", folder, config=config).status == 1
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    assert journal_run(tmp_path / "state", folder, config=config).status == 0
+    first, second = sent_forms(httpserver)
+    assert first == second
+
+
+def test_auto_reads_the_log_file_when_there_is_one_else_the_journal(tmp_path, folder, config_file):
+    write_journal(folder, export_file("web1-after.export"))
+    log = tmp_path / "auth.log"
+    config = config_file(f"[source]\npath = {log}\njournal_dir = {folder}\n")
+    journal = run_main("--config", config, "--dry-run", "--from-start", "-v")
+    assert journal.status == 0, journal.stderr
+    assert f"reading journal files in {folder} (source type auto)" in journal.stderr
+    assert "web1: 1 SSH login, 1 sudo/su use" in journal.stdout
+
+    log.write_text("Nov 27 11:00:00 web9 su[1]: (to root) bob on pts/0\n")
+    file = run_main("--config", config, "--dry-run", "--from-start", "-v")
+    assert f"reading log file {log} (source type auto)" in file.stderr
+    assert "web9: 1 sudo/su use" in file.stdout
+
+
+def test_without_systemd_python_a_journal_run_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "systemd", None)  # import systemd now fails
+    result = journal_run(tmp_path / "state", tmp_path, "--dry-run")
+    assert result.status == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr == (
+        "authwatch: error: reading the journal needs systemd-python:"
+        " pip install 'authwatch[journald]' (with libsystemd-dev and pkg-config),"
+        " or apt install python3-systemd\n"
+    )
