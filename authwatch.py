@@ -256,24 +256,28 @@ def load_config(path, environ, overrides, need_pushover):
 
 # Lines dropped before anything else: the magazine article's two and the
 # session bookkeeping that logcheck ignores.  [filter] ignore adds to these.
+# They are matched against "program[pid]: message" (see noise_text()) and
+# anchored at the program, so that no user name can make a line noise.
+ANY_TAG = r"^[\w./-]+(?:\[\d+\])?: "
+SSHD_TAG = r"^sshd(?:-session)?\[\d+\]: "
+# fmt: off
 DEFAULT_NOISE = (
-    r"\bCRON\[",
-    r"\]: Connection closed by ",  # anchored so that kex_exchange_identification stays
-    r"\]: Connection reset by .* \[preauth\]$",
-    r"pam_unix\((?:cron|systemd-user):session\): session (?:opened|closed)",
-    r"pam_unix\([\w-]+:session\): session closed",
-    r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
-    r"pam_limits\(",
-    r"pam_systemd\(",
-    r"sshd(?:-session)?\[\d+\]: (?:Received disconnect from|Disconnected from)",
-    r"sshd(?:-session)?\[\d+\]: pam_unix\(sshd:auth\): check pass; user unknown",
-    r"sshd(?:-session)?\[\d+\]: (?:Server listening on|Received signal \d+; terminating)",
-    r"sudo(?:\[\d+\])?: pam_unix\(sudo:auth\): (?:conversation failed|auth could not identify)",
-    (
-        r"systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out"
-        r"|New seat|Watching system buttons)"
-    ),
+    r"^CRON\[",
+    SSHD_TAG + r"Connection closed by ",
+    SSHD_TAG + r"Connection reset by .* \[preauth\]$",
+    ANY_TAG + r"pam_unix\((?:crond?|systemd-user):session\): session (?:opened|closed)",
+    ANY_TAG + r"pam_unix\([\w-]+:session\): session closed",
+    ANY_TAG + r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
+    ANY_TAG + r"pam_limits\(",
+    ANY_TAG + r"pam_systemd\(",
+    SSHD_TAG + r"(?:Received disconnect from|Disconnected from) ",
+    SSHD_TAG + r"pam_unix\(sshd:auth\): check pass; user unknown$",
+    SSHD_TAG + r"(?:Server listening on|Received signal \d+; terminating)",
+    r"^sudo(?:\[\d+\])?: pam_unix\(sudo:auth\): (?:conversation failed|auth could not identify)",
+    r"^systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out)",
+    r"^systemd-logind\[\d+\]: (?:New seat|Watching system buttons)",
 )
+# fmt: on
 
 # fmt: off
 KINDS = (
@@ -288,7 +292,7 @@ CLASSIC_HEADER = re.compile(
 RFC3339_HEADER = re.compile(
     r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
 )
-PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d+)\])?: (?P<message>.*)")
+PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)")
 MONTHS = {
     name: number
     for number, name in enumerate(
@@ -297,7 +301,7 @@ MONTHS = {
 }
 
 IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
-FROM_IP_PORT = IP + r" port (?P<port>\d+)"
+FROM_IP_PORT = IP + r" port (?P<port>\d{1,5})"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
 # fmt: off
 ACCOUNT_PROGRAMS = (
@@ -308,7 +312,7 @@ ACCOUNT_PROGRAMS = (
 PAM_AUTH_FAILURE = (
     r"pam_unix\((?P<service>[\w-]+):auth\): authentication failure;"
     r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)"
-    r"(?:\s+user=(?P<user>\S+))?"
+    r"(?:\s+user=(?P<user>\S+))?\s*"  # pam_unix ends with a space when there is no user
 )
 SUDO_FIELDS = (
     r"TTY=(?P<tty>\S+) ; PWD=.*? ; USER=(?P<target>\S+) ;"
@@ -321,11 +325,12 @@ class Rule(NamedTuple):
     kind: str
     programs: tuple
     pattern: re.Pattern
+    fixed: tuple  # (field, value) pairs that the line implies, e.g. the user root
 
 
-def rule(name, kind, programs, pattern):
+def rule(name, kind, programs, pattern, **fixed):
     """Given a rule's parts, return the Rule with its pattern compiled."""
-    return Rule(name, kind, programs, re.compile(pattern))
+    return Rule(name, kind, programs, re.compile(pattern), tuple(fixed.items()))
 
 
 # fmt: off
@@ -342,7 +347,7 @@ RULES = (
     rule("ssh_pam_failure", "login_failed", SSHD, PAM_AUTH_FAILURE),
     rule("ssh_pam_more_failures", "login_failed", SSHD,
          r"PAM \d+ more authentication failures?; logname=\S* uid=\d+ euid=\d+ tty=\S*"
-         r" ruser=\S* rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S+))?"),
+         r" ruser=\S* rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S+))?\s*"),
     rule("ssh_max_attempts", "login_failed", SSHD,
          r"error: maximum authentication attempts exceeded for (?:invalid user )?"
          r"(?P<user>.*?) from " + FROM_IP_PORT + r" ssh2(?: \[preauth\])?"),
@@ -354,7 +359,7 @@ RULES = (
     rule("ssh_not_allowed", "login_failed", SSHD,
          r"User (?P<user>.*?) from " + IP + r" not allowed because .*"),
     rule("ssh_root_refused", "login_failed", SSHD,
-         r"ROOT LOGIN REFUSED FROM " + FROM_IP_PORT + r"(?: \[preauth\])?"),
+         r"ROOT LOGIN REFUSED FROM " + FROM_IP_PORT + r"(?: \[preauth\])?", user="root"),
     rule("ssh_probe_kex", "probe", SSHD,
          r"error: kex_exchange_identification: .*"),
     rule("ssh_probe_no_ident", "probe", SSHD,
@@ -363,9 +368,12 @@ RULES = (
          r"Unable to negotiate with " + FROM_IP_PORT + r": .*"),
     rule("ssh_probe_banner", "probe", SSHD,
          r"banner exchange: Connection from " + FROM_IP_PORT + r": .*"),
+    # up to OpenSSH 9.7 the connection's process logs it; from 9.8 the
+    # listener does, naming the connection's process
     rule("ssh_probe_timeout", "probe", SSHD,
-         r"(?:fatal: )?Timeout before authentication for " + FROM_IP_PORT
-         + r"(?: \[preauth\])?"),
+         r"(?:fatal: )?Timeout before authentication for (?:connection from )?" + IP
+         + r"(?: port (?P<port>\d{1,5})| to \S+, pid = (?P<connection>\d{1,10}))"
+         r"(?: \[preauth\])?"),
     # sudo
     rule("sudo_command", "sudo", ("sudo",),
          r"\s*(?P<user>\S+) : " + SUDO_FIELDS),
@@ -381,15 +389,29 @@ RULES = (
          r"pam_unix\(su(?:-l)?:session\): session opened for user (?P<target>[^\s(]+)"
          r"(?:\(uid=\d+\))? by (?P<user>[^\s(]*)(?:\(uid=\d+\))?"),
     rule("su_pam_failure", "su_failed", ("su",), PAM_AUTH_FAILURE),
-    # console logins
+    # console logins: shadow's login (Debian) and util-linux's (RHEL)
+    rule("console_root_login", "login", ("login",),
+         r"ROOT LOGIN\s+(?:ON|on) '?(?P<tty>[^'\s]+)'?(?: (?:FROM|from) '?(?P<ip>[^'\s]+)'?)?",
+         user="root"),
     rule("console_login", "login", ("login",),
-         r"ROOT LOGIN ON '?(?P<tty>[^'\s]+)'?"),
+         r"LOGIN ON (?P<tty>\S+) BY (?P<user>\S+)(?: FROM (?P<ip>\S+))?"),
     rule("console_login_failed", "login_failed", ("login",),
-         r"FAILED LOGIN \(\d+\) on '(?P<tty>[^']+)' FOR '(?P<user>[^']*)', .*"),
+         r"FAILED LOGIN \(\d+\)(?: on '(?P<tty>[^']*)')?(?: from '(?P<ip>[^']*)')?"
+         r" FOR '(?P<user>[^']*)', .*"),
+    rule("console_login_failed_util", "login_failed", ("login",),
+         r"FAILED LOGIN \d+ FROM (?P<tty>\S+) FOR (?P<user>.*?), .*"),
     rule("console_pam_failure", "login_failed", ("login",), PAM_AUTH_FAILURE),
     # account changes (shadow-utils)
     rule("account_new", "account", ACCOUNT_PROGRAMS,
          r"(?:new user|new group|group added to \S+): name=(?P<user>[^,\s]+).*"),
+    rule("account_group_member", "account", ACCOUNT_PROGRAMS,
+         r"(?:add|delete) '(?P<user>[^']+)' (?:to|from) (?:shadow )?group '[^']+'"),
+    rule("account_gpasswd", "account", ACCOUNT_PROGRAMS,
+         r"user (?P<user>\S+) (?:added|removed) by \S+ (?:to|from) group \S+"),
+    rule("account_password_by", "account", ACCOUNT_PROGRAMS,
+         r"password for '(?P<user>[^']+)' changed by '[^']*'"),
+    rule("account_expiry", "account", ACCOUNT_PROGRAMS,
+         r"changed password expiry for (?P<user>\S+)"),
     rule("account_named", "account", ACCOUNT_PROGRAMS,
          r".*?\b(?:user|group) '(?P<user>[^']+)'.*"),
     rule("account_password", "account", ACCOUNT_PROGRAMS,
@@ -429,6 +451,7 @@ class Event(NamedTuple):
     key_type: str | None = None
     fingerprint: str | None = None
     message: str = ""
+    connection: int | None = None  # the pid of the connection's process, for counting
 
 
 # fmt: off
@@ -496,7 +519,7 @@ def parse_line(line, now):
 
 def compile_noise(patterns):
     """Given noise patterns as strings, return one compiled alternation (or
-    None when there are none) that searches a raw line.
+    None when there are none) to search noise_text() with.
     """
     if not patterns:
         return None
@@ -516,9 +539,11 @@ def classify(record):
                 matched = candidate
                 fields = match.groupdict()
                 break
-    if matched is not None and "service" in fields and not fields.get("user"):
-        # a PAM failure without user= names the caller in ruser=
-        fields["user"] = fields.get("ruser") or None
+    if matched is not None:
+        fields = {**dict(matched.fixed), **{k: v for k, v in fields.items() if v}}
+        if "service" in fields and not fields.get("user"):
+            # a PAM failure without user= names the caller in ruser=
+            fields["user"] = fields.get("ruser")
     port = fields.get("port")
     return Event(
         time=record.time,
@@ -537,7 +562,19 @@ def classify(record):
         key_type=fields.get("key_type"),
         fingerprint=fields.get("fingerprint"),
         message=record.message,
+        connection=int(fields["connection"]) if "connection" in fields else record.pid,
     )
+
+
+def noise_text(record):
+    """Given a Record, return the text that noise patterns are matched
+    against: "program[pid]: message", as syslog writes it after the host.
+    """
+    if record.program is None:
+        return record.message
+    if record.pid is None:
+        return f"{record.program}: {record.message}"
+    return f"{record.program}[{record.pid}]: {record.message}"
 
 
 def understand(records, noise):
@@ -545,7 +582,7 @@ def understand(records, noise):
     of every record that is not noise.
     """
     for record in records:
-        if noise is None or not noise.search(record.line):
+        if noise is None or not noise.search(noise_text(record)):
             yield classify(record)
 
 
@@ -605,7 +642,7 @@ class HostSummary:
             if not any(same_process(event, seen) for seen in self.notable[-3:]):
                 self.notable.append(event)
             return
-        key = (event.program, event.pid) if event.pid else object()
+        key = (event.program, event.connection) if event.connection else object()
         counted = self.connections.get(key)
         if counted is None:
             counted = self.connections[key] = [False, False]

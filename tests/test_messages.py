@@ -120,7 +120,7 @@ def test_failure_memory_is_bounded_in_a_storm():
         "Nov 27 10:00:00 web1 sshd[1]: Failed password for root from 198.51.100.7 port 5000 ssh2"
     )[0]
     for pid in range(20000):
-        summary.add(template._replace(pid=pid))
+        summary.add(template._replace(pid=pid, connection=pid))
     assert sum(summary.failures.values()) == 20000
     assert summary.failure_ips == {"198.51.100.7": 20000}
     assert len(summary.connections) == authwatch.HostSummary.RECENT_CONNECTIONS

@@ -1,0 +1,241 @@
+"""Understanding log lines: parse_line(), classify(), the noise patterns and
+understand(), checked against the real lines in samples/auth.log.samples."""
+
+import datetime
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from conftest import NOW
+
+import authwatch
+
+SAMPLES_PATH = Path(__file__).parent / "samples" / "auth.log.samples"
+EXPECT = "=> "
+UTC = datetime.timezone.utc
+RULE_NAMES = {rule.name for rule in authwatch.RULES}
+
+
+def read_samples(path=SAMPLES_PATH):
+    """Given the samples file, return (samples, problems): samples as
+    (line number, raw line, expectation) where the expectation is "noise" or
+    a dict, and problems as sentences about lines that break the format.
+    """
+    samples, problems = [], []
+    pending = None  # (line number, raw line) still waiting for its expectation
+    # split on "\n" only: a sample's trailing spaces are part of it
+    for number, text in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if not text.strip() or text.startswith("#"):
+            if pending:
+                problems.append(f"line {pending[0]}: no expectation follows")
+                pending = None
+            continue
+        if not text.startswith(EXPECT):
+            if pending:
+                problems.append(f"line {pending[0]}: no expectation follows")
+            pending = (number, text)
+            continue
+        if pending is None:
+            problems.append(f"line {number}: expectation without a sample line")
+            continue
+        expected = text[len(EXPECT) :]
+        if expected != "noise":
+            try:
+                expected = json.loads(expected)
+            except ValueError as error:
+                problems.append(f"line {number}: not JSON: {error}")
+                pending = None
+                continue
+        samples.append((pending[0], pending[1], expected))
+        pending = None
+    if pending:
+        problems.append(f"line {pending[0]}: no expectation follows")
+    return samples, problems
+
+
+SAMPLES, PROBLEMS = read_samples()
+NOISE = authwatch.compile_noise(authwatch.DEFAULT_NOISE)
+
+
+def is_noise(line):
+    return NOISE.search(noise_text(line)) is not None
+
+
+def noise_text(line):
+    return authwatch.noise_text(authwatch.parse_line(line, NOW))
+
+
+def event_fields(line, now=NOW):
+    """Given a raw line, return its Event as a dict, the time as ISO text."""
+    fields = authwatch.classify(authwatch.parse_line(line, now))._asdict()
+    fields["time"] = fields["time"].isoformat() if fields["time"] else None
+    return fields
+
+
+### The samples file ##########################################################
+
+
+def test_samples_file_is_well_formed():
+    assert PROBLEMS == []
+    assert len(SAMPLES) >= 80  # the file was read, not skipped
+    kind_of_rule = {rule.name: rule.kind for rule in authwatch.RULES}
+    for number, _line, expected in SAMPLES:
+        if expected == "noise":
+            continue
+        where = f"sample on line {number}"
+        assert isinstance(expected, dict), where
+        assert {"kind", "rule"} <= expected.keys(), where
+        assert expected.keys() <= set(authwatch.Event._fields), where
+        assert expected["rule"] is None or expected["rule"] in RULE_NAMES, where
+        assert expected["kind"] == kind_of_rule.get(expected["rule"], "other"), where
+
+
+def test_every_rule_has_a_sample():
+    named = {expected["rule"] for _, _, expected in SAMPLES if expected != "noise"}
+    assert sorted(RULE_NAMES - named) == []
+
+
+@pytest.mark.parametrize("pattern", authwatch.DEFAULT_NOISE)
+def test_every_noise_pattern_drops_a_sample(pattern):
+    noise_lines = [line for _, line, expected in SAMPLES if expected == "noise"]
+    assert any(re.search(pattern, noise_text(line)) for line in noise_lines)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [pytest.param(line, expected, id=str(number)) for number, line, expected in SAMPLES],
+)
+def test_sample(line, expected):
+    if expected == "noise":
+        assert is_noise(line), "should be noise"
+        return
+    assert not is_noise(line), "should not be noise"
+    fields = event_fields(line)
+    assert {name: fields[name] for name in expected} == expected
+
+
+def test_every_sample_gets_a_known_kind():
+    for _, line, _ in SAMPLES:
+        assert authwatch.classify(authwatch.parse_line(line, NOW)).kind in authwatch.KINDS
+
+
+### parse_line ################################################################
+
+
+def test_a_late_december_line_read_in_early_january_is_last_year():
+    now = datetime.datetime(2027, 1, 2, 0, 30, tzinfo=UTC)
+    record = authwatch.parse_line("Dec 31 23:59:59 web1 sshd[1]: Server listening", now)
+    assert record.time == datetime.datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_a_line_a_few_hours_ahead_of_now_is_this_year():
+    record = authwatch.parse_line("Nov 27 15:30:00 web1 sshd[1]: Server listening", NOW)
+    assert record.time == datetime.datetime(2026, 11, 27, 15, 30, tzinfo=UTC)
+
+
+def test_a_single_digit_day_is_padded_with_a_space():
+    record = authwatch.parse_line("Nov  3 04:05:06 web1 sshd[1]: Server listening", NOW)
+    assert record.time == datetime.datetime(2026, 11, 3, 4, 5, 6, tzinfo=UTC)
+    assert (record.host, record.program, record.pid) == ("web1", "sshd", 1)
+
+
+def test_an_rfc3339_time_in_utc_may_end_in_z():
+    record = authwatch.parse_line("2026-11-26T19:24:53Z web1 sshd[123]: Server listening", NOW)
+    assert record.time == datetime.datetime(2026, 11, 26, 19, 24, 53, tzinfo=UTC)
+    assert record.time.utcoffset() == datetime.timedelta(0)
+    assert (record.host, record.program, record.pid) == ("web1", "sshd", 123)
+    assert record.message == "Server listening"
+
+
+def test_a_line_without_timestamp_has_no_time_and_no_host():
+    line = "sshd[123]: Invalid user admin from 203.0.113.5 port 4000"
+    record = authwatch.parse_line(line, NOW)
+    assert record == authwatch.Record(
+        None, None, "sshd", 123, "Invalid user admin from 203.0.113.5 port 4000", line
+    )
+
+
+def test_a_line_with_a_host_but_no_timestamp():
+    record = authwatch.parse_line("web1 sudo:    alice : TTY=pts/0 ; COMMAND=/bin/id", NOW)
+    assert (record.time, record.host, record.program, record.pid) == (None, "web1", "sudo", None)
+    assert record.message == "   alice : TTY=pts/0 ; COMMAND=/bin/id"
+
+
+def random_text(seed, length):
+    """Return text decoded from random bytes, as decode_line() would give it."""
+    chooser = random.Random(seed)
+    return authwatch.decode_line(bytes(chooser.randrange(256) for _ in range(length)))
+
+
+GARBAGE = [
+    "",
+    " ",
+    "\x00",
+    ":",
+    "[]: ",
+    "sshd[",
+    "sshd[]: x",
+    "Nov",
+    "Nov 26 19:24:53",
+    "Nov 26 19:24:53 ",
+    "Nov 99 99:99:99 web1 sshd[1]: x",
+    "Feb 29 12:00:00 web1 sshd[1]: x",
+    "Feb 30 12:00:00 web1 sshd[1]: x",
+    "Nov 00 12:00:00 web1 sshd[1]: x",
+    "Xyz 26 19:24:53 web1 sshd[1]: x",
+    "2026-13-45T99:99:99+00:00 web1 sshd[1]: x",
+    "2026-11-26T19:24:53+25:00 web1 sshd[1]: x",
+    "0000-01-01T00:00:00Z web1 sshd[1]: x",
+    bytes(range(256)).decode("latin-1"),
+    random_text(1, 200),
+    random_text(2, 5000),
+    "A" * 100_000,
+    "Nov 26 19:24:53 web1 sshd[1]: Failed password for " + "x from 1.2.3.4 " * 10_000,
+    "Nov 26 19:24:53 web1 sshd[1]: Invalid user " + "from 10.0.0.1 port 22 " * 10_000,
+    # any local user can write such lines with logger(1)
+    "Nov 26 19:24:53 web1 sshd[" + "9" * 5000 + "]: Server listening",
+    "Nov 26 19:24:53 web1 sshd[1]: Invalid user x from 192.0.2.1 port " + "9" * 5000,
+]
+
+
+@pytest.mark.parametrize("line", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_never_raises(line):
+    record = authwatch.parse_line(line, NOW)
+    assert record.line == line
+    event = authwatch.classify(record)
+    assert event.kind in authwatch.KINDS
+
+
+### understand ################################################################
+
+
+def test_understand_drops_noise_and_classifies_the_rest_in_order():
+    lines = [
+        "Nov 26 19:17:01 web1 CRON[1]: pam_unix(cron:session): session closed for user root",
+        "Nov 26 19:20:12 web1 sshd[2]: Invalid user admin from 203.0.113.45 port 51234",
+        (
+            "Nov 26 19:20:15 web1 sshd[2]: Connection closed by invalid user admin"
+            " 203.0.113.45 port 51234 [preauth]"
+        ),
+        (
+            "Nov 26 19:25:10 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ;"
+            " COMMAND=/usr/bin/id"
+        ),
+        "this is not a syslog line",
+    ]
+    records = [authwatch.parse_line(line, NOW) for line in lines]
+    events = list(authwatch.understand(records, NOISE))
+    assert [(event.kind, event.rule, event.line) for event in events] == [
+        ("invalid_user", "ssh_invalid_user", lines[1]),
+        ("sudo", "sudo_command", lines[3]),
+        ("other", None, lines[4]),
+    ]
+
+
+def test_understand_without_noise_keeps_every_line():
+    records = [authwatch.parse_line(line, NOW) for _, line, _ in SAMPLES]
+    events = list(authwatch.understand(records, authwatch.compile_noise([])))
+    assert [event.line for event in events] == [line for _, line, _ in SAMPLES]
+    assert {event.kind for event in events} <= set(authwatch.KINDS)
