@@ -115,17 +115,24 @@ def find_config_file(explicit, environ):
             raise ConfigError(f"config file {named} does not exist")
         return named
     for candidate in CONFIG_PATHS:
-        path = os.path.expanduser(candidate)
+        path = expand_home(candidate, environ)
         if os.path.isfile(path):
             return path
     return None
+
+
+def expand_home(path, environ):
+    """Given a path that may start with ~ and the environment, return it expanded."""
+    if path.startswith("~/") and environ.get("HOME"):
+        return os.path.join(environ["HOME"], path[2:])
+    return os.path.expanduser(path)
 
 
 def default_state_dir(environ):
     """Given the environment, return where state lives when the config does not say."""
     if os.geteuid() == 0:
         return "/var/lib/authwatch"
-    base = environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    base = environ.get("XDG_STATE_HOME") or expand_home("~/.local/state", environ)
     return os.path.join(base, "authwatch")
 
 
@@ -139,7 +146,7 @@ def default_log_path():
 
 def is_loopback_host(host):
     """Given a URL's host name, return whether it names this machine's loopback."""
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -150,17 +157,96 @@ def is_loopback_host(host):
 def read_config_text(path):
     """Given a config file path (or None), return a ConfigParser holding it.
 
-    Raise ConfigError if the file cannot be read or parsed.
+    Raise ConfigError if the file cannot be read or parsed; the message names
+    the line but never quotes it, since it may hold a secret.
     """
-    parser = configparser.ConfigParser(interpolation=None)
+    # No [DEFAULT] magic: such a section is reported as unknown like any other.
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0")
     if path is None:
         return parser
     try:
         with open(path, encoding="utf-8") as file:
             parser.read_file(file)
-    except (OSError, UnicodeDecodeError, configparser.Error) as error:
-        raise ConfigError(f"{path}: cannot read config: {one_line(error)}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: cannot read config: not UTF-8 text") from None
+    except configparser.MissingSectionHeaderError as error:
+        raise ConfigError(f"{path}: line {error.lineno}: a key before any [section]") from None
+    except configparser.DuplicateSectionError as error:
+        raise ConfigError(f"{path}: line {error.lineno}: [{error.section}] again") from None
+    except configparser.DuplicateOptionError as error:
+        raise ConfigError(
+            f"{path}: line {error.lineno}: [{error.section}] {error.option} again"
+        ) from None
+    except configparser.ParsingError as error:
+        lines = ", ".join(str(number) for number, _text in error.errors)
+        raise ConfigError(f"{path}: line {lines}: not a key = value line") from None
     return parser
+
+
+class ConfigReader:
+    """A parsed config file, and every problem found while reading it, each
+    with its location, so that they can all be reported at once.
+    """
+
+    def __init__(self, parser, where):
+        self.parser = parser
+        self.where = where
+        self.problems = []
+
+    def problem(self, section, key, text):
+        self.problems.append(f"{self.where}: [{section}] {key}: {text}")
+
+    def check_names(self, known):
+        """Given a dict of section to its keys, note every unknown section and key."""
+        for section in self.parser.sections():
+            if section not in known:
+                self.problems.append(f"{self.where}: [{section}]: unknown section")
+                continue
+            for key in self.parser[section]:
+                if key not in known[section]:
+                    self.problem(section, key, "unknown key")
+
+    def text(self, section, key, default=None):
+        return self.parser.get(section, key, fallback=default)
+
+    def choice(self, section, key, choices, default):
+        value = self.text(section, key, default)
+        if value not in choices:
+            self.problem(section, key, f"must be one of {', '.join(choices)}, not {value!r}")
+            return default
+        return value
+
+    def boolean(self, section, key, default):
+        try:
+            return self.parser.getboolean(section, key, fallback=default)
+        except ValueError:
+            self.problem(section, key, "must be yes or no")
+            return default
+
+    def lines(self, section, key):
+        text = self.text(section, key, "")
+        return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def pushover_key(reader, environ, key, env_name, needed):
+    """Given a ConfigReader, the environment, a [pushover] key, the variable
+    that overrides it and whether it is needed, return its value (or None),
+    noting any problem without ever showing the secret.
+    """
+    value = environ.get(env_name)
+    where = f"environment variable {env_name}" if value else f"{reader.where}: [pushover] {key}"
+    if value is None:
+        value = reader.text("pushover", key)
+    if value is None:
+        if needed:
+            reader.problems.append(f"{where}: missing (or set {env_name})")
+    elif not PUSHOVER_KEY.fullmatch(value):
+        reader.problems.append(
+            f"{where}: must be 30 letters and digits (got {len(value)} characters)"
+        )
+    return value
 
 
 def load_config(path, environ, overrides, need_pushover):
@@ -170,77 +256,54 @@ def load_config(path, environ, overrides, need_pushover):
 
     Raise ConfigError listing every problem found, each with its location.
     """
-    parser = read_config_text(path)
-    where = path or "config"
-    problems = []
+    reader = ConfigReader(read_config_text(path), path or "config")
+    reader.check_names(CONFIG_KEYS)
 
-    for section in parser.sections():
-        if section not in CONFIG_KEYS:
-            problems.append(f"{where}: [{section}]: unknown section")
-            continue
-        for key in parser[section]:
-            if key not in CONFIG_KEYS[section]:
-                problems.append(f"{where}: [{section}] {key}: unknown key")
+    token = pushover_key(reader, environ, "token", "AUTHWATCH_PUSHOVER_TOKEN", need_pushover)
+    user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
 
-    def get(section, key, default=None):
-        return parser.get(section, key, fallback=default)
-
-    token = environ.get("AUTHWATCH_PUSHOVER_TOKEN") or get("pushover", "token")
-    user = environ.get("AUTHWATCH_PUSHOVER_USER") or get("pushover", "user")
-    for key, value, env_name in (
-        ("token", token, "AUTHWATCH_PUSHOVER_TOKEN"),
-        ("user", user, "AUTHWATCH_PUSHOVER_USER"),
-    ):
-        if value is None:
-            if need_pushover:
-                problems.append(f"{where}: [pushover] {key}: missing (or set {env_name})")
-        elif not PUSHOVER_KEY.fullmatch(value):
-            # Never echo the value: it is a secret.
-            problems.append(
-                f"{where}: [pushover] {key}: must be 30 letters and digits"
-                f" (got {len(value)} characters)"
-            )
-
-    api_url = get("pushover", "api_url", DEFAULT_API_URL)
+    api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
     url = urllib.parse.urlsplit(api_url)
     if url.scheme not in ("https", "http") or not url.hostname:
-        problems.append(f"{where}: [pushover] api_url: not an http(s) URL: {api_url}")
+        reader.problem("pushover", "api_url", f"not an http(s) URL: {api_url!r}")
     elif url.scheme != "https" and not is_loopback_host(url.hostname):
-        problems.append(
-            f"{where}: [pushover] api_url: must use https (plain http only to loopback)"
-        )
+        reader.problem("pushover", "api_url", "must use https (plain http only to loopback)")
 
-    source_type = overrides.get("source_type") or get("source", "type", "auto")
-    if source_type not in SOURCE_TYPES:
-        problems.append(
-            f"{where}: [source] type: must be one of {', '.join(SOURCE_TYPES)}, not {source_type}"
-        )
+    source_type = reader.choice("source", "type", SOURCE_TYPES, "auto")
 
-    default_ignore = True
-    try:
-        default_ignore = parser.getboolean("filter", "default_ignore", fallback=True)
-    except ValueError:
-        problems.append(f"{where}: [filter] default_ignore: must be yes or no")
-    ignore = tuple(
-        line.strip() for line in get("filter", "ignore", "").splitlines() if line.strip()
-    )
+    default_ignore = reader.boolean("filter", "default_ignore", True)
+    ignore = reader.lines("filter", "ignore")
     for pattern in ignore:
         try:
             re.compile(pattern)
         except re.error as error:
-            problems.append(f"{where}: [filter] ignore: bad pattern {pattern!r}: {error}")
+            reader.problem("filter", "ignore", f"bad pattern {pattern!r}: {error}")
+            break
+    else:
+        try:
+            compile_noise(DEFAULT_NOISE + ignore)
+        except re.error as error:
+            # each compiles alone, but they are matched as one alternation
+            reader.problem(
+                "filter",
+                "ignore",
+                f"patterns cannot be combined ({error}); use scoped flags"
+                " such as (?i:...) and no group names",
+            )
 
-    if problems:
-        raise ConfigError("\n".join(problems))
+    if reader.problems:
+        raise ConfigError("\n".join(reader.problems))
 
     return Config(
         token=token,
         user=user,
         api_url=api_url,
-        source_type=source_type,
-        log_path=overrides.get("log_path") or get("source", "path") or default_log_path(),
-        journal_dir=overrides.get("journal_dir") or get("source", "journal_dir"),
-        state_dir=overrides.get("state_dir") or get("state", "dir") or default_state_dir(environ),
+        source_type=overrides.get("source_type") or source_type,
+        log_path=overrides.get("log_path") or reader.text("source", "path") or default_log_path(),
+        journal_dir=overrides.get("journal_dir") or reader.text("source", "journal_dir"),
+        state_dir=overrides.get("state_dir")
+        or reader.text("state", "dir")
+        or default_state_dir(environ),
         ignore=ignore,
         default_ignore=default_ignore,
     )
@@ -1380,7 +1443,8 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
     log.propagate = False
     try:
         try:
-            options = build_parser().parse_args(argv)
+            with contextlib.redirect_stdout(stdout):
+                options = build_parser().parse_args(argv)
         except SystemExit as exit:  # --help and --version
             return exit.code
         log.setLevel(
