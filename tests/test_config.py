@@ -338,10 +338,11 @@ def test_environment_alone_provides_token_and_user(tmp_path):
 def test_a_bad_token_from_the_environment_is_refused_without_showing_it(tmp_path):
     path = write(tmp_path / "a.ini", VALID)
     lines = problems(path, environ={"AUTHWATCH_PUSHOVER_TOKEN": SHORT_TOKEN})
-    assert lines == [
+    expected = (
         "environment variable AUTHWATCH_PUSHOVER_TOKEN: must be 30 letters and digits"
         " (got 29 characters)"
-    ]
+    )
+    assert lines == [expected]
 
 
 def test_command_line_overrides_the_file(tmp_path):
