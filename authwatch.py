@@ -77,30 +77,83 @@ class DeliveryError(AuthwatchError):
 ### Configuration ############################################################
 
 DEFAULT_API_URL = "https://api.pushover.net/1/messages.json"
+# Pushover's limits (https://pushover.net/api)
+MAX_TITLE = 250
+MAX_MESSAGE = 1024
+MAX_URL = 512
+MAX_URL_TITLE = 100
 DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
 PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")
 
+# What an event can be: the kinds that RULES give, and "other".
+# fmt: off
+KINDS = (
+    "login", "login_failed", "invalid_user", "probe",
+    "sudo", "sudo_failed", "su", "su_failed", "account", "other",
+)
+# fmt: on
+# Pushover's defaults: logins stand out, failures are quiet, the rest normal.
+DEFAULT_PRIORITIES = {
+    "login": 1,
+    "login_failed": -1,
+    "invalid_user": -1,
+    "probe": -1,
+    "sudo": 0,
+    "sudo_failed": 0,
+    "su": 0,
+    "su_failed": 0,
+    "account": 0,
+    "other": 0,
+}
+MESSAGE_OPTIONS = ("sound", "device", "url", "url_title", "ttl")
+
 # Every key a config file may hold; anything else is reported as a typo.
 CONFIG_KEYS = {
-    "pushover": ("token", "user", "api_url"),
+    "pushover": ("token", "user", "api_url") + MESSAGE_OPTIONS,
     "source": ("type", "path", "journal_dir"),
     "state": ("dir",),
     "filter": ("ignore", "default_ignore"),
+    "alerts": ("max_messages", "failure_threshold", "quota_reserve", "retry", "expire"),
+    "priority": KINDS,
+    "allow": ("networks", "users", "keys", "known_priority"),
 }
+
+
+class Allow(NamedTuple):
+    """What makes a login known: each list that is not empty must match."""
+
+    networks: tuple = ()  # ipaddress networks
+    users: frozenset = frozenset()
+    keys: frozenset = frozenset()  # "SHA256:..." fingerprints
+
+
+class Alerts(NamedTuple):
+    """How events become messages: priorities, budget, allowlist."""
+
+    priorities: dict  # kind -> Pushover priority
+    max_messages: int = 5
+    failure_threshold: int = 0  # fewer failures than this are not sent
+    quota_reserve: int = 100
+    retry: int = 60  # for emergency (priority 2) messages
+    expire: int = 3600
+    allow: Allow = Allow()
+    known_priority: int | None = -1  # None: known logins are not sent
 
 
 class Config(NamedTuple):
     token: str | None
     user: str | None
     api_url: str
+    message_options: dict  # sound, device, url, url_title, ttl: as Pushover takes them
     source_type: str
     log_path: str | None
     journal_dir: str | None
     state_dir: str
     ignore: tuple  # extra noise patterns, as strings
     default_ignore: bool
+    alerts: Alerts
 
 
 def find_config_file(explicit, environ):
@@ -229,6 +282,24 @@ class ConfigReader:
         text = self.text(section, key, "")
         return tuple(line.strip() for line in text.splitlines() if line.strip())
 
+    def words(self, section, key):
+        """Return a list value: words separated by commas, spaces or lines."""
+        return tuple(self.text(section, key, "").replace(",", " ").split())
+
+    def integer(self, section, key, default, minimum, maximum=None):
+        value = self.text(section, key)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < minimum or (maximum is not None and number > maximum):
+            upper = f" to {maximum}" if maximum is not None else " or more"
+            self.problem(section, key, f"must be a whole number {minimum}{upper}, not {value!r}")
+            return default
+        return number
+
 
 def pushover_key(reader, environ, key, env_name, needed):
     """Given a ConfigReader, the environment, a [pushover] key, the variable
@@ -291,6 +362,9 @@ def load_config(path, environ, overrides, need_pushover):
                 " such as (?i:...) and no group names",
             )
 
+    message_options = read_message_options(reader)
+    alerts = read_alerts(reader)
+
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
 
@@ -298,6 +372,7 @@ def load_config(path, environ, overrides, need_pushover):
         token=token,
         user=user,
         api_url=api_url,
+        message_options=message_options,
         source_type=overrides.get("source_type") or source_type,
         log_path=overrides.get("log_path") or reader.text("source", "path") or default_log_path(),
         journal_dir=overrides.get("journal_dir") or reader.text("source", "journal_dir"),
@@ -306,7 +381,72 @@ def load_config(path, environ, overrides, need_pushover):
         or default_state_dir(environ),
         ignore=ignore,
         default_ignore=default_ignore,
+        alerts=alerts,
     )
+
+
+def read_message_options(reader):
+    """Given a ConfigReader, return the optional Pushover fields it sets, as
+    Pushover takes them, noting problems (Pushover's limits) on the reader.
+    """
+    options = {}
+    for key, pattern, limit in (
+        ("sound", r"[A-Za-z0-9_-]+", 64),
+        ("device", r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*", 250),
+        ("url", r"https?://\S+", MAX_URL),
+        ("url_title", r".+", MAX_URL_TITLE),
+    ):
+        value = reader.text("pushover", key)
+        if value is None:
+            continue
+        if not re.fullmatch(pattern, value) or len(value) > limit:
+            reader.problem("pushover", key, f"must match {pattern} in at most {limit} characters")
+        else:
+            options[key] = value
+    ttl = reader.integer("pushover", "ttl", None, 1)
+    if ttl is not None:
+        options["ttl"] = str(ttl)
+    return options
+
+
+def read_alerts(reader):
+    """Given a ConfigReader, return the Alerts it sets, noting problems on the reader."""
+    priorities = dict(DEFAULT_PRIORITIES)
+    for kind in KINDS:
+        priorities[kind] = reader.integer("priority", kind, priorities[kind], -2, 2)
+    known = reader.text("allow", "known_priority", "-1")
+    known_priority = None
+    if known != "off":
+        known_priority = reader.integer("allow", "known_priority", -1, -2, -1)
+    return Alerts(
+        priorities=priorities,
+        max_messages=reader.integer("alerts", "max_messages", 5, 1, 50),
+        failure_threshold=reader.integer("alerts", "failure_threshold", 0, 0),
+        quota_reserve=reader.integer("alerts", "quota_reserve", 100, 0),
+        # Pushover's rules for emergency messages: retry at least 30 s, expire
+        # at most 3 hours
+        retry=reader.integer("alerts", "retry", 60, 30),
+        expire=reader.integer("alerts", "expire", 3600, 30, 10800),
+        allow=read_allow(reader),
+        known_priority=known_priority,
+    )
+
+
+def read_allow(reader):
+    """Given a ConfigReader, return the Allow list it sets, noting problems."""
+    networks = []
+    for text in reader.words("allow", "networks"):
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            reader.problem("allow", "networks", f"not a network: {text!r}")
+    keys = []
+    for text in reader.words("allow", "keys"):
+        key = text if text.startswith("SHA256:") else "SHA256:" + text
+        if not re.fullmatch(r"SHA256:[A-Za-z0-9+/]{43}=?", key):
+            reader.problem("allow", "keys", f"not a SHA256 key fingerprint: {text!r}")
+        keys.append(key.rstrip("="))
+    return Allow(tuple(networks), frozenset(reader.words("allow", "users")), frozenset(keys))
 
 
 ### Understanding log lines (pure) ##########################################
@@ -342,12 +482,6 @@ DEFAULT_NOISE = (
 )
 # fmt: on
 
-# fmt: off
-KINDS = (
-    "login", "login_failed", "invalid_user", "probe",
-    "sudo", "sudo_failed", "su", "su_failed", "account", "other",
-)
-# fmt: on
 
 CLASSIC_HEADER = re.compile(
     r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d) (?P<rest>.*)"
@@ -515,6 +649,7 @@ class Event(NamedTuple):
     fingerprint: str | None = None
     message: str = ""
     connection: int | None = None  # the pid of the connection's process, for counting
+    tty: str | None = None
 
 
 # fmt: off
@@ -626,6 +761,7 @@ def classify(record):
         fingerprint=fields.get("fingerprint"),
         message=record.message,
         connection=int(fields["connection"]) if "connection" in fields else record.pid,
+        tty=fields.get("tty"),
     )
 
 
@@ -658,13 +794,19 @@ def event_json(event):
 
 
 ### Building messages (pure) ################################################
+#
+# Each run sends, per host: a message of its own for every login that is not
+# allow-listed; one summary of sudo, su and account changes; one digest of
+# failed attempts, known logins and lines not understood.  Then, whatever
+# the volume, at most [alerts] max_messages: the least urgent are folded
+# into the last one.
 
-# Pushover's limits (https://pushover.net/api)
-MAX_TITLE = 250
-MAX_MESSAGE = 1024
 FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
-PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed")
-TOP_COUNT = 3  # how many source IPs and user names a failure summary names
+PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
+TOP_COUNT = 3  # how many source IPs and user names a failure digest names
+KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
+KEPT_OTHER_LINES = 20
+OTHER_LINE_LENGTH = 200
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -674,11 +816,13 @@ class Message(NamedTuple):
     body: str
     priority: int
     timestamp: int | None
+    held: bool = False  # kept back while Pushover's monthly quota is low
 
 
 class HostSummary:
-    """What one host's events add up to: the events worth a line of their
-    own, and counts for the failures, which may be thousands.
+    """What one host's events add up to, in bounded memory however many
+    there are: the logins, the distinct privilege lines with their counts,
+    the first lines not understood, and counts for the failures.
 
     One failed connection writes several lines (PAM's failure, sshd's
     "Failed password", "maximum authentication attempts exceeded", ...), so
@@ -691,25 +835,44 @@ class HostSummary:
 
     def __init__(self, host):
         self.host = host
-        self.notable = []  # logins, sudo/su, account changes, other
-        self.failures = Counter()  # failed connections, by the kind of their first event
+        self.counts = Counter()  # events by kind; failures by connection
+        self.logins = []  # the first KEPT_EVENTS login events
+        self.privilege = Counter()  # privilege_line() -> count, in the order first seen
+        self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
         self.connections = OrderedDict()  # (program, pid) -> [ip counted, user counted]
-        self.latest = None
+        self.latest = {}  # "privilege" or "digest" -> the time of its newest event
+        self.last_act = None
 
     def add(self, event):
-        if event.time and (self.latest is None or event.time > self.latest):
-            self.latest = event.time
-        if event.kind not in FAILURE_KINDS:
-            if not any(same_process(event, seen) for seen in self.notable[-3:]):
-                self.notable.append(event)
-            return
+        if event.kind in FAILURE_KINDS:
+            self.add_failure(event)
+        elif event.kind in PRIVILEGE_KINDS:
+            act = (event.kind, event.program, event.pid, event.user)
+            if event.pid is not None and act == self.last_act:
+                return  # su logs "(to root) alice" and its PAM session: one act
+            self.last_act = act
+            line = privilege_line(event)
+            if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
+                self.privilege[line] += 1
+            self.note_time("privilege", event.time)
+            self.counts[event.kind] += 1
+        else:
+            kept = self.logins if event.kind == "login" else self.others
+            if len(kept) < (KEPT_EVENTS if event.kind == "login" else KEPT_OTHER_LINES):
+                kept.append(event)
+            if event.kind == "other":
+                self.note_time("digest", event.time)
+            self.counts[event.kind] += 1
+
+    def add_failure(self, event):
+        self.note_time("digest", event.time)
         key = (event.program, event.connection) if event.connection else object()
         counted = self.connections.get(key)
         if counted is None:
             counted = self.connections[key] = [False, False]
-            self.failures[event.kind] += 1
+            self.counts[event.kind] += 1
             if len(self.connections) > self.RECENT_CONNECTIONS:
                 self.connections.popitem(last=False)
         if event.ip and not counted[0]:
@@ -719,16 +882,9 @@ class HostSummary:
             self.failure_users[event.user] += 1
             counted[1] = True
 
-
-def same_process(event, other):
-    """Given two notable Events, return whether they tell of the same act
-    twice: su logs "(to root) alice" and its PAM session, from one process.
-    """
-
-    def act(e):
-        return e.kind, e.program, e.pid, e.user
-
-    return event.pid is not None and act(event) == act(other)
+    def note_time(self, group, time):
+        if time and (group not in self.latest or time > self.latest[group]):
+            self.latest[group] = time
 
 
 def summarise(events, local_host):
@@ -765,36 +921,105 @@ def plural(count, word, words=None):
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
 
 
-def describe_event(event):
-    """Given a notable Event, return one readable line about it."""
-    user = clean(event.user or "?")
-    if event.kind == "login":
-        how = event.method or event.program or "login"
-        if event.key_type:
-            how += f" {event.key_type} {event.fingerprint}"
-        where = f" from {event.ip} port {event.port}" if event.ip else ""
-        return f"Login {user}{where} ({clean(how)})"
-    if event.kind in PRIVILEGE_KINDS:
-        failed = " FAILED" if event.kind.endswith("_failed") else ""
-        target = f" as {clean(event.target)}" if event.target else ""
-        command = f": {clean(event.command)}" if event.command else ""
-        return f"{event.program}{failed}: {user}{target}{command}"
+def unix_time(time):
+    """Given an aware datetime or None, return its Unix time or None."""
+    return int(time.timestamp()) if time else None
+
+
+def is_known(event, allow):
+    """Given a login Event and the Allow lists, return whether the login is
+    known: every list that is set (networks, users, keys) matches it.
+    """
+    if not (allow.networks or allow.users or allow.keys):
+        return False
+    if allow.networks:
+        try:
+            address = ipaddress.ip_address((event.ip or "").split("%")[0])
+        except ValueError:
+            return False
+        address = getattr(address, "ipv4_mapped", None) or address
+        if not any(address in network for network in allow.networks):
+            return False
+    if allow.users and event.user not in allow.users:
+        return False
+    return not allow.keys or event.fingerprint in allow.keys
+
+
+def login_origin(event):
+    """Given a login Event, return where it came from: 'from IP' or 'on TTY'."""
+    if event.ip:
+        return f"from {event.ip}"
+    return f"on {clean(event.tty)}" if event.tty else "on the console"
+
+
+def login_message(host, event, priority):
+    """Given a host name, an unknown login Event and its priority, return the
+    Message about it alone.
+    """
+    what = "SSH login" if event.program in SSHD else "login"
+    lines = []
+    if event.method:
+        lines.append(f"Method: {clean(event.method)}")
+    if event.fingerprint:
+        lines.append("Key: " + clean(" ".join(filter(None, (event.key_type, event.fingerprint)))))
+    if event.ip:
+        lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
+    if event.time:
+        lines.append(f"Time: {event.time:%Y-%m-%d %H:%M:%S %z}")
+    title = f"{clean(host)}: {what} {clean(event.user or '?')} {login_origin(event)}"
+    return Message(
+        host,
+        shorten(title, MAX_TITLE),
+        fit_lines(lines or [clean(event.message)], MAX_MESSAGE),
+        priority,
+        unix_time(event.time),
+    )
+
+
+def privilege_line(event):
+    """Given a sudo, su or account Event, return its line in the summary:
+    who ran what, as whom; failures marked.
+    """
     if event.kind == "account":
-        return f"Account: {event.program}: {clean(event.message)}"
-    if event.program:
-        return f"Other: {event.program}: {clean(event.message)}"
-    return f"Other: {clean(event.line)}"
+        return f"{event.program}: {clean(event.message)}"
+    failed = " FAILED" if event.kind.endswith("_failed") else ""
+    target = f" as {clean(event.target)}" if event.target else ""
+    command = f": {clean(event.command)}" if event.command else ""
+    return f"{event.program}{failed}: {clean(event.user or '?')}{target}{command}"
 
 
-def describe_failures(summary):
-    """Given a HostSummary, return the lines that sum up its failures."""
-    total = sum(summary.failures.values())
-    if not total:
-        return []
+def privilege_message(summary, priorities):
+    """Given a HostSummary with privilege events and the priorities, return
+    the Message that sums them up.
+    """
+    counts = summary.counts
+    uses = sum(counts[kind] for kind in PRIVILEGE_KINDS if kind != "account")
+    failed = counts["sudo_failed"] + counts["su_failed"]
+    parts = []
+    if uses:
+        parts.append(plural(uses, "sudo/su use") + (f" ({failed} failed)" if failed else ""))
+    if counts["account"]:
+        parts.append(plural(counts["account"], "account change"))
+    lines = [line + (f" ×{n}" if n > 1 else "") for line, n in summary.privilege.items()]
+    unlisted = sum(counts[kind] for kind in PRIVILEGE_KINDS) - sum(summary.privilege.values())
+    if unlisted > 0:
+        lines.append(f"… and {unlisted} more")
+    return Message(
+        summary.host,
+        shorten(f"{clean(summary.host)}: {', '.join(parts)}", MAX_TITLE),
+        fit_lines(lines, MAX_MESSAGE),
+        max(priorities[kind] for kind in PRIVILEGE_KINDS if counts[kind]),
+        unix_time(summary.latest.get("privilege")),
+    )
+
+
+def failure_lines(summary):
+    """Given a HostSummary with failures, return the lines that sum them up."""
+    total = sum(summary.counts[kind] for kind in FAILURE_KINDS)
     kinds = ", ".join(
-        plural(summary.failures[kind], noun)
+        plural(summary.counts[kind], noun)
         for kind, noun in (("invalid_user", "invalid user"), ("probe", "probe"))
-        if summary.failures[kind]
+        if summary.counts[kind]
     )
     sources = plural(len(summary.failure_ips), "address", "addresses")
     lines = [
@@ -807,28 +1032,76 @@ def describe_failures(summary):
     return lines
 
 
-def message_title(summary):
-    """Given a HostSummary, return its message title: host first, then counts."""
-    kinds = Counter(event.kind for event in summary.notable)
-    counts = (
-        (kinds["login"], "SSH login"),
-        (sum(summary.failures.values()), "failed login"),
-        (sum(kinds[kind] for kind in PRIVILEGE_KINDS), "sudo/su use"),
-        (kinds["account"], "account change"),
-        (kinds["other"], "other line"),
-    )
-    parts = ", ".join(plural(count, noun) for count, noun in counts if count)
-    return shorten(f"{clean(summary.host)}: {parts}", MAX_TITLE)
-
-
-def message_priority(summary):
-    """Given a HostSummary, return its Pushover priority: 1 for a login,
-    -1 when there are only failures, 0 otherwise.
+def digest_message(summary, known, alerts):
+    """Given a HostSummary, its known login Events and the Alerts, return the
+    digest of failures, known logins and lines not understood, or None when
+    there is nothing to send.
     """
-    kinds = {event.kind for event in summary.notable}
-    if "login" in kinds:
-        return 1
-    return 0 if kinds else -1
+    lines, parts, priorities = [], [], []
+    failures = sum(summary.counts[kind] for kind in FAILURE_KINDS)
+    if failures and failures >= alerts.failure_threshold:
+        lines += failure_lines(summary)
+        parts.append(
+            plural(failures, "failed login")
+            + f" from {plural(len(summary.failure_ips), 'address', 'addresses')}"
+        )
+        priorities += [alerts.priorities[kind] for kind in FAILURE_KINDS if summary.counts[kind]]
+    unlisted = summary.counts["login"] - len(summary.logins)
+    if unlisted > 0:  # more logins than a run keeps: say so, as a login would
+        lines.append(f"… and {plural(unlisted, 'more login')}")
+        parts.append(plural(unlisted, "more login"))
+        priorities.append(alerts.priorities["login"])
+    if known and alerts.known_priority is not None:
+        seen = Counter(
+            f"{clean(event.user or '?')} {login_origin(event)} ({clean(event.method or '?')})"
+            for event in known
+        )
+        lines += ["Known login: " + text + (f" ×{n}" if n > 1 else "") for text, n in seen.items()]
+        parts.append(plural(len(known), "known login"))
+        priorities.append(alerts.known_priority)
+    if summary.counts["other"]:
+        lines += [
+            "Other: " + shorten(noise_text_of(event), OTHER_LINE_LENGTH) for event in summary.others
+        ]
+        if summary.counts["other"] > len(summary.others):
+            lines.append(f"… and {summary.counts['other'] - len(summary.others)} more other lines")
+        parts.append(plural(summary.counts["other"], "other line"))
+        priorities.append(alerts.priorities["other"])
+    if not lines:
+        return None
+    times = [summary.latest.get("digest")] + [event.time for event in known]
+    return Message(
+        summary.host,
+        shorten(f"{clean(summary.host)}: {', '.join(parts)}", MAX_TITLE),
+        fit_lines(lines, MAX_MESSAGE),
+        max(priorities),
+        unix_time(max(filter(None, times), default=None)),
+    )
+
+
+def noise_text_of(event):
+    """Given an Event, return its line without time and host, made safe."""
+    if event.program:
+        return clean(f"{event.program}: {event.message}")
+    return clean(event.line)
+
+
+def host_messages(summary, alerts):
+    """Given a HostSummary and the Alerts, return its Messages: one per
+    unknown login, one for privilege use, one digest.
+    """
+    known = [event for event in summary.logins if is_known(event, alerts.allow)]
+    messages = [
+        login_message(summary.host, event, alerts.priorities["login"])
+        for event in summary.logins
+        if not is_known(event, alerts.allow)
+    ]
+    if summary.privilege:
+        messages.append(privilege_message(summary, alerts.priorities))
+    digest = digest_message(summary, known, alerts)
+    if digest:
+        messages.append(digest)
+    return messages
 
 
 def fit_lines(lines, limit):
@@ -845,39 +1118,61 @@ def fit_lines(lines, limit):
     return shorten("\n".join(kept), limit)
 
 
-def build_messages(summaries, notices, local_host):
-    """Given a dict of HostSummary, notices from authwatch itself (such as
-    "events may be missing") and the local host name, return one Message for
-    each host with events; the notices lead the first message, or make one
-    of their own.
+def merge_messages(messages):
+    """Given Messages, return one that holds them all, each under its title,
+    at the highest of their priorities.
     """
+    lines = []
+    for message in messages:
+        lines.append(f"▶ {message.title}")
+        lines += message.body.splitlines()
+    first = messages[0]
+    title = f"{first.title} … and {len(messages) - 1} more"
+    stamps = [message.timestamp for message in messages if message.timestamp]
+    return Message(
+        first.host,
+        shorten(title, MAX_TITLE),
+        fit_lines(lines, MAX_MESSAGE),
+        max(message.priority for message in messages),
+        max(stamps, default=None),
+    )
+
+
+def fold_messages(messages, limit):
+    """Given Messages and the most that may be sent, return them most urgent
+    first, the ones past the limit folded into the last.
+    """
+    ordered = sorted(messages, key=lambda message: -message.priority)
+    if len(ordered) <= limit:
+        return ordered
+    return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
+
+
+def plan_messages(summaries, notices, local_host, alerts):
+    """Given a dict of HostSummary, notices from authwatch itself (such as
+    "events may be missing"), the local host name and the Alerts, return the
+    Messages to send, most urgent first; the notices lead the first message,
+    or make one of their own.
+    """
+    messages = fold_messages(
+        [message for summary in summaries.values() for message in host_messages(summary, alerts)],
+        alerts.max_messages,
+    )
     notes = [f"Note: {clean(notice)}" for notice in notices]
-    messages = []
-    for summary in summaries.values():
-        lines = [describe_event(event) for event in summary.notable if event.kind == "login"]
-        lines += describe_failures(summary)
-        lines += [describe_event(event) for event in summary.notable if event.kind != "login"]
-        if not lines:
-            continue
-        messages.append(
-            Message(
-                host=summary.host,
-                title=message_title(summary),
-                body=fit_lines(notes + lines, MAX_MESSAGE),
-                priority=message_priority(summary),
-                timestamp=int(summary.latest.timestamp()) if summary.latest else None,
-            )
-        )
-        notes = []
-    if notes:
+    if notes and messages:
+        first = messages[0]
+        body = fit_lines(notes + first.body.splitlines(), MAX_MESSAGE)
+        messages[0] = first._replace(body=body)
+    elif notes:
         title = shorten(f"{clean(local_host)}: authwatch notice", MAX_TITLE)
-        messages.append(Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None))
+        messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
     return messages
 
 
 def format_message(message):
     """Given a Message, return how --dry-run shows it."""
-    return f"=== {message.title} [priority {message.priority}]\n{message.body}\n"
+    held = " [held: quota low]" if message.held else ""
+    return f"=== {message.title} [priority {message.priority}]{held}\n{message.body}\n"
 
 
 ### Reading the log #########################################################
@@ -1257,6 +1552,50 @@ def prepare_state_dir(path):
     write_atomically(os.path.join(path, ".writable"), "")
 
 
+OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
+QUOTA = "pushover.json"  # what Pushover last said of the monthly quota
+
+
+def read_json_state(path, default):
+    """Given a JSON state file and what to return when it does not exist,
+    return its contents.
+
+    Raise StateError if it cannot be read or is not JSON.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as error:
+        raise StateError(f"cannot read {path}: {one_line(error)}") from None
+
+
+def read_outbox(state_dir):
+    """Given the state directory, return the Messages waiting in the outbox.
+
+    Raise StateError if the outbox cannot be read or understood.
+    """
+    path = os.path.join(state_dir, OUTBOX)
+    try:
+        return [Message(**fields) for fields in read_json_state(path, {"messages": []})["messages"]]
+    except (TypeError, KeyError):
+        raise StateError(f"cannot read {path}: not an authwatch outbox") from None
+
+
+def write_outbox(state_dir, messages):
+    """Given the state directory and Messages, make them the outbox, atomically."""
+    text = json.dumps({"messages": [message._asdict() for message in messages]}, indent=1)
+    write_atomically(os.path.join(state_dir, OUTBOX), text + "\n")
+
+
+def quota_is_low(quota, reserve, now):
+    """Given the stored quota ({} when unknown), the reserve and the Unix
+    time now, return whether messages below priority 1 must wait.
+    """
+    return quota.get("remaining", reserve) < reserve and now < quota.get("reset", 0)
+
+
 ### Delivery ################################################################
 
 REQUEST_TIMEOUT = (5, 20)  # seconds to connect, seconds to answer
@@ -1277,10 +1616,25 @@ def pushover_fields(config, message):
         "title": message.title,
         "message": message.body,
         "priority": str(message.priority),
+        **config.message_options,
     }
     if message.timestamp is not None:
         fields["timestamp"] = str(message.timestamp)
+    if message.priority == 2:  # emergency: repeated until acknowledged
+        fields.update(retry=str(config.alerts.retry), expire=str(config.alerts.expire))
     return fields
+
+
+def quota_of(response):
+    """Given Pushover's answer, return the quota it tells of, or {} if none."""
+    try:
+        return {
+            "limit": int(response.headers["X-Limit-App-Limit"]),
+            "remaining": int(response.headers["X-Limit-App-Remaining"]),
+            "reset": int(response.headers["X-Limit-App-Reset"]),
+        }
+    except (KeyError, ValueError):
+        return {}
 
 
 def describe_request_error(error):
@@ -1296,9 +1650,10 @@ def describe_request_error(error):
     return type(error).__name__
 
 
-def send_message(session, config, message):
-    """Given an HTTP session, the Config and a Message, POST it to Pushover;
-    return when Pushover accepted it.
+def send_message(session, config, message, on_quota):
+    """Given an HTTP session, the Config, a Message and a function to call
+    with the quota each answer tells of, POST the message to Pushover; return
+    Pushover's answer (a dict) when it accepted it.
 
     Raise DeliveryError if it could not be sent or was refused.
     """
@@ -1312,16 +1667,57 @@ def send_message(session, config, message):
         raise DeliveryError(
             f"cannot reach Pushover at {config.api_url}: {describe_request_error(error)}"
         ) from None
+    quota = quota_of(response)
+    if quota:
+        on_quota(quota)
     try:
         answer = response.json()
     except ValueError:
         answer = {}
     if response.status_code == 200 and answer.get("status") == 1:
-        return
+        return answer
     reasons = "; ".join(str(reason) for reason in answer.get("errors", ())) or response.reason
     raise DeliveryError(
         f"Pushover did not accept the message (HTTP {response.status_code}): {one_line(reasons)}"
     )
+
+
+def deliver(state_dir, session_factory, config, now):
+    """Given the state directory, a way to get an HTTP session, the Config
+    and the Unix time now, send the messages in the outbox, removing each
+    from it as soon as Pushover accepted it.  While the quota is below the
+    reserve, only messages of priority 1 and more go; the others are held,
+    and sent as one message once the quota is reset.
+
+    Raise DeliveryError when a message cannot be sent; what is left stays.
+    """
+    pending = read_outbox(state_dir)
+    quota_path = os.path.join(state_dir, QUOTA)
+    quota = read_json_state(quota_path, {})
+    if not pending:
+        return
+
+    def note_quota(answer):
+        quota.clear()
+        quota.update(answer)
+        write_atomically(quota_path, json.dumps(quota) + "\n")
+
+    held = [message for message in pending if message.held]
+    if len(held) > 1 and not quota_is_low(quota, config.alerts.quota_reserve, now):
+        merged = merge_messages(held)._replace(held=False)
+        pending = [message for message in pending if not message.held] + [merged]
+        write_outbox(state_dir, pending)
+    session = session_factory()
+    for message in list(pending):
+        if message.priority < 1 and quota_is_low(quota, config.alerts.quota_reserve, now):
+            log.info("quota low: holding %s", message.title)
+            pending[pending.index(message)] = message._replace(held=True)
+            continue
+        send_message(session, config, message, note_quota)
+        pending.remove(message)
+        write_outbox(state_dir, pending)
+        log.info("sent: %s", message.title)
+    write_outbox(state_dir, pending)
 
 
 ### Command line ############################################################
@@ -1410,21 +1806,22 @@ def run(options, config, stdout, now, session_factory):
         return ExitStatus.OK
 
     local_host = socket.gethostname()
-    messages = build_messages(summarise(events, local_host), source.notices, local_host)
+    summaries = summarise(events, local_host)
+    messages = plan_messages(summaries, source.notices, local_host, config.alerts)
+    pending = read_outbox(config.state_dir) if os.path.isdir(config.state_dir) else []
+    outbox = fold_messages(pending + messages, config.alerts.max_messages)
     if options.dry_run:
-        for message in messages:
+        for message in outbox:
             stdout.write(format_message(message) + "\n")
-        log.info("dry run: %s, nothing sent or stored", plural(len(messages), "message"))
+        log.info("dry run: %s, nothing sent or stored", plural(len(outbox), "message"))
         return ExitStatus.OK
 
-    if messages:
-        session = session_factory()
-        for message in messages:
-            send_message(session, config, message)
-            log.info("sent: %s", message.title)
-    else:
-        log.info("nothing new to send")
+    # The events are safe in the outbox: the position may move on.
+    write_outbox(config.state_dir, outbox)
     source.save()
+    if not outbox:
+        log.info("nothing new to send")
+    deliver(config.state_dir, session_factory, config, int(now.timestamp()))
     return ExitStatus.OK
 
 

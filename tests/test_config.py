@@ -4,6 +4,7 @@ exit codes and one-line errors of bad usage.
 """
 
 import configparser
+import ipaddress
 
 import pytest
 from conftest import TOKEN, USER_KEY, run_main
@@ -174,35 +175,128 @@ def test_defaults_when_the_file_holds_only_the_keys(tmp_path, monkeypatch):
 
 
 def test_every_key_is_read(tmp_path):
+    fingerprint = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
     path = write(
         tmp_path / "a.ini",
         VALID + "api_url = https://pushover.example.org/1/messages.json\n"
+        "sound = siren\ndevice = phone,tablet\nurl = https://grafana.example.org/d/ssh\n"
+        "url_title = Dashboard\nttl = 86400\n"
         "[source]\ntype = file\npath = /srv/log/auth.log\njournal_dir = /srv/journal\n"
         "[state]\ndir = /srv/state\n"
         "[filter]\nignore =\n    sshd\\[\\d+\\]: Connection from\n    sudo: +nagios :\n"
-        "default_ignore = no\n",
+        "default_ignore = no\n"
+        "[alerts]\nmax_messages = 3\nfailure_threshold = 10\nquota_reserve = 500\n"
+        "retry = 30\nexpire = 10800\n"
+        "[priority]\nlogin = 2\nsudo_failed = 1\nother = -2\n"
+        "[allow]\nnetworks = 10.0.0.0/8, 2001:db8::/32\n  192.0.2.7\nusers = deploy backup\n"
+        f"keys = {fingerprint}\nknown_priority = -2\n",
     )
     config = load(path)
+    priorities = dict(authwatch.DEFAULT_PRIORITIES, login=2, sudo_failed=1, other=-2)
     assert config == authwatch.Config(
         token=TOKEN,
         user=USER_KEY,
         api_url="https://pushover.example.org/1/messages.json",
+        message_options={
+            "sound": "siren",
+            "device": "phone,tablet",
+            "url": "https://grafana.example.org/d/ssh",
+            "url_title": "Dashboard",
+            "ttl": "86400",
+        },
         source_type="file",
         log_path="/srv/log/auth.log",
         journal_dir="/srv/journal",
         state_dir="/srv/state",
         ignore=(r"sshd\[\d+\]: Connection from", "sudo: +nagios :"),
         default_ignore=False,
+        alerts=authwatch.Alerts(
+            priorities=priorities,
+            max_messages=3,
+            failure_threshold=10,
+            quota_reserve=500,
+            retry=30,
+            expire=10800,
+            allow=authwatch.Allow(
+                networks=(
+                    ipaddress.ip_network("10.0.0.0/8"),
+                    ipaddress.ip_network("2001:db8::/32"),
+                    ipaddress.ip_network("192.0.2.7/32"),
+                ),
+                users=frozenset({"deploy", "backup"}),
+                keys=frozenset({fingerprint}),
+            ),
+            known_priority=-2,
+        ),
     )
 
 
-def test_config_keys_are_the_documented_ones():
-    assert authwatch.CONFIG_KEYS == {
-        "pushover": ("token", "user", "api_url"),
-        "source": ("type", "path", "journal_dir"),
-        "state": ("dir",),
-        "filter": ("ignore", "default_ignore"),
-    }
+def test_defaults_of_the_alerts():
+    assert authwatch.load_config(None, {}, {}, need_pushover=False).alerts == authwatch.Alerts(
+        priorities={
+            "login": 1,
+            "login_failed": -1,
+            "invalid_user": -1,
+            "probe": -1,
+            "sudo": 0,
+            "sudo_failed": 0,
+            "su": 0,
+            "su_failed": 0,
+            "account": 0,
+            "other": 0,
+        },
+        max_messages=5,
+        failure_threshold=0,
+        quota_reserve=100,
+        retry=60,
+        expire=3600,
+        allow=authwatch.Allow(),
+        known_priority=-1,
+    )
+
+
+def test_known_logins_can_be_left_unsent():
+    path_text = "[allow]\nusers = deploy\nknown_priority = off\n"
+    assert load_text(path_text).alerts.known_priority is None
+
+
+def load_text(text, tmp=None):
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as file:
+        file.write(text)
+    return load(file.name, need_pushover=False)
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("[priority]\nlogin = 3\n", "[priority] login: must be a whole number -2 to 2, not '3'"),
+        ("[priority]\nsudo = high\n", "[priority] sudo: must be a whole number -2 to 2"),
+        ("[priority]\nlogins = 1\n", "[priority] logins: unknown key"),
+        ("[alerts]\nretry = 29\n", "[alerts] retry: must be a whole number 30 or more"),
+        ("[alerts]\nexpire = 10801\n", "[alerts] expire: must be a whole number 30 to 10800"),
+        ("[alerts]\nmax_messages = 0\n", "[alerts] max_messages: must be a whole number 1 to 50"),
+        (
+            "[allow]\nknown_priority = 0\n",
+            "[allow] known_priority: must be a whole number -2 to -1",
+        ),
+        ("[allow]\nnetworks = 10.0.0.0/33\n", "[allow] networks: not a network: '10.0.0.0/33'"),
+        ("[allow]\nkeys = MD5:aa:bb\n", "[allow] keys: not a SHA256 key fingerprint"),
+        ("[pushover]\nurl = ftp://x\n", "[pushover] url: must match"),
+        (
+            "[pushover]\nurl_title = " + "t" * 101 + "\n",
+            "[pushover] url_title: must match .+ in at most 100",
+        ),
+        ("[pushover]\nsound = <b>\n", "[pushover] sound: must match"),
+        ("[pushover]\nttl = -5\n", "[pushover] ttl: must be a whole number 1 or more"),
+    ],
+)
+def test_bad_alert_settings_are_reported(text, problem):
+    with pytest.raises(ConfigError) as raised:
+        load_text(text)
+    [line] = str(raised.value).splitlines()
+    assert problem in line
 
 
 @pytest.mark.parametrize(

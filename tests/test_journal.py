@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_main, sent_forms
+from conftest import TOKEN, USER_KEY, run_main, sent_forms
 
 import authwatch
 
@@ -83,32 +83,33 @@ def test_first_run_starts_at_the_tail_and_each_entry_is_sent_once(
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
         {
-            "token": authwatch_token(config),
-            "user": authwatch_user(config),
-            "title": "web1: 1 SSH login, 1 sudo/su use",
+            "token": TOKEN,
+            "user": USER_KEY,
+            "title": "web1: SSH login alice from 192.0.2.10",
             "message": (
-                "Login alice from 192.0.2.10 port 52144"
-                " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
-                "sudo: alice as root: /usr/bin/systemctl restart nginx"
+                "Method: publickey\n"
+                "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+                "From: 192.0.2.10 port 52144\n"
+                "Time: 2026-11-27 11:05:00 +0000"
             ),
             "priority": "1",
+            "timestamp": "1795777500",
+        },
+        {
+            "token": TOKEN,
+            "user": USER_KEY,
+            "title": "web1: 1 sudo/su use",
+            "message": "sudo: alice as root: /usr/bin/systemctl restart nginx",
+            "priority": "0",
             "timestamp": "1795777530",
-        }
+        },
     ]
     position = json.loads((tmp_path / "state" / position_name(folder)).read_text())
     assert position["realtime"] == 1795777530000000
     assert position["cursor"].startswith("s=")
 
     assert journal_run(tmp_path / "state", folder, config=config).status == 0
-    assert len(pushover.log) == 1
-
-
-def authwatch_token(config):
-    return re.search(r"token = (\w+)", Path(config).read_text())[1]
-
-
-def authwatch_user(config):
-    return re.search(r"user = (\w+)", Path(config).read_text())[1]
+    assert len(pushover.log) == 2
 
 
 def position_name(folder):
@@ -150,17 +151,15 @@ def test_two_hosts_in_one_folder_get_a_message_each(tmp_path, folder, config_fil
     write_journal(folder, export_file("db2.export"), name="db2.journal")
     result = journal_run(tmp_path / "state", folder, "--from-start", config=config)
     assert result.status == 0, result.stderr
-    by_title = {form["title"]: form for form in sent_forms(pushover)}
-    assert set(by_title) == {
-        "web1: 1 SSH login, 1 sudo/su use",
-        "db2: 1 failed login, 1 sudo/su use",
+    by_title = {form["title"]: form["message"] for form in sent_forms(pushover)}
+    assert by_title == {
+        "web1: SSH login alice from 192.0.2.10": by_title["web1: SSH login alice from 192.0.2.10"],
+        "web1: 1 sudo/su use": "sudo: alice as root: /usr/bin/systemctl restart nginx",
+        "db2: 1 sudo/su use (1 failed)": "su FAILED: bob as postgres",
+        "db2: 1 failed login from 1 address": (
+            "1 failed login (1 invalid user) from 1 address\nIPs: 2001:db8::66 ×1\nUsers: oracle ×1"
+        ),
     }
-    assert by_title["db2: 1 failed login, 1 sudo/su use"]["message"] == (
-        "1 failed login (1 invalid user) from 1 address\n"
-        "IPs: 2001:db8::66 ×1\n"
-        "Users: oracle ×1\n"
-        "su FAILED: bob as postgres"
-    )
 
 
 def test_a_vanished_entry_falls_back_to_its_time_and_says_so(
@@ -175,14 +174,15 @@ def test_a_vanished_entry_falls_back_to_its_time_and_says_so(
     result = journal_run(tmp_path / "state", folder, config=config)
     assert result.status == 0
     assert "may be missing" in result.stderr
-    [form] = sent_forms(pushover)
-    assert form["message"].startswith(
+    first, second = sent_forms(pushover)
+    assert first["message"].startswith(
         "Note: the journal entry read last is gone (vacuumed or rotated away):"
         " entries since 2026-11-27 11:01:00 may be missing\n"
-        "Login alice from 192.0.2.10"
+        "Method: publickey\n"
     )
+    assert second["title"] == "web1: 1 sudo/su use"
     assert journal_run(tmp_path / "state", folder, config=config).stderr == ""
-    assert len(pushover.log) == 1
+    assert len(pushover.log) == 2
 
 
 def test_field_values_that_are_not_utf8_are_replaced(tmp_path, folder):
@@ -219,8 +219,12 @@ def test_a_failed_delivery_keeps_the_cursor(tmp_path, folder, config_file, https
     assert journal_run(tmp_path / "state", folder, config=config).status == 1
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     assert journal_run(tmp_path / "state", folder, config=config).status == 0
-    first, second = sent_forms(httpserver)
-    assert first == second
+    failed, *sent = sent_forms(httpserver)
+    assert failed == sent[0]
+    assert [form["title"] for form in sent] == [
+        "web1: SSH login alice from 192.0.2.10",
+        "web1: 1 sudo/su use",
+    ]
 
 
 def test_auto_reads_the_log_file_when_there_is_one_else_the_journal(tmp_path, folder, config_file):
@@ -230,12 +234,12 @@ def test_auto_reads_the_log_file_when_there_is_one_else_the_journal(tmp_path, fo
     journal = run_main("--config", config, "--dry-run", "--from-start", "-v")
     assert journal.status == 0, journal.stderr
     assert f"reading journal files in {folder} (source type auto)" in journal.stderr
-    assert "web1: 1 SSH login, 1 sudo/su use" in journal.stdout
+    assert "=== web1: SSH login alice from 192.0.2.10 [priority 1]" in journal.stdout
 
     log.write_text("Nov 27 11:00:00 web9 su[1]: (to root) bob on pts/0\n")
     file = run_main("--config", config, "--dry-run", "--from-start", "-v")
     assert f"reading log file {log} (source type auto)" in file.stderr
-    assert "web9: 1 sudo/su use" in file.stdout
+    assert "=== web9: 1 sudo/su use [priority 0]" in file.stdout
 
 
 def test_without_systemd_python_a_journal_run_says_how_to_install_it(tmp_path, monkeypatch):

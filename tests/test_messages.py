@@ -1,10 +1,19 @@
-"""Building messages from events: pure, so tested with events made here."""
+"""Building messages from events (pure, so tested with events made here from
+real log lines): what each run sends, how storms are folded, allow-listed
+logins, Pushover's limits and attacker text."""
 
 import datetime
+import ipaddress
 
 from conftest import NOW
 
 import authwatch
+
+ALERTS = authwatch.Alerts(priorities=dict(authwatch.DEFAULT_PRIORITIES))
+LOGIN = (
+    "Nov 27 10:00:00 web1 sshd[20]: Accepted publickey for awtest from 203.0.113.9 port 52144"
+    " ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+)
 
 
 def events(*lines):
@@ -14,13 +23,35 @@ def events(*lines):
     return list(authwatch.understand(records, noise))
 
 
-def messages(*lines):
+def plan(*lines, notices=(), **alerts):
     summaries = authwatch.summarise(events(*lines), "localhost")
-    return authwatch.build_messages(summaries, [], "localhost")
+    return authwatch.plan_messages(summaries, notices, "localhost", ALERTS._replace(**alerts))
+
+
+def failure(pid, ip="198.51.100.7", user="root"):
+    return f"Nov 27 10:00:05 web1 sshd[{pid}]: Failed password for {user} from {ip} port 5000 ssh2"
+
+
+def test_a_login_gets_a_message_of_its_own_at_priority_1():
+    [message] = plan(LOGIN)
+    assert message == authwatch.Message(
+        host="web1",
+        title="web1: SSH login awtest from 203.0.113.9",
+        body=(
+            "Method: publickey\n"
+            "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+            "From: 203.0.113.9 port 52144\n"
+            "Time: 2026-11-27 10:00:00 +0000"
+        ),
+        priority=1,
+        timestamp=int(
+            datetime.datetime(2026, 11, 27, 10, tzinfo=datetime.timezone.utc).timestamp()
+        ),
+    )
 
 
 def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
-    [message] = messages(
+    [message] = plan(
         "Nov 27 10:00:00 web1 sshd[10]: Invalid user admin from 203.0.113.5 port 4000",
         "Nov 27 10:00:01 web1 sshd[10]: pam_unix(sshd:auth): authentication failure;"
         " logname= uid=0 euid=0 tty=ssh ruser= rhost=203.0.113.5",
@@ -28,10 +59,10 @@ def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
         " from 203.0.113.5 port 4000 ssh2",
         "Nov 27 10:00:03 web1 sshd[10]: Failed password for invalid user admin"
         " from 203.0.113.5 port 4000 ssh2",
-        "Nov 27 10:00:04 web1 sshd[11]: Failed password for root from 198.51.100.7 port 5000 ssh2",
-        "Nov 27 10:00:05 web1 sshd[12]: Failed password for root from 198.51.100.7 port 5001 ssh2",
+        failure(11),
+        failure(12),
     )
-    assert message.title == "web1: 3 failed logins"
+    assert message.title == "web1: 3 failed logins from 2 addresses"
     assert message.body == (
         "3 failed logins (1 invalid user) from 2 addresses\n"
         "IPs: 198.51.100.7 ×2, 203.0.113.5 ×1\n"
@@ -41,48 +72,149 @@ def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
     assert message.timestamp == int(datetime.datetime(2026, 11, 27, 10, 0, 5).timestamp())
 
 
-def test_each_host_gets_its_own_message_and_a_login_is_priority_1():
-    first, second = messages(
+def test_a_storm_costs_at_most_max_messages_and_the_login_stands_out():
+    storm = [failure(1000 + n, ip=f"198.51.{n % 250}.{n % 7}") for n in range(5000)]
+    sudo = [
+        f"Nov 27 10:01:{n:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"
+        for n in range(30)
+    ]
+    messages = plan(*storm[:2500], LOGIN, *storm[2500:], *sudo)
+    assert [(m.title, m.priority) for m in messages] == [
+        ("web1: SSH login awtest from 203.0.113.9", 1),
+        ("web1: 30 sudo/su uses", 0),
+        ("web1: 5000 failed logins from 1750 addresses", -1),
+    ]
+    assert messages[1].body == "sudo: alice as root: /bin/ls ×30"
+
+
+def test_what_does_not_fit_the_budget_is_folded_into_the_last_message():
+    logins = [
+        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(7)
+    ]
+    messages = plan(*logins, failure(99), max_messages=3)
+    assert len(messages) == 3
+    assert [m.title for m in messages[:2]] == [
+        "web1: SSH login user0 from 203.0.113.9",
+        "web1: SSH login user1 from 203.0.113.9",
+    ]
+    last = messages[2]
+    assert last.title == "web1: SSH login user2 from 203.0.113.9 … and 5 more"
+    assert last.priority == 1
+    assert "▶ web1: SSH login user6 from 203.0.113.9" in last.body
+    assert len(last.body) <= authwatch.MAX_MESSAGE
+    assert last.body.splitlines()[-1].startswith("… and ")  # the digest did not fit: said so
+
+
+def test_allow_listed_logins_are_known_and_quiet():
+    allow = authwatch.Allow(
+        networks=(ipaddress.ip_network("203.0.113.0/24"),), users=frozenset({"awtest"})
+    )
+    [message] = plan(LOGIN, allow=allow)
+    assert message.title == "web1: 1 known login"
+    assert message.body == "Known login: awtest from 203.0.113.9 (publickey)"
+    assert message.priority == -1
+    assert plan(LOGIN, allow=allow, known_priority=None) == []
+
+
+def test_every_allow_list_that_is_set_must_match():
+    def known(**lists):
+        return authwatch.is_known(events(LOGIN)[0], authwatch.Allow(**lists))
+
+    net = (ipaddress.ip_network("203.0.113.0/24"),)
+    other_net = (ipaddress.ip_network("10.0.0.0/8"),)
+    key = frozenset({"SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"})
+    assert known(networks=net) and known(keys=key) and known(users=frozenset({"awtest"}))
+    assert known(networks=net, users=frozenset({"awtest"}), keys=key)
+    assert not known(networks=other_net, keys=key)  # a stolen key from elsewhere still alerts
+    assert not known(networks=net, users=frozenset({"root"}))
+    assert not known()
+
+
+def test_a_known_login_never_raises_a_message_to_normal_priority():
+    allow = authwatch.Allow(users=frozenset({"awtest"}))
+    [message] = plan(LOGIN, failure(5), allow=allow)
+    assert message.priority == -1
+    assert message.title == "web1: 1 failed login from 1 address, 1 known login"
+
+
+def test_failures_below_the_threshold_are_not_sent():
+    assert plan(failure(1), failure(2), failure_threshold=3) == []
+    [message] = plan(failure(1), failure(2), failure(3), failure_threshold=3)
+    assert message.title == "web1: 3 failed logins from 1 address"
+
+
+def test_priorities_are_configurable_per_kind():
+    priorities = dict(authwatch.DEFAULT_PRIORITIES, sudo_failed=1, probe=0)
+    messages = plan(
+        "Nov 27 10:00:00 web1 sudo: bob : 3 incorrect password attempts ; TTY=pts/1 ; PWD=/ ;"
+        " USER=root ; COMMAND=/bin/sh",
+        "Nov 27 10:00:01 web1 sshd[9]: Did not receive identification string from 192.0.2.5 port 1",
+        priorities=priorities,
+    )
+    assert [(m.title, m.priority) for m in messages] == [
+        ("web1: 1 sudo/su use (1 failed)", 1),
+        ("web1: 1 failed login from 1 address", 0),
+    ]
+    assert messages[0].body == "sudo FAILED: bob as root: /bin/sh"
+
+
+def test_each_host_gets_its_own_messages():
+    first, second = plan(
         "2026-11-27T10:00:00+00:00 web1 sudo:    bob : TTY=pts/1 ; PWD=/ ; USER=root ;"
         " COMMAND=/bin/id",
         "2026-11-27T10:00:01+00:00 db2 sshd-session[7]: Accepted password for carol"
         " from 2001:db8::7 port 61000 ssh2",
     )
-    assert (first.title, first.priority) == ("web1: 1 sudo/su use", 0)
-    assert first.body == "sudo: bob as root: /bin/id"
-    assert (second.title, second.priority) == ("db2: 1 SSH login", 1)
-    assert second.body == "Login carol from 2001:db8::7 port 61000 (password)"
+    assert (first.title, first.priority) == ("db2: SSH login carol from 2001:db8::7", 1)
+    assert first.body.startswith("Method: password\nFrom: 2001:db8::7 port 61000\n")
+    assert (second.title, second.body) == ("web1: 1 sudo/su use", "sudo: bob as root: /bin/id")
+
+
+def test_a_console_login_says_where():
+    [message] = plan("Nov 27 10:00:00 web1 login[733]: ROOT LOGIN  on 'tty1'")
+    assert message.title == "web1: login root on tty1"
 
 
 def test_lines_without_a_host_are_the_local_hosts():
-    [message] = messages("su[99]: FAILED SU (to root) mallory on pts/3")
-    assert message.title == "localhost: 1 sudo/su use"
+    [message] = plan("su[99]: FAILED SU (to root) mallory on pts/3")
+    assert message.title == "localhost: 1 sudo/su use (1 failed)"
     assert message.body == "su FAILED: mallory as root"
     assert message.timestamp is None
 
 
 def test_su_that_logs_twice_is_reported_once():
-    [message] = messages(
+    [message] = plan(
         "Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0",
         "Nov 27 10:00:00 web1 su[50]: pam_unix(su:session): session opened for user root(uid=0)"
         " by alice(uid=1000)",
         "Nov 27 10:05:00 web1 su[51]: (to root) alice on pts/0",
+        "Nov 27 10:06:00 web1 useradd[52]: new user: name=deploy, UID=1001, GID=1001,"
+        " home=/home/deploy, shell=/bin/bash, from=/dev/pts/1",
     )
-    assert message.body == "su: alice as root\nsu: alice as root"
+    assert message.title == "web1: 2 sudo/su uses, 1 account change"
+    assert message.body == (
+        "su: alice as root ×2\n"
+        "useradd: new user: name=deploy, UID=1001, GID=1001, home=/home/deploy, shell=/bin/bash,"
+        " from=/dev/pts/1"
+    )
 
 
 def test_attacker_text_is_shown_inert():
-    [message] = messages(
+    [message] = plan(
         "Nov 27 10:00:00 web1 sshd[10]: Invalid user <b>x\x1b[31m\u202e from 203.0.113.5 port 4000",
     )
     assert message.body.endswith("Users: <b>x\ufffd[31m\ufffd ×1")
     assert "\x1b" not in message.body and "\u202e" not in message.body
 
 
-def test_lines_not_understood_are_still_reported():
-    [message] = messages("Nov 27 10:00:00 web1 sshd[10]: something sshd never said before")
-    assert message.title == "web1: 1 other line"
-    assert message.body == "Other: sshd: something sshd never said before"
+def test_lines_not_understood_are_listed_raw_and_shortened():
+    long_line = "Nov 27 10:00:01 web1 sshd[11]: something else " + "z" * 500
+    [message] = plan("Nov 27 10:00:00 web1 sshd[10]: something sshd never said before", long_line)
+    assert message.title == "web1: 2 other lines"
+    first, second = message.body.splitlines()
+    assert first == "Other: sshd: something sshd never said before"
+    assert second.startswith("Other: sshd: something else zzz")
+    assert len(second) == len("Other: ") + authwatch.OTHER_LINE_LENGTH and second.endswith("…")
 
 
 def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
@@ -91,7 +223,7 @@ def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
         f" COMMAND=/usr/bin/echo {'x' * 40} {n}"
         for n in range(40)
     ]
-    [message] = messages(*commands)
+    [message] = plan(*commands)
     assert len(message.body) <= authwatch.MAX_MESSAGE
     kept = message.body.splitlines()
     assert kept[-1] == f"… and {40 - (len(kept) - 1)} more lines"
@@ -101,38 +233,45 @@ def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
 
 
 def test_a_long_title_is_cut_to_pushovers_limit():
-    summary = authwatch.HostSummary("h" * 300)
-    summary.add(events("Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0")[0])
-    [message] = authwatch.build_messages({"h": summary}, [], "localhost")
+    [message] = plan(f"Nov 27 10:00:00 {'h' * 300} su[50]: (to root) alice on pts/0")
     assert len(message.title) == authwatch.MAX_TITLE
     assert message.title.endswith("…")
 
 
 def test_a_single_huge_line_is_cut_too():
-    [message] = messages("Nov 27 10:00:00 web1 sshd[10]: " + "A" * 5000)
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+        " COMMAND=/bin/echo " + "A" * 5000
+    )
     assert len(message.body) == authwatch.MAX_MESSAGE
     assert message.body.endswith("…")
 
 
 def test_failure_memory_is_bounded_in_a_storm():
     summary = authwatch.HostSummary("web1")
-    template = events(
-        "Nov 27 10:00:00 web1 sshd[1]: Failed password for root from 198.51.100.7 port 5000 ssh2"
-    )[0]
+    [template] = events(failure(1))
     for pid in range(20000):
         summary.add(template._replace(pid=pid, connection=pid))
-    assert sum(summary.failures.values()) == 20000
+    assert summary.counts["login_failed"] == 20000
     assert summary.failure_ips == {"198.51.100.7": 20000}
     assert len(summary.connections) == authwatch.HostSummary.RECENT_CONNECTIONS
 
 
+def test_more_logins_than_a_run_keeps_are_counted_not_dropped():
+    logins = [LOGIN.replace("sshd[20]", f"sshd[{n}]") for n in range(authwatch.KEPT_EVENTS + 5)]
+    [summary] = authwatch.summarise(events(*logins), "localhost").values()
+    messages = authwatch.host_messages(summary, ALERTS)
+    assert len(messages) == authwatch.KEPT_EVENTS + 1
+    assert messages[-1].title == "web1: 5 more logins"
+    assert (messages[-1].body, messages[-1].priority) == ("… and 5 more logins", 1)
+    [folded] = plan(*logins, max_messages=1)
+    assert folded.title == f"web1: SSH login awtest from 203.0.113.9 … and {len(messages) - 1} more"
+
+
 def test_notices_lead_the_first_message_or_make_their_own():
-    summaries = authwatch.summarise(
-        events("Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0"), "localhost"
-    )
-    first, *_ = authwatch.build_messages(summaries, ["entries may be missing"], "localhost")
-    assert first.body == "Note: entries may be missing\nsu: alice as root"
-    [alone] = authwatch.build_messages({}, ["entries may be missing"], "mybox")
+    first, *_ = plan(LOGIN, failure(3), notices=["entries may be missing"])
+    assert first.body.startswith("Note: entries may be missing\nMethod: publickey")
+    [alone] = plan(notices=["entries may be missing"])
     assert alone == authwatch.Message(
-        "mybox", "mybox: authwatch notice", "Note: entries may be missing", 0, None
+        "localhost", "localhost: authwatch notice", "Note: entries may be missing", 0, None
     )

@@ -58,22 +58,29 @@ def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
         {
             "token": TOKEN,
             "user": USER_KEY,
-            "title": "web1: 1 SSH login, 1 failed login",
+            "title": "web1: SSH login alice from 192.0.2.10",
             "message": (
-                "Login alice from 192.0.2.10 port 52144"
-                " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
-                "1 failed login from 1 address\n"
-                "IPs: 198.51.100.7 ×1\n"
-                "Users: root ×1"
+                "Method: publickey\n"
+                "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+                "From: 192.0.2.10 port 52144\n"
+                "Time: 2026-11-27 11:58:01 +0000"
             ),
             "priority": "1",
             "timestamp": str(int(NOW.timestamp()) - 119),
-        }
+        },
+        {
+            "token": TOKEN,
+            "user": USER_KEY,
+            "title": "web1: 1 failed login from 1 address",
+            "message": "1 failed login from 1 address\nIPs: 198.51.100.7 ×1\nUsers: root ×1",
+            "priority": "-1",
+            "timestamp": str(int(NOW.timestamp()) - 180),
+        },
     ]
 
     third = cron_run(config, auth_log)
     assert (third.status, third.stdout, third.stderr) == (0, "", "")
-    assert len(pushover.log) == 1
+    assert len(pushover.log) == 2
 
 
 def test_only_noise_sends_nothing_and_moves_on(auth_log, config_file, pushover):
@@ -112,7 +119,7 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     forms = sent_forms(httpserver)
     assert len(forms) == 3
     assert forms[0] == forms[1] == forms[2]
-    assert "Login alice" in forms[2]["message"]
+    assert forms[2]["title"] == "web1: SSH login alice from 192.0.2.10"
     assert cron_run(config, auth_log).status == 0
     assert len(httpserver.log) == 3
 
@@ -129,7 +136,7 @@ def test_unreachable_pushover_is_one_line_and_keeps_the_lines(auth_log, config_f
     )
     assert cron_run(config_file(), auth_log).status == 0
     [form] = sent_forms(pushover)
-    assert form["title"] == "web1: 1 SSH login"
+    assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
 def test_a_half_written_line_waits_for_the_next_run(auth_log, config_file, pushover):
@@ -143,7 +150,7 @@ def test_a_half_written_line_waits_for_the_next_run(auth_log, config_file, pusho
         file.write(LOGIN[60:] + "\n")
     assert cron_run(config, auth_log).status == 0
     [form] = sent_forms(pushover)
-    assert form["message"].startswith("Login alice from 192.0.2.10 port 52144")
+    assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
 @pytest.mark.skipif(not shutil.which("logrotate"), reason="needs the logrotate binary")
@@ -165,10 +172,12 @@ def test_rename_rotation_between_runs_loses_and_repeats_nothing(
     append(auth_log, LOGIN)
 
     assert cron_run(config, auth_log).status == 0
-    [form] = sent_forms(pushover)
-    assert form["title"] == "web1: 1 SSH login, 1 failed login"
+    assert [form["title"] for form in sent_forms(pushover)] == [
+        "web1: SSH login alice from 192.0.2.10",
+        "web1: 1 failed login from 1 address",
+    ]
     assert cron_run(config, auth_log).status == 0
-    assert len(pushover.log) == 1
+    assert len(pushover.log) == 2
 
 
 def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, config_file, pushover):
@@ -181,9 +190,12 @@ def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, confi
     dry = cron_run(config, auth_log, "--dry-run")
     assert dry.status == 0
     assert dry.stdout == (
-        "=== web1: 1 SSH login, 1 sudo/su use [priority 1]\n"
-        "Login alice from 192.0.2.10 port 52144"
-        " (publickey ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk)\n"
+        "=== web1: SSH login alice from 192.0.2.10 [priority 1]\n"
+        "Method: publickey\n"
+        "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+        "From: 192.0.2.10 port 52144\n"
+        "Time: 2026-11-27 11:58:01 +0000\n\n"
+        "=== web1: 1 sudo/su use [priority 0]\n"
         "sudo: alice as root: /usr/bin/systemctl restart nginx\n\n"
     )
     assert sent_forms(pushover) == []
@@ -191,8 +203,10 @@ def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, confi
     assert after == before
 
     assert cron_run(config, auth_log).status == 0
-    [form] = sent_forms(pushover)
-    assert form["title"] == "web1: 1 SSH login, 1 sudo/su use"
+    assert [form["title"] for form in sent_forms(pushover)] == [
+        "web1: SSH login alice from 192.0.2.10",
+        "web1: 1 sudo/su use",
+    ]
 
 
 def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
@@ -201,7 +215,8 @@ def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
         "--dry-run", "--from-start", "--log", str(auth_log), "--state-dir", str(tmp_path / "none")
     )
     assert result.status == 0
-    assert "web1: 1 SSH login, 1 failed login" in result.stdout
+    assert "=== web1: SSH login alice from 192.0.2.10 [priority 1]" in result.stdout
+    assert "=== web1: 1 failed login from 1 address [priority -1]" in result.stdout
     assert not (tmp_path / "none").exists()
 
 
@@ -230,7 +245,7 @@ def test_from_start_reads_what_a_first_run_would_skip(auth_log, config_file, pus
     result = cron_run(config_file(), auth_log, "--from-start")
     assert result.status == 0
     [form] = sent_forms(pushover)
-    assert form["title"] == "web1: 1 failed login"
+    assert form["title"] == "web1: 1 failed login from 1 address"
     assert form["priority"] == "-1"
 
 
