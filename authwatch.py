@@ -1765,6 +1765,11 @@ def build_parser():
     parser.add_argument(
         "--json", action="store_true", help="with --dry-run: print events as JSON lines"
     )
+    parser.add_argument(
+        "--test-notification",
+        action="store_true",
+        help="send one message to check the Pushover settings, print Pushover's answer",
+    )
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
     loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -1785,6 +1790,25 @@ def command_line_overrides(options):
     if options.journal_dir:
         overrides.update(source_type="journald", journal_dir=options.journal_dir)
     return overrides
+
+
+def send_test_notification(config, stdout, session_factory):
+    """Given the Config, an output stream and a way to get an HTTP session,
+    send one message that says this host can reach its admin and print
+    Pushover's answer; return ExitStatus.OK.
+
+    Raise DeliveryError if Pushover did not accept it.
+    """
+    host = socket.gethostname()
+    message = Message(
+        host, f"{host}: authwatch test", f"authwatch on {host} can reach you.", 0, None
+    )
+    quota = {}
+    answer = send_message(session_factory(), config, message, quota.update)
+    stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")
+    if quota:
+        stdout.write(f"{quota['remaining']} of {quota['limit']} messages left this month\n")
+    return ExitStatus.OK
 
 
 def run(options, config, stdout, now, session_factory):
@@ -1857,7 +1881,10 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
             command_line_overrides(options),
             need_pushover=not options.dry_run,
         )
-        return run(options, config, stdout, clock(), session_factory or new_http_session)
+        session_factory = session_factory or new_http_session
+        if options.test_notification:
+            return send_test_notification(config, stdout, session_factory)
+        return run(options, config, stdout, clock(), session_factory)
     except AuthwatchError as error:
         for line in str(error).splitlines():
             stderr.write(f"authwatch: error: {line}\n")

@@ -78,14 +78,16 @@ def sent_forms(server):
 def config_file(tmp_path, httpserver):
     """Write a config that points at the stand-in; return its path."""
 
-    def write(extra="", api_url=None):
+    def write(extra="", api_url=None, pushover=""):
         path = tmp_path / "authwatch.ini"
         path.write_text(
             "[pushover]\n"
             f"token = {TOKEN}\n"
             f"user = {USER_KEY}\n"
             f"api_url = {api_url or httpserver.url_for('/1/messages.json')}\n"
-            f"[state]\ndir = {tmp_path / 'state'}\n" + extra
+            + pushover
+            + f"[state]\ndir = {tmp_path / 'state'}\n"
+            + extra
         )
         return str(path)
 

@@ -1,0 +1,254 @@
+"""What reaches Pushover: the exact form fields a local stand-in receives for
+storms, allow-listed logins, Pushover's limits, hostile user names,
+emergency messages and the quota reserve; and --test-notification."""
+
+import datetime
+import json
+
+import pytest
+from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+
+import authwatch
+
+FINGERPRINT = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+LOGIN = (
+    "Nov 27 11:58:01 web1 sshd[4242]: Accepted publickey for awtest from 203.0.113.9"
+    f" port 52144 ssh2: ED25519 {FINGERPRINT}"
+)
+KNOWN_LOGIN = (
+    "Nov 27 11:58:30 web1 sshd[4250]: Accepted password for deploy from 10.1.2.3 port 40000 ssh2"
+)
+SUDO = (
+    "Nov 27 11:59:{:02} web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ;"
+    " COMMAND=/usr/bin/systemctl restart nginx"
+)
+
+
+def failure(n):
+    return (
+        f"Nov 27 11:50:00 web1 sshd[{10000 + n}]: Failed password for invalid user"
+        f" admin{n % 40} from 198.51.{n % 200}.{n % 3} port {30000 + n} ssh2"
+    )
+
+
+@pytest.fixture
+def auth_log(tmp_path):
+    path = tmp_path / "auth.log"
+    path.write_text("")
+    return path
+
+
+def first_run(config, log):
+    """Run once so that the position is stored at the end of the log."""
+    assert run_main("--config", config, "--log", str(log)).status == 0
+
+
+def cron_run(config, log, now=NOW):
+    return run_main("--config", config, "--log", str(log), now=now)
+
+
+def test_a_storm_costs_three_requests_and_the_login_comes_first(auth_log, config_file, pushover):
+    config = config_file()
+    first_run(config, auth_log)
+    append(auth_log, *[failure(n) for n in range(2500)], LOGIN)
+    append(auth_log, *[failure(n) for n in range(2500, 5000)], *[SUDO.format(n) for n in range(30)])
+    result = cron_run(config, auth_log)
+    assert (result.status, result.stderr) == (0, "")
+    forms = sent_forms(pushover)
+    assert [(form["title"], form["priority"]) for form in forms] == [
+        ("web1: SSH login awtest from 203.0.113.9", "1"),
+        ("web1: 30 sudo/su uses", "0"),
+        ("web1: 5000 failed logins from 600 addresses", "-1"),
+    ]
+    assert forms[1]["message"] == "sudo: alice as root: /usr/bin/systemctl restart nginx ×30"
+    assert forms[2]["message"] == (
+        "5000 failed logins from 600 addresses\n"  # one per connection
+        "IPs: 198.51.0.0 ×9, 198.51.1.1 ×9, 198.51.2.2 ×9\n"
+        "Users: admin0 ×125, admin1 ×125, admin2 ×125"
+    )
+
+
+def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
+    config = config_file("[alerts]\nmax_messages = 2\n")
+    first_run(config, auth_log)
+    logins = [LOGIN.replace("awtest", f"user{n}").replace("4242", str(4300 + n)) for n in range(4)]
+    append(auth_log, *logins, failure(1))
+    assert cron_run(config, auth_log).status == 0
+    forms = sent_forms(pushover)
+    assert [form["title"] for form in forms] == [
+        "web1: SSH login user0 from 203.0.113.9",
+        "web1: SSH login user1 from 203.0.113.9 … and 3 more",
+    ]
+    assert forms[1]["priority"] == "1"
+    assert forms[1]["message"].startswith("▶ web1: SSH login user1 from 203.0.113.9\nMethod:")
+    assert "▶ web1: 1 failed login from 1 address" in forms[1]["message"]
+
+
+def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
+    auth_log, config_file, pushover
+):
+    config = config_file(
+        "[priority]\nlogin = 2\n[alerts]\nretry = 30\nexpire = 600\n",
+        pushover="sound = siren\ndevice = phone\nurl = https://example.org/ssh\n"
+        "url_title = Who is in?\nttl = 3600\n",
+    )
+    first_run(config, auth_log)
+    append(auth_log, LOGIN, SUDO.format(1))
+    assert cron_run(config, auth_log).status == 0
+    login, sudo = sent_forms(pushover)
+    assert login == {
+        "token": TOKEN,
+        "user": USER_KEY,
+        "title": "web1: SSH login awtest from 203.0.113.9",
+        "message": (
+            "Method: publickey\n"
+            f"Key: ED25519 {FINGERPRINT}\n"
+            "From: 203.0.113.9 port 52144\n"
+            "Time: 2026-11-27 11:58:01 +0000"
+        ),
+        "priority": "2",
+        "timestamp": str(int(NOW.timestamp()) - 119),
+        "retry": "30",
+        "expire": "600",
+        "sound": "siren",
+        "device": "phone",
+        "url": "https://example.org/ssh",
+        "url_title": "Who is in?",
+        "ttl": "3600",
+    }
+    assert "retry" not in sudo and "expire" not in sudo and sudo["priority"] == "0"
+
+
+def test_an_allow_listed_login_is_quiet_and_an_unknown_one_is_not(auth_log, config_file, pushover):
+    config = config_file("[allow]\nnetworks = 10.0.0.0/8\nusers = deploy\n")
+    first_run(config, auth_log)
+    append(auth_log, KNOWN_LOGIN, LOGIN)
+    assert cron_run(config, auth_log).status == 0
+    unknown, known = sent_forms(pushover)
+    assert (unknown["title"], unknown["priority"]) == (
+        "web1: SSH login awtest from 203.0.113.9",
+        "1",
+    )
+    assert (known["title"], known["message"], known["priority"]) == (
+        "web1: 1 known login",
+        "Known login: deploy from 10.1.2.3 (password)",
+        "-1",
+    )
+
+    silent = config_file("[allow]\nnetworks = 10.0.0.0/8\nknown_priority = off\n")
+    append(auth_log, KNOWN_LOGIN.replace("4250", "4251"))
+    assert cron_run(silent, auth_log).status == 0
+    assert len(pushover.log) == 2
+
+
+def test_hostile_user_names_arrive_as_plain_inert_text(auth_log, config_file, pushover):
+    config = config_file()
+    first_run(config, auth_log)
+    append(
+        auth_log,
+        "Nov 27 11:58:00 web1 sshd[77]: Invalid user <a href=x>\x1b[2J\u202eroot"
+        " from 192.0.2.66 port 4000",
+    )
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert "html" not in form  # plain text: Pushover shows tags as typed
+    assert form["message"].endswith("Users: <a href=x>\ufffd[2J\ufffdroot ×1")
+    assert not any(ord(c) < 32 and c != "\n" for c in form["message"] + form["title"])
+
+
+def test_every_request_fits_pushovers_limits(auth_log, config_file, pushover):
+    config = config_file()
+    first_run(config, auth_log)
+    long_host = "h" * 300
+    append(
+        auth_log,
+        *[
+            f"Nov 27 11:59:{n % 60:02} {long_host} sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+            f" COMMAND=/bin/echo {n} {'x' * 300}"
+            for n in range(50)
+        ],
+    )
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(pushover)
+    assert len(form["title"]) == authwatch.MAX_TITLE and form["title"].endswith("…")
+    assert len(form["message"]) <= authwatch.MAX_MESSAGE
+    assert form["message"].endswith("more lines")
+
+
+def quota_answer(remaining, reset):
+    headers = {
+        "X-Limit-App-Limit": "10000",
+        "X-Limit-App-Remaining": str(remaining),
+        "X-Limit-App-Reset": str(reset),
+    }
+    return json.dumps({"status": 1, "request": "q"}), 200, headers
+
+
+def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    reset = int(NOW.timestamp()) + 3600
+    httpserver.expect_request("/1/messages.json").respond_with_data(
+        *quota_answer(50, reset)[:2], headers=quota_answer(50, reset)[2]
+    )
+    first_run(config, auth_log)
+    append(auth_log, LOGIN)
+    assert cron_run(config, auth_log).status == 0  # learns: 50 left, reserve is 100
+    stored = json.loads((tmp_path / "state" / "pushover.json").read_text())
+    assert stored == {"limit": 10000, "remaining": 50, "reset": reset}
+
+    append(auth_log, failure(1), SUDO.format(2))
+    assert cron_run(config, auth_log).status == 0
+    assert len(httpserver.log) == 1  # both held
+    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run")
+    assert dry.stdout.count("[held: quota low]") == 2
+
+    append(auth_log, LOGIN.replace("4242", "4243").replace("awtest", "root"))
+    assert cron_run(config, auth_log).status == 0
+    assert sent_forms(httpserver)[-1]["title"] == "web1: SSH login root from 203.0.113.9"
+
+    after_reset = NOW + datetime.timedelta(hours=2)
+    assert cron_run(config, auth_log, now=after_reset).status == 0
+    forms = sent_forms(httpserver)
+    assert len(forms) == 3  # the two held messages went as one
+    assert forms[2]["title"] == "web1: 1 sudo/su use … and 1 more"
+    assert forms[2]["message"] == (
+        "▶ web1: 1 sudo/su use\n"
+        "sudo: alice as root: /usr/bin/systemctl restart nginx\n"
+        "▶ web1: 1 failed login from 1 address\n"
+        "1 failed login from 1 address\n"
+        "IPs: 198.51.1.1 ×1\n"
+        "Users: admin1 ×1"
+    )
+    assert json.loads((tmp_path / "state" / "outbox.json").read_text()) == {"messages": []}
+
+
+def test_the_test_notification_prints_pushovers_answer(config_file, httpserver):
+    httpserver.expect_request("/1/messages.json").respond_with_data(
+        *quota_answer(9876, 1800000000)[:2], headers=quota_answer(9876, 1800000000)[2]
+    )
+    result = run_main("--config", config_file(), "--test-notification")
+    assert result.status == 0
+    host = authwatch.socket.gethostname()
+    assert result.stdout == (
+        'Pushover accepted the test message: {"status": 1, "request": "q"}\n'
+        "9876 of 10000 messages left this month\n"
+    )
+    [form] = sent_forms(httpserver)
+    assert (form["title"], form["message"]) == (
+        f"{host}: authwatch test",
+        f"authwatch on {host} can reach you.",
+    )
+
+
+def test_a_failed_test_notification_says_why(config_file, httpserver):
+    httpserver.expect_request("/1/messages.json").respond_with_json(
+        {"user": "invalid", "errors": ["user identifier is invalid"], "status": 0}, status=400
+    )
+    result = run_main("--config", config_file(), "--test-notification")
+    assert result.status != 0
+    assert result.stderr == (
+        "authwatch: error: Pushover did not accept the message (HTTP 400):"
+        " user identifier is invalid\n"
+    )
