@@ -5,6 +5,8 @@ exit codes and one-line errors of bad usage.
 
 import configparser
 import ipaddress
+import re
+from pathlib import Path
 
 import pytest
 from conftest import TOKEN, USER_KEY, run_main
@@ -713,3 +715,31 @@ def test_a_bad_source_type_is_reported_even_when_an_option_overrides_it(
     result = run_main("--config", config, "--dry-run", option, where)
     assert_one_line_error(result)
     assert f"{config}: [source] type" in result.stderr
+
+
+def test_the_example_config_names_every_key_and_all_of_them_load(tmp_path):
+    """config.example.ini shows every key, commented: uncommented, it loads."""
+    example = authwatch_dir() / "config.example.ini"
+    lines = []
+    for line in example.read_text().splitlines():
+        if re.match(r"#\w+ =", line) or line.startswith("#    "):
+            line = line[1:]
+        lines.append(line)
+    text = "\n".join(lines).replace("token =\n", f"token = {TOKEN}\n")
+    text = text.replace("user =\n", f"user = {USER_KEY}\n")
+    text = text.replace("journal_dir =\n", f"journal_dir = {tmp_path}\n")
+    config = load(write(tmp_path / "all.ini", text))
+    shown = {(section, key) for section, keys in parse_sections(text).items() for key in keys}
+    documented = {(section, key) for section, keys in authwatch.CONFIG_KEYS.items() for key in keys}
+    assert shown == documented
+    assert config.alerts.allow.users == frozenset({"deploy"})
+
+
+def authwatch_dir():
+    return Path(authwatch.__file__).parent
+
+
+def parse_sections(text):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return {section: list(parser[section]) for section in parser.sections()}
