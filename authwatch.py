@@ -19,7 +19,8 @@ import configparser
 import contextlib
 import datetime
 import enum
-import io
+import gzip
+import hashlib
 import ipaddress
 import json
 import logging
@@ -1178,66 +1179,138 @@ def format_message(message):
 ### Reading the log #########################################################
 
 
+MAX_LINE = 64 * 1024  # a longer line keeps this much; the rest is skipped
+
+
 def decode_line(raw):
-    """Given a line as read (latin-1 text, or bytes from a .gz file), return
-    it as text: UTF-8 where valid, with a replacement mark for any bad byte,
-    without its line ending.
+    """Given a line as read (bytes), return it as text: UTF-8 where valid,
+    a replacement mark for each bad byte, without its line ending.
     """
-    if isinstance(raw, str):
-        raw = raw.encode("latin-1")
     return raw.decode("utf-8", "replace").rstrip("\r\n")
 
 
 def read_position(path):
-    """Given a position file (pygtail's format: inode and offset, one a line),
-    return (inode, offset), or None if there is no such file.
+    """Given a position file (pygtail's format, inode and offset a line each,
+    then authwatch's fingerprint of the file's first line), return (inode,
+    offset, fingerprint or None), or None if there is no such file.
 
     Raise StateError if it exists but cannot be read or understood.
     """
     try:
-        with open(path, encoding="ascii") as file:
-            text = file.read()
+        with open(path, "rb") as file:
+            fields = file.read(4096).split()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as error:
-        raise StateError(f"cannot read {path}: {one_line(error)}") from None
+    except OSError as error:
+        raise StateError(f"cannot read {path}: {error.strerror}") from None
     try:
-        inode, offset = (int(field) for field in text.split())
-    except ValueError:
-        raise StateError(
-            f"{path} is corrupt; remove it to start again at the end of the log"
-        ) from None
-    return inode, offset
+        inode, offset = int(fields[0]), int(fields[1])
+        fingerprint = fields[2].decode("ascii") if len(fields) > 2 else None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        inode = offset = -1
+    if inode < 0 or offset < 0 or len(fields) > 3:
+        raise StateError(f"{path} is corrupt")
+    return inode, offset, fingerprint
 
 
-def end_of_last_full_line(path):
-    """Given a file, return (inode, offset) just after its last newline."""
-    with open(path, "rb") as file:
-        size = os.fstat(file.fileno()).st_size
-        offset = size
-        while offset > 0:
-            block = min(offset, 65536)
-            file.seek(offset - block)
-            newline = file.read(block).rfind(b"\n")
-            if newline >= 0:
-                return os.fstat(file.fileno()).st_ino, offset - block + newline + 1
-            offset -= block
-        return os.fstat(file.fileno()).st_ino, 0
+def fingerprint_of(file):
+    """Given a binary file (plain or gzip), return a fingerprint of its first
+    line, which a rotated copy keeps; None while it has no full line.
+    """
+    file.seek(0)
+    first = file.readline(MAX_LINE)
+    if not first.endswith(b"\n") and len(first) < MAX_LINE:
+        return None
+    return hashlib.sha256(first).hexdigest()[:32]
+
+
+def read_lines(file, keep_partial):
+    """Given a binary file at the place to read from, yield its lines (bytes)
+    to the end; a line longer than MAX_LINE yields its first MAX_LINE bytes.
+    A last line without its newline is yielded only if keep_partial (the file
+    is rotated and done), else the file is left just before it.
+    """
+    while True:
+        start = file.tell()
+        line = file.readline(MAX_LINE)
+        if not line:
+            return
+        if line.endswith(b"\n"):
+            yield line
+            continue
+        if len(line) == MAX_LINE:  # a huge line: skip to its end
+            rest = line
+            while rest and not rest.endswith(b"\n"):
+                rest = file.readline(MAX_LINE)
+            if rest.endswith(b"\n") or keep_partial:
+                yield line
+                continue
+        elif keep_partial:
+            yield line
+            continue
+        file.seek(start)  # syslog is still writing it: next run
+        return
+
+
+def open_log(path):
+    """Given a log or rotated log path, return it opened for binary reading
+    (gzip-decompressing a .gz file).
+    """
+    if path.endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def rotated_candidates(path):
+    """Given the log path, yield the files its old content may have been
+    rotated to: pygtail's guess first (it knows logrotate's, dateext's and
+    savelog's names), then every sibling named after it, newest first.
+    """
+    from pygtail import Pygtail
+
+    guess = Pygtail(path, offset_file=os.devnull)._check_rotated_filename_candidates()
+    if guess:
+        yield guess
+    folder, name = os.path.split(path)
+    siblings = [
+        os.path.join(folder, entry)
+        for entry in os.listdir(folder or ".")
+        if entry.startswith((name + ".", name + "-")) and entry != os.path.basename(guess or "")
+    ]
+    yield from sorted(siblings, key=lambda sibling: -os.stat(sibling).st_mtime)
+
+
+def find_rotated(path, inode, fingerprint):
+    """Given the log path and the inode and fingerprint of the file last read,
+    return (the path it was rotated to, whether it is the newest rotated file)
+    or (None, False) when it is nowhere to be found.
+    """
+    for index, candidate in enumerate(rotated_candidates(path)):
+        try:
+            if os.stat(candidate).st_ino == inode:
+                return candidate, index == 0
+            if fingerprint is not None:
+                with open_log(candidate) as file:
+                    if fingerprint_of(file) == fingerprint:
+                        return candidate, index == 0
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue  # unreadable or not ours: not the one
+    return None, False
 
 
 class FileSource:
-    """The full lines added to a log file since the stored position.
-
-    pygtail finds the lines, including those written to the old file before
-    a rotation; the position is saved here, atomically, and only when save()
-    is called after delivery.
+    """The full lines added to a log file since the stored position, also
+    across rotation: by renaming (logrotate's create, dateext), by copying
+    (copytruncate) and with compression, delayed or not.  The file last read
+    is recognised by its inode or, once copied or compressed, by a
+    fingerprint of its first line.
     """
 
     def __init__(self, path, position_path, from_start):
         self.path = path
         self.position_path = position_path
         self.from_start = from_start
-        self.position = None  # (inode, offset) reached, set by records()
+        self.position = None  # (inode, offset, fingerprint) reached, set by records()
         self.notices = []
 
     def describe(self):
@@ -1246,60 +1319,98 @@ class FileSource:
     def records(self, now):
         """Given the current local time, yield a Record for every new line.
 
-        Raise SourceError if the log cannot be read, StateError if the stored
-        position cannot.
+        Raise SourceError if the log cannot be read.
         """
         check_readable(self.path)
-        stored = None if self.from_start else read_position(self.position_path)
-        if stored is None and not self.from_start:
-            self.position = end_of_last_full_line(self.path)
-            log.info(
-                "no position stored for %s yet: starting at its end (--from-start reads it all)",
-                self.path,
+        stored = None if self.from_start else self.stored_position()
+        with open(self.path, "rb") as current:
+            inode = os.fstat(current.fileno()).st_ino
+            fingerprint = fingerprint_of(current)
+            if stored is None and not self.from_start:
+                log.info(
+                    "no position stored for %s yet: starting at its end"
+                    " (--from-start reads it all)",
+                    self.path,
+                )
+                current.seek(0, os.SEEK_END)
+                self.position = (inode, end_of_last_full_line(current), fingerprint)
+                return
+            offset = 0
+            if stored is not None:
+                offset = yield from self.rotated_records(stored, inode, fingerprint, now)
+            current.seek(offset)
+            for line in read_lines(current, keep_partial=False):
+                yield parse_line(decode_line(line), now)
+            self.position = (inode, current.tell(), fingerprint)
+
+    def stored_position(self):
+        """Return the stored position, or one at the start of the log (with a
+        notice) when the position file is corrupt: lines may come twice, but
+        none is lost.
+        """
+        try:
+            return read_position(self.position_path)
+        except StateError as error:
+            self.notice(f"{error}: the position was reset; {self.path} is read from its start")
+            return (None, 0, None)
+
+    def notice(self, text):
+        """Given what the admin must know (events may be missing or repeated),
+        keep it for the next message and say it on stderr."""
+        self.notices.append(text)
+        log.warning("%s", text)
+
+    def rotated_records(self, stored, inode, fingerprint, now):
+        """Given the stored position and the current file's inode and
+        fingerprint, yield the Records of the unread tail of the file last
+        read if it was rotated; return where to read the current file from.
+        """
+        stored_inode, offset, stored_fingerprint = stored
+        size = os.stat(self.path).st_size
+        if stored_inode is None:
+            return 0
+        same = inode == stored_inode and size >= offset
+        if same and stored_fingerprint in (None, fingerprint):
+            return offset
+        old, newest = find_rotated(self.path, stored_inode, stored_fingerprint)
+        if old is None:
+            self.notice(
+                f"{self.path} was rotated to a place authwatch does not know:"
+                " lines written before the rotation may be missing"
             )
-            return
-        tail = open_tail(self.path, self.position_path if stored else os.devnull, self.notices)
-        for raw in tail:
-            yield parse_line(decode_line(raw), now)
-        handle = tail._filehandle()
-        self.position = (os.fstat(handle.fileno()).st_ino, handle.tell())
+        elif not newest:
+            self.notice(
+                f"{self.path} was rotated more than once since the last run:"
+                f" lines in the files between {old} and it may be missing"
+            )
+        if old is not None:
+            log.info("reading the rest of %s, rotated from %s", old, self.path)
+            with open_log(old) as file:
+                file.seek(offset)
+                for line in read_lines(file, keep_partial=True):
+                    yield parse_line(decode_line(line), now)
+        return 0
 
     def save(self):
         """Store the position that records() reached."""
-        if self.position is not None:
-            inode, offset = self.position
-            write_atomically(self.position_path, f"{inode}\n{offset}\n")
+        write_atomically(self.position_path, self.position_text())
+
+    def position_text(self):
+        inode, offset, fingerprint = self.position
+        return f"{inode}\n{offset}\n{fingerprint or ''}\n"
 
 
-def open_tail(path, position_path, notices):
-    """Given a log path, a position file (os.devnull for none) and the list of
-    notices to add to, return a Pygtail that yields the lines after that position.
-    """
-    from pygtail import Pygtail
-
-    class Tail(Pygtail):
-        def update_offset_file(self):
-            # pygtail calls this only to reset after losing a rotated log; the
-            # position is saved by authwatch, atomically, after delivery.
-            notices.append(
-                f"{path} was rotated to a place authwatch does not know: lines"
-                " written before the rotation may be missing"
-            )
-            log.warning("%s", notices[-1])
-
-    try:
-        # Bytes are read as latin-1, one character each, so that no invalid
-        # UTF-8 stops the tail; decode_line() then decodes them properly.
-        with contextlib.redirect_stderr(io.StringIO()):  # pygtail's own warning
-            return Tail(
-                path,
-                offset_file=position_path,
-                full_lines=True,
-                save_on_end=False,
-                encoding="latin-1",
-            )
-    except OSError as error:
-        raise SourceError(f"cannot read {path}: {error.strerror}") from None
+def end_of_last_full_line(file):
+    """Given a binary file at its end, return the offset just after its last newline."""
+    offset = file.tell()
+    while offset > 0:
+        block = min(offset, 65536)
+        file.seek(offset - block)
+        newline = file.read(block).rfind(b"\n")
+        if newline >= 0:
+            return offset - block + newline + 1
+        offset -= block
+    return 0
 
 
 def check_readable(path):

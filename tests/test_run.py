@@ -268,14 +268,29 @@ def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config
     assert result.stderr.count("\n") == 1
 
 
-def test_a_corrupt_position_file_is_named(tmp_path, auth_log, config_file, pushover):
+@pytest.mark.parametrize("damage", ["garbage", "", "12 -5\n", "1\n2\n3\n4\n", "\xff\xfe"])
+def test_a_corrupt_position_file_is_named_and_the_log_read_again(
+    tmp_path, auth_log, config_file, pushover, damage
+):
     config = config_file()
     cron_run(config, auth_log)
-    [position] = [name for name in os.listdir(tmp_path / "state") if name.endswith(".offset")]
-    (tmp_path / "state" / position).write_text("garbage")
+    append(auth_log, LOGIN)
+    [position] = [path for path in (tmp_path / "state").iterdir() if path.suffix == ".offset"]
+    position.write_bytes(damage.encode("latin-1"))
     result = cron_run(config, auth_log)
-    assert result.status == authwatch.ExitStatus.STATE_ERROR
-    assert position in result.stderr and result.stderr.count("\n") == 1
+    assert result.status == 0
+    assert result.stderr == (
+        f"authwatch: {position} is corrupt: the position was reset; {auth_log} is read from"
+        " its start\n"
+    )
+    login, failure = sent_forms(pushover)  # the old line again, and nothing lost
+    assert login["message"].startswith(
+        f"Note: {position} is corrupt: the position was reset; {auth_log} is read from its"
+        " start\nMethod: publickey"
+    )
+    assert failure["title"] == "web1: 1 failed login from 1 address"
+    assert cron_run(config, auth_log).stderr == ""
+    assert len(pushover.log) == 2
 
 
 def test_the_script_runs_as_a_program_without_tracebacks(tmp_path):
