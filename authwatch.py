@@ -19,6 +19,7 @@ import configparser
 import contextlib
 import datetime
 import enum
+import fcntl
 import gzip
 import hashlib
 import ipaddress
@@ -29,6 +30,7 @@ import re
 import socket
 import sys
 import tempfile
+import time
 import urllib.parse
 from collections import Counter, OrderedDict
 from typing import NamedTuple
@@ -818,6 +820,7 @@ class Message(NamedTuple):
     priority: int
     timestamp: int | None
     held: bool = False  # kept back while Pushover's monthly quota is low
+    folded: int = 0  # how many other messages were folded into this one
 
 
 class HostSummary:
@@ -1119,6 +1122,9 @@ def fit_lines(lines, limit):
     return shorten("\n".join(kept), limit)
 
 
+FOLDED = re.compile(r" … and \d+ more$")  # the end of a folded message's title
+
+
 def merge_messages(messages):
     """Given Messages, return one that holds them all, each under its title,
     at the highest of their priorities.
@@ -1128,7 +1134,8 @@ def merge_messages(messages):
         lines.append(f"▶ {message.title}")
         lines += message.body.splitlines()
     first = messages[0]
-    title = f"{first.title} … and {len(messages) - 1} more"
+    folded = sum(message.folded + 1 for message in messages) - 1
+    title = f"{FOLDED.sub('', first.title)} … and {folded} more"
     stamps = [message.timestamp for message in messages if message.timestamp]
     return Message(
         first.host,
@@ -1136,6 +1143,7 @@ def merge_messages(messages):
         fit_lines(lines, MAX_MESSAGE),
         max(message.priority for message in messages),
         max(stamps, default=None),
+        folded=folded,
     )
 
 
@@ -1391,13 +1399,14 @@ class FileSource:
                     yield parse_line(decode_line(line), now)
         return 0
 
-    def save(self):
-        """Store the position that records() reached."""
-        write_atomically(self.position_path, self.position_text())
-
-    def position_text(self):
+    def positions(self):
+        """Return the position records() reached, as {position file: its text}."""
         inode, offset, fingerprint = self.position
-        return f"{inode}\n{offset}\n{fingerprint or ''}\n"
+        return {self.position_path: f"{inode}\n{offset}\n{fingerprint or ''}\n"}
+
+    def save(self):
+        """Store the position that records() reached, unless it is the stored one."""
+        store_positions_if_changed(self.positions())
 
 
 def end_of_last_full_line(file):
@@ -1500,10 +1509,15 @@ class JournalSource:
             self.position = journal_position(reader)
             yield journal_record(reader, self.position["realtime"])
 
+    def positions(self):
+        """Return the position records() reached, as {position file: its text}."""
+        if self.position is None:
+            return {}
+        return {self.position_path: json.dumps(self.position) + "\n"}
+
     def save(self):
-        """Store the position that records() reached."""
-        if self.position is not None:
-            write_atomically(self.position_path, json.dumps(self.position) + "\n")
+        """Store the position that records() reached, unless it is the stored one."""
+        store_positions_if_changed(self.positions())
 
 
 def open_journal(journal_dir):
@@ -1682,22 +1696,71 @@ def read_json_state(path, default):
         raise StateError(f"cannot read {path}: {one_line(error)}") from None
 
 
-def read_outbox(state_dir):
-    """Given the state directory, return the Messages waiting in the outbox.
+class Outbox(NamedTuple):
+    """What waits in the state directory for Pushover: the Messages, notices
+    for the next message (a message Pushover refused), and the positions the
+    messages were read up to, until they are stored in the position files.
+    """
 
-    Raise StateError if the outbox cannot be read or understood.
+    messages: list
+    notices: list
+    positions: dict  # position file path -> its text
+
+
+def read_outbox(state_dir):
+    """Given the state directory, return its Outbox.  A damaged outbox is
+    moved aside, with a notice: its messages cannot be trusted.
     """
     path = os.path.join(state_dir, OUTBOX)
     try:
-        return [Message(**fields) for fields in read_json_state(path, {"messages": []})["messages"]]
-    except (TypeError, KeyError):
-        raise StateError(f"cannot read {path}: not an authwatch outbox") from None
+        stored = read_json_state(path, {})
+        return Outbox(
+            [Message(**fields) for fields in stored.get("messages", [])],
+            [str(notice) for notice in stored.get("notices", [])],
+            {str(key): str(text) for key, text in stored.get("positions", {}).items()},
+        )
+    except (StateError, TypeError, AttributeError):
+        aside = f"{path}.damaged"
+        try:
+            os.replace(path, aside)
+        except OSError as error:
+            raise StateError(f"cannot move the damaged {path} aside: {error.strerror}") from None
+        notice = f"{path} was damaged and moved to {aside}: messages in it may be lost"
+        log.warning("%s", notice)
+        return Outbox([], [notice], {})
 
 
-def write_outbox(state_dir, messages):
-    """Given the state directory and Messages, make them the outbox, atomically."""
-    text = json.dumps({"messages": [message._asdict() for message in messages]}, indent=1)
+def write_outbox(state_dir, outbox):
+    """Given the state directory and an Outbox, store it, atomically."""
+    text = json.dumps(
+        {
+            "messages": [message._asdict() for message in outbox.messages],
+            "notices": outbox.notices,
+            "positions": outbox.positions,
+        },
+        indent=1,
+    )
     write_atomically(os.path.join(state_dir, OUTBOX), text + "\n")
+
+
+def store_positions(outbox):
+    """Given an Outbox, write the positions it carries to their files: a run
+    that stopped between storing its messages and its position is completed.
+    """
+    store_positions_if_changed(outbox.positions)
+
+
+def store_positions_if_changed(positions):
+    """Given {position file: text}, write each file whose text differs
+    (a run with nothing new writes nothing)."""
+    for path, text in positions.items():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as file:
+                if file.read() == text:
+                    continue
+        except OSError:
+            pass
+        write_atomically(path, text)
 
 
 def quota_is_low(quota, reserve, now):
@@ -1707,16 +1770,93 @@ def quota_is_low(quota, reserve, now):
     return quota.get("remaining", reserve) < reserve and now < quota.get("reset", 0)
 
 
-### Delivery ################################################################
+def quota_is_spent(quota, now):
+    """Given the stored quota and the Unix time now, return whether Pushover
+    refused for want of quota (429) and its reset has not come yet.
+    """
+    return quota.get("remaining", 1) <= 0 and now < quota.get("reset", 0)
 
-REQUEST_TIMEOUT = (5, 20)  # seconds to connect, seconds to answer
+
+def read_quota(state_dir):
+    """Given the state directory, return the stored quota; {} if there is
+    none or it is damaged (it is only a cache of Pushover's headers).
+    """
+    try:
+        quota = read_json_state(os.path.join(state_dir, QUOTA), {})
+    except StateError as error:
+        log.warning("%s: ignored", error)
+        return {}
+    return quota if isinstance(quota, dict) else {}
+
+
+@contextlib.contextmanager
+def run_lock(state_dir):
+    """Given the state directory, hold its lock for one run; yield whether
+    this run got it (False: another run is working).
+    """
+    path = os.path.join(state_dir, "lock")
+    try:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise StateError(f"cannot open {path}: {error.strerror}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(handle)  # also releases the lock
+
+
+### Delivery ################################################################
+#
+# Pushover's rules (pushover.net/api, "Being friendly to our API"): retry a
+# 5xx, a timeout or a lost connection no sooner than 5 s later, with backoff;
+# never retry a 4xx as it is; after a 429 send nothing until the quota's reset.
+
+REQUEST_TIMEOUT = (5, 15)  # seconds to connect, seconds to answer
+RETRIES = 2  # after the first try: one run spends at most about a minute on a dead Pushover
+FIRST_RETRY_DELAY = 5  # seconds
+DELIVERY_TIME = 60  # seconds a run may spend sending before the rest waits for the next
+
+
+class PushoverRefused(AuthwatchError):
+    """Pushover refused one message for what it holds (a 4xx): it is dropped."""
+
+
+class QuotaSpent(DeliveryError):
+    """Pushover's monthly quota is used up (429)."""
 
 
 def new_http_session():
-    """Return a requests Session (requests is imported only when sending)."""
+    """Return a requests Session that retries as Pushover asks (requests is
+    imported only when there is something to send).
+    """
     import requests
+    from urllib3.util.retry import Retry
 
-    return requests.Session()
+    class PushoverRetry(Retry):
+        def get_backoff_time(self):
+            return max(FIRST_RETRY_DELAY, super().get_backoff_time())
+
+        def get_retry_after(self, response):
+            after = super().get_retry_after(response)
+            return None if after is None else max(FIRST_RETRY_DELAY, after)
+
+    retry = PushoverRetry(
+        total=RETRIES,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=None,  # POST too: a duplicate beats a lost login
+        backoff_factor=FIRST_RETRY_DELAY,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def pushover_fields(config, message):
@@ -1766,69 +1906,105 @@ def send_message(session, config, message, on_quota):
     with the quota each answer tells of, POST the message to Pushover; return
     Pushover's answer (a dict) when it accepted it.
 
-    Raise DeliveryError if it could not be sent or was refused.
+    Raise ConfigError if Pushover refused the token or user key, PushoverRefused
+    if it refused this message, QuotaSpent on a 429, DeliveryError if it could
+    not be reached or failed.
     """
     import requests
 
     try:
         response = session.post(
-            config.api_url, data=pushover_fields(config, message), timeout=REQUEST_TIMEOUT
+            config.api_url,
+            data=pushover_fields(config, message),
+            timeout=REQUEST_TIMEOUT,
+            allow_redirects=False,  # the token goes to api_url and nowhere else
         )
     except requests.RequestException as error:
         raise DeliveryError(
             f"cannot reach Pushover at {config.api_url}: {describe_request_error(error)}"
         ) from None
     quota = quota_of(response)
+    if response.status_code == 429:
+        quota = {**quota, "remaining": 0}
+        quota.setdefault("reset", int(time.time()) + 3600)
     if quota:
         on_quota(quota)
     try:
         answer = response.json()
     except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
         answer = {}
     if response.status_code == 200 and answer.get("status") == 1:
         return answer
-    reasons = "; ".join(str(reason) for reason in answer.get("errors", ())) or response.reason
-    raise DeliveryError(
-        f"Pushover did not accept the message (HTTP {response.status_code}): {one_line(reasons)}"
-    )
+    reasons = "; ".join(str(reason) for reason in answer.get("errors", ()) if reason)
+    reasons = one_line(reasons or response.reason or "no reason given")
+    status = response.status_code
+    if status == 429:
+        raise QuotaSpent(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
+    if 400 <= status < 500:
+        wrong = [key for key in ("token", "user") if key in answer]
+        if wrong:
+            raise ConfigError(
+                f"Pushover refused [pushover] {' and '.join(wrong)} (HTTP {status}): {reasons}"
+            )
+        raise PushoverRefused(f"Pushover refused a message (HTTP {status}): {reasons}")
+    raise DeliveryError(f"Pushover did not accept the message (HTTP {status}): {reasons}")
 
 
 def deliver(state_dir, session_factory, config, now):
     """Given the state directory, a way to get an HTTP session, the Config
     and the Unix time now, send the messages in the outbox, removing each
-    from it as soon as Pushover accepted it.  While the quota is below the
-    reserve, only messages of priority 1 and more go; the others are held,
-    and sent as one message once the quota is reset.
+    as soon as Pushover accepted it.  While the quota is below the reserve,
+    only messages of priority 1 and more go; the others are held, and sent
+    as one message once the quota is reset.  A message that Pushover refuses
+    is dropped, with a notice for the next message.
 
-    Raise DeliveryError when a message cannot be sent; what is left stays.
+    Raise DeliveryError when the rest must wait for the next run, ConfigError
+    when Pushover refused the keys; what is not sent stays in the outbox.
     """
-    pending = read_outbox(state_dir)
-    quota_path = os.path.join(state_dir, QUOTA)
-    quota = read_json_state(quota_path, {})
+    outbox = read_outbox(state_dir)
+    quota = read_quota(state_dir)
+    pending, notices = list(outbox.messages), list(outbox.notices)
     if not pending:
+        return
+    if quota_is_spent(quota, now):
+        log.info("Pushover's quota is used up until %s: %d wait", quota["reset"], len(pending))
         return
 
     def note_quota(answer):
         quota.clear()
         quota.update(answer)
-        write_atomically(quota_path, json.dumps(quota) + "\n")
+        write_atomically(os.path.join(state_dir, QUOTA), json.dumps(quota) + "\n")
+
+    def store():
+        write_outbox(state_dir, Outbox(pending, notices, {}))
 
     held = [message for message in pending if message.held]
     if len(held) > 1 and not quota_is_low(quota, config.alerts.quota_reserve, now):
         merged = merge_messages(held)._replace(held=False)
         pending = [message for message in pending if not message.held] + [merged]
-        write_outbox(state_dir, pending)
+        store()
     session = session_factory()
+    started = time.monotonic()
     for message in list(pending):
         if message.priority < 1 and quota_is_low(quota, config.alerts.quota_reserve, now):
             log.info("quota low: holding %s", message.title)
             pending[pending.index(message)] = message._replace(held=True)
             continue
-        send_message(session, config, message, note_quota)
+        if time.monotonic() - started > DELIVERY_TIME:
+            raise DeliveryError(
+                f"Pushover is slow: {plural(len(pending), 'message')} wait for the next run"
+            )
+        try:
+            send_message(session, config, message, note_quota)
+            log.info("sent: %s", message.title)
+        except PushoverRefused as error:
+            log.warning("%s; it was dropped: %s", error, message.title)
+            notices.append(f"{error}; it was dropped: {message.title}")
         pending.remove(message)
-        write_outbox(state_dir, pending)
-        log.info("sent: %s", message.title)
-    write_outbox(state_dir, pending)
+        store()
+    store()
 
 
 ### Command line ############################################################
@@ -1926,37 +2102,64 @@ def run(options, config, stdout, now, session_factory):
     """Given parsed options, the Config, an output stream, the current local
     time and a way to get an HTTP session, do one run; return its ExitStatus.
 
-    Raise AuthwatchError on any failure; the position is then left as it was.
+    Raise AuthwatchError on any failure; what was read stays safe: either
+    unread, or in the outbox.
     """
-    noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
     source = open_source(config, options.from_start)
     log.info("reading %s (source type %s)", source.describe(), config.source_type)
-    if not options.dry_run:
-        prepare_state_dir(config.state_dir)
+    if options.dry_run:
+        return dry_run(options, config, source, stdout, now)
+    prepare_state_dir(config.state_dir)
+    with run_lock(config.state_dir) as locked:
+        if not locked:
+            log.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
+            return ExitStatus.OK
+        outbox = read_outbox(config.state_dir)
+        store_positions(outbox)  # finish a run that stopped between the two
+        messages = new_messages(config, source, now, outbox.notices)
+        if messages or outbox.notices:
+            # The events are safe in the outbox before the position moves on.
+            queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
+            write_outbox(config.state_dir, Outbox(queued, [], source.positions()))
+        else:
+            log.info("nothing new to send")
+        source.save()
+        deliver(config.state_dir, session_factory, config, int(now.timestamp()))
+    return ExitStatus.OK
+
+
+def new_messages(config, source, now, notices):
+    """Given the Config, the source, the current local time and notices kept
+    from an earlier run, read what is new and return the Messages it makes.
+    """
+    noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
     events = understand(source.records(now), noise)
-
-    if options.json:
-        for event in events:
-            stdout.write(event_json(event) + "\n")
-        return ExitStatus.OK
-
     local_host = socket.gethostname()
     summaries = summarise(events, local_host)
-    messages = plan_messages(summaries, source.notices, local_host, config.alerts)
-    pending = read_outbox(config.state_dir) if os.path.isdir(config.state_dir) else []
-    outbox = fold_messages(pending + messages, config.alerts.max_messages)
-    if options.dry_run:
-        for message in outbox:
-            stdout.write(format_message(message) + "\n")
-        log.info("dry run: %s, nothing sent or stored", plural(len(outbox), "message"))
-        return ExitStatus.OK
+    return plan_messages(summaries, source.notices + notices, local_host, config.alerts)
 
-    # The events are safe in the outbox: the position may move on.
-    write_outbox(config.state_dir, outbox)
-    source.save()
-    if not outbox:
-        log.info("nothing new to send")
-    deliver(config.state_dir, session_factory, config, int(now.timestamp()))
+
+def dry_run(options, config, source, stdout, now):
+    """Given parsed options, the Config, the source, an output stream and the
+    current local time, print what a run would send (or, with --json, each
+    event); store nothing.  Return ExitStatus.OK.
+    """
+    if options.json:
+        noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
+        for event in understand(source.records(now), noise):
+            stdout.write(event_json(event) + "\n")
+        return ExitStatus.OK
+    state_dir = config.state_dir
+    outbox = (
+        read_json_state(os.path.join(state_dir, OUTBOX), {}) if os.path.isdir(state_dir) else {}
+    )
+    pending = [Message(**fields) for fields in outbox.get("messages", [])]
+    messages = new_messages(config, source, now, outbox.get("notices", []))
+    low = quota_is_low(read_quota(state_dir), config.alerts.quota_reserve, int(now.timestamp()))
+    for message in fold_messages(pending + messages, config.alerts.max_messages):
+        held = message.held or (low and message.priority < 1)
+        stdout.write(format_message(message._replace(held=held)) + "\n")
+    log.info("dry run: nothing sent or stored")
     return ExitStatus.OK
 
 

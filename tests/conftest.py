@@ -25,6 +25,16 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
+
+
+@pytest.fixture(autouse=True)
+def no_retries(monkeypatch):
+    """A failed request is retried after 5 and 10 s: only the tests of
+    retrying wait for that (they set authwatch.RETRIES = RETRIES again)."""
+    monkeypatch.setattr(authwatch, "RETRIES", 0)
+
+
 @pytest.fixture(autouse=True)
 def utc(monkeypatch):
     """Classic syslog times are local time: make local time UTC."""

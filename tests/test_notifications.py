@@ -221,7 +221,8 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
         "IPs: 198.51.1.1 ×1\n"
         "Users: admin1 ×1"
     )
-    assert json.loads((tmp_path / "state" / "outbox.json").read_text()) == {"messages": []}
+    outbox = json.loads((tmp_path / "state" / "outbox.json").read_text())
+    assert outbox == {"messages": [], "notices": [], "positions": {}}
 
 
 def test_the_test_notification_prints_pushovers_answer(config_file, httpserver):
@@ -247,8 +248,8 @@ def test_a_failed_test_notification_says_why(config_file, httpserver):
         {"user": "invalid", "errors": ["user identifier is invalid"], "status": 0}, status=400
     )
     result = run_main("--config", config_file(), "--test-notification")
-    assert result.status != 0
+    assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
-        "authwatch: error: Pushover did not accept the message (HTTP 400):"
+        "authwatch: error: Pushover refused [pushover] user (HTTP 400):"
         " user identifier is invalid\n"
     )

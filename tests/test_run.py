@@ -107,12 +107,14 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     assert "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr
 
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
-        {"status": 0, "errors": ["application token is invalid"], "request": "x"}, status=400
+        {"token": "invalid", "errors": ["application token is invalid"], "status": 0}, status=400
     )
     refused = cron_run(config, auth_log)
-    assert refused.status == authwatch.ExitStatus.DELIVERY_FAILED
-    assert "application token is invalid" in refused.stderr
-    assert TOKEN not in refused.stderr
+    assert refused.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert refused.stderr == (
+        "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
+        " application token is invalid\n"
+    )
 
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "y"})
     assert cron_run(config, auth_log).status == 0
