@@ -309,10 +309,10 @@ def pushover_key(reader, environ, key, env_name, needed):
     that overrides it and whether it is needed, return its value (or None),
     noting any problem without ever showing the secret.
     """
-    value = environ.get(env_name)
+    value = environ.get(env_name) or None  # set but empty is unset
     where = f"environment variable {env_name}" if value else f"{reader.where}: [pushover] {key}"
     if value is None:
-        value = reader.text("pushover", key)
+        value = reader.text("pushover", key) or None  # "token =" as in the example
     if value is None:
         if needed:
             reader.problems.append(f"{where}: missing (or set {env_name})")
@@ -853,11 +853,11 @@ class HostSummary:
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
         elif event.kind in PRIVILEGE_KINDS:
-            act = (event.kind, event.program, event.pid, event.user)
+            line = privilege_line(event)
+            act = (event.program, event.pid, line)
             if event.pid is not None and act == self.last_act:
                 return  # su logs "(to root) alice" and its PAM session: one act
             self.last_act = act
-            line = privilege_line(event)
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
                 self.privilege[line] += 1
             self.note_time("privilege", event.time)
@@ -2014,9 +2014,10 @@ exit codes:
   0  all new events delivered, or nothing new (prints nothing)
   1  delivery to Pushover failed; the events are sent again next run
   2  usage or configuration error
-  3  the log cannot be read
+  3  the log or the journal cannot be read
   4  the state directory or a state file cannot be used
   70 internal error (a bug: please report it); nothing was stored
+  130 interrupted; what was read is safe: unread, or in the outbox
 """
 
 
@@ -2204,7 +2205,9 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
             stderr.write(f"authwatch: error: {line}\n")
         return error.exit_status
     except KeyboardInterrupt:
-        stderr.write("authwatch: interrupted; nothing was stored\n")
+        stderr.write(
+            "authwatch: error: interrupted; what was read is safe: unread, or in the outbox\n"
+        )
         return ExitStatus.INTERRUPTED
     except Exception as error:  # a bug: still one line for cron's mail, details with -v
         log.info("details:", exc_info=True)

@@ -275,3 +275,11 @@ def test_notices_lead_the_first_message_or_make_their_own():
     assert alone == authwatch.Message(
         "localhost", "localhost: authwatch notice", "Note: entries may be missing", 0, None
     )
+
+
+def test_different_acts_of_one_process_are_all_kept():
+    [message] = plan(
+        "Nov 27 10:00:00 web1 usermod[900]: change user 'bob' password",
+        "Nov 27 10:00:00 web1 usermod[900]: add 'bob' to group 'sudo'",
+    )
+    assert message.body == "usermod: change user 'bob' password\nusermod: add 'bob' to group 'sudo'"
