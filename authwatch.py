@@ -1448,15 +1448,21 @@ INSTALL_SYSTEMD_PYTHON = (
 )
 
 
-class JournalSource:
-    """The authentication entries added to the systemd journal since the
-    stored cursor: the local journal, or the journal files in a folder (as a
-    central log host's systemd-journal-remote writes them, for many hosts).
+JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 
-    Only the fields needed are read, with the reader's low-level calls: a
-    whole entry converts some 25 fields.  If the stored entry is gone
-    (vacuumed or rotated away), reading resumes after its time stamp and a
-    notice says that events may be missing.
+
+class JournalSource:
+    """The authentication entries added to the systemd journal since the last
+    run: the local journal, or the journal files in a folder (as a central log
+    host's systemd-journal-remote writes them, for many hosts).
+
+    The journal is read in time order, but a log host receives entries late:
+    so each run looks back an hour before the newest entry handled, and an
+    entry is new when its sequence number (from its cursor) is past the last
+    one handled of its sequence.  Only the fields needed are read, with the
+    reader's low-level calls: a whole entry converts some 25 fields.  If the
+    entry read last is gone (vacuumed or rotated away), a notice says that
+    entries may be missing.
     """
 
     def __init__(self, journal_dir, position_path, from_start, instead_of=None):
@@ -1464,7 +1470,7 @@ class JournalSource:
         self.position_path = position_path
         self.from_start = from_start
         self.instead_of = instead_of  # the log file that auto found unreadable
-        self.position = None  # {"cursor": ..., "realtime": µs}, set by records()
+        self.position = None  # set by records(); see journal_position()
         self.notices = []
 
     def describe(self):
@@ -1475,8 +1481,7 @@ class JournalSource:
     def records(self, now):
         """Given the current local time, yield a Record for every new entry.
 
-        Raise SourceError if the journal cannot be read, StateError if the
-        stored position cannot.
+        Raise SourceError if the journal cannot be read.
         """
         try:
             reader = open_journal(self.journal_dir)
@@ -1484,30 +1489,64 @@ class JournalSource:
             if self.instead_of:
                 raise SourceError(f"cannot read {self.instead_of}, and {error}") from None
             raise
-        stored = None if self.from_start else read_journal_position(self.position_path)
+        stored = None if self.from_start else self.stored_position(now)
         if self.from_start:
             reader.seek_head()
+            cursor, newest, seen = None, 0, {}
         elif stored is None:
-            reader.seek_tail()
-            if reader._previous():
-                self.position = journal_position(reader)
-            else:  # no entry yet: start from now
-                self.position = {"cursor": None, "realtime": int(now.timestamp() * 1_000_000)}
             log.info(
                 "no position stored for %s yet: starting at its end (--from-start reads it all)",
                 self.describe(),
             )
+            reader.seek_tail()
+            newest = reader._get_realtime() if reader._previous() else now_microseconds(now)
+            reader.seek_realtime(max(newest - JOURNAL_LOOKBACK, 0))
+            cursor, seen = None, {}
+            while reader._next():  # what is there now counts as handled
+                cursor = reader._get_cursor()
+                note_entry(reader, seen, cursor)
+            self.position = journal_position(cursor, newest, seen)
             return
-        elif not seek_after(reader, stored):
-            since = datetime.datetime.fromtimestamp(stored["realtime"] / 1_000_000).astimezone()
-            self.notices.append(
-                f"the journal entry read last is gone (vacuumed or rotated away):"
-                f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
-            )
-            log.warning("%s", self.notices[-1])
+        else:
+            cursor, newest, seen = stored["cursor"], stored["realtime"], stored["seen"]
+            if cursor and not entry_exists(reader, cursor):
+                since = datetime.datetime.fromtimestamp(newest / 1_000_000).astimezone()
+                self.notice(
+                    "the journal entry read last is gone (vacuumed or rotated away):"
+                    f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
+                )
+                cursor = None  # said once
+            reader.seek_realtime(max(newest - JOURNAL_LOOKBACK, 0))
         while reader._next():
-            self.position = journal_position(reader)
-            yield journal_record(reader, self.position["realtime"])
+            entry_cursor = reader._get_cursor()
+            sequence, number = sequence_of(entry_cursor)
+            if number <= seen.get(sequence, (-1, 0))[0]:
+                continue  # handled by an earlier run
+            realtime = note_entry(reader, seen, entry_cursor)
+            cursor, newest = entry_cursor, max(newest, realtime)
+            self.position = journal_position(cursor, newest, seen)
+            yield journal_record(reader, realtime)
+        self.position = journal_position(cursor, newest, seen)
+
+    def stored_position(self, now):
+        """Return the stored position (None if there is none), or, when the
+        position file is corrupt, one from its last change: entries may come
+        twice, but none is lost.
+        """
+        try:
+            return read_journal_position(self.position_path)
+        except StateError as error:
+            try:
+                changed = os.stat(self.position_path).st_mtime
+            except OSError:
+                changed = now.timestamp()
+            self.notice(f"{error}: the position was reset to the time of its last change")
+            return {"cursor": None, "realtime": int((changed - 300) * 1_000_000), "seen": {}}
+
+    def notice(self, text):
+        """Given what the admin must know, keep it for the next message and say it on stderr."""
+        self.notices.append(text)
+        log.warning("%s", text)
 
     def positions(self):
         """Return the position records() reached, as {position file: its text}."""
@@ -1520,6 +1559,46 @@ class JournalSource:
         store_positions_if_changed(self.positions())
 
 
+def now_microseconds(now):
+    """Given an aware datetime, return it in µs since the epoch, as the journal counts."""
+    return int(now.timestamp() * 1_000_000)
+
+
+def sequence_of(cursor):
+    """Given a journal cursor, return (its sequence id, its number in it)."""
+    fields = dict(part.split("=", 1) for part in cursor.split(";") if "=" in part)
+    return fields.get("s", ""), int(fields.get("i", "0"), 16)
+
+
+def note_entry(reader, seen, cursor):
+    """Given a Reader on an entry, the dict of sequence -> (last number
+    handled, its time) and the entry's cursor, note the entry as handled;
+    return its time in µs.
+    """
+    realtime = reader._get_realtime()
+    sequence, number = sequence_of(cursor)
+    if number > seen.get(sequence, (-1, 0))[0]:
+        seen[sequence] = (number, realtime)
+    return realtime
+
+
+def journal_position(cursor, newest, seen):
+    """Given the cursor of the entry handled last, the newest time handled
+    and the handled sequences, return the position to store; sequences with
+    nothing in the look-back window are dropped.
+    """
+    start = newest - JOURNAL_LOOKBACK
+    recent = {sequence: list(last) for sequence, last in seen.items() if last[1] >= start}
+    return {"cursor": cursor, "realtime": newest, "seen": recent}
+
+
+def entry_exists(reader, cursor):
+    """Given a Reader and a cursor, return whether that entry is still there."""
+    reader.seek_cursor(cursor)
+    # seek_cursor() never fails: it moves to the nearest entry, so check.
+    return reader._next() and reader.test_cursor(cursor)
+
+
 def open_journal(journal_dir):
     """Given a folder of journal files (or None for the local journal), return
     a systemd Reader that matches the authentication entries.
@@ -1530,8 +1609,31 @@ def open_journal(journal_dir):
         from systemd import journal
     except ImportError:
         raise SourceError(INSTALL_SYSTEMD_PYTHON) from None
-    if journal_dir and not os.path.isdir(journal_dir):
-        raise SourceError(f"cannot read journal files in {journal_dir}: no such folder")
+    if journal_dir:
+        try:
+            os.listdir(journal_dir)
+        except PermissionError:
+            raise SourceError(
+                f"cannot read the journal files in {journal_dir}: permission denied"
+                " (run as root, or add the user to group systemd-journal or adm)"
+            ) from None
+        except OSError as error:
+            raise SourceError(
+                f"cannot read journal files in {journal_dir}: {error.strerror}"
+            ) from None
+    folders = [journal_dir] if journal_dir else ["/var/log/journal", "/run/log/journal"]
+    files = [
+        os.path.join(folder, name)
+        for top in folders
+        for folder, _, names in os.walk(top)
+        for name in names
+        if name.endswith(".journal")
+    ]
+    if files and not any(os.access(path, os.R_OK) for path in files):
+        raise SourceError(
+            f"cannot read the journal files in {' or '.join(folders)}: permission denied"
+            " (run as root, or add the user to group systemd-journal or adm)"
+        )
     try:
         reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
     except OSError as error:
@@ -1542,26 +1644,6 @@ def open_journal(journal_dir):
     for identifier in JOURNAL_IDENTIFIERS:
         reader.add_match(SYSLOG_IDENTIFIER=identifier)
     return reader
-
-
-def seek_after(reader, position):
-    """Given a Reader and a stored position, move the reader so that its next
-    entry is the first one after that position; return False if the stored
-    entry is gone and the reader fell back to the stored time stamp.
-    """
-    cursor = position.get("cursor")
-    if cursor:
-        reader.seek_cursor(cursor)
-        # seek_cursor() never fails: it moves to the nearest entry, so check.
-        if reader._next() and reader.test_cursor(cursor):
-            return True
-    reader.seek_realtime(position["realtime"] + 1)  # µs: just after the stored entry
-    return not cursor
-
-
-def journal_position(reader):
-    """Given a Reader on an entry, return that entry's position to store."""
-    return {"cursor": reader._get_cursor(), "realtime": reader._get_realtime()}
 
 
 def journal_field(reader, name):
@@ -1590,23 +1672,28 @@ def journal_record(reader, realtime):
 
 
 def read_journal_position(path):
-    """Given the journal position file, return the position it holds, or
-    None if there is no such file.
+    """Given the journal position file, return the position it holds (with
+    "cursor", "realtime" and "seen"), or None if there is no such file.
 
     Raise StateError if it exists but cannot be read or understood.
     """
     try:
         with open(path, encoding="utf-8") as file:
             position = json.load(file)
+        cursor, realtime = position.get("cursor"), position["realtime"]
+        seen = {
+            str(sequence): (int(number), int(time))
+            for sequence, (number, time) in position.get("seen", {}).items()
+        }
+        if not isinstance(realtime, int) or not isinstance(cursor, (str, type(None))):
+            raise ValueError
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
-        raise StateError(
-            f"{path} is corrupt ({one_line(error)}); remove it to start again at the end"
-        ) from None
-    if not isinstance(position, dict) or not isinstance(position.get("realtime"), int):
-        raise StateError(f"{path} is corrupt; remove it to start again at the end")
-    return position
+    except OSError as error:
+        raise StateError(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise StateError(f"{path} is corrupt") from None
+    return {"cursor": cursor, "realtime": realtime, "seen": seen}
 
 
 def log_is_readable(path):

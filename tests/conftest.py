@@ -4,7 +4,12 @@
 import datetime
 import io
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +116,32 @@ def append(path, *lines):
             file.write(line + "\n")
         file.flush()
         os.fsync(file.fileno())
+
+
+def run_as_nobody(*argv):
+    """Run authwatch.py as the user nobody (needs root); return the CompletedProcess."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run as another user")
+    return subprocess.run(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            authwatch.__file__,
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": "/"},
+    )
+
+
+@pytest.fixture
+def public_tmp():
+    """A folder that every user may enter (pytest's own are root's alone)."""
+    top = tempfile.mkdtemp(prefix="authwatch-")
+    os.chmod(top, 0o755)
+    yield Path(top)
+    shutil.rmtree(top)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_main, sent_forms
+from conftest import TOKEN, USER_KEY, run_as_nobody, run_main, sent_forms
 
 import authwatch
 
@@ -250,4 +250,90 @@ def test_without_systemd_python_a_journal_run_says_how_to_install_it(tmp_path, m
         "authwatch: error: reading the journal needs systemd-python:"
         " pip install 'authwatch[journald]' (with libsystemd-dev and pkg-config),"
         " or apt install python3-systemd\n"
+    )
+
+
+def test_entries_that_arrive_late_are_still_sent_once(tmp_path, folder, config_file, pushover):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"))
+    journal_run(tmp_path / "state", folder, config=config)
+    write_journal(folder, export_file("web1-after.export"))
+    journal_run(tmp_path / "state", folder, config=config)
+    assert len(pushover.log) == 2
+    # db2's log host delivers entries older than web1's newest one
+    write_journal(folder, export_file("db2.export"), name="db2.journal")
+    assert journal_run(tmp_path / "state", folder, config=config).status == 0
+    assert [form["title"] for form in sent_forms(pushover)[2:]] == [
+        "db2: 1 sudo/su use (1 failed)",
+        "db2: 1 failed login from 1 address",
+    ]
+    assert journal_run(tmp_path / "state", folder, config=config).status == 0
+    assert len(pushover.log) == 4
+
+
+def test_the_gap_note_is_sent_once(tmp_path, folder, config_file, pushover):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"), name="old.journal")
+    journal_run(tmp_path / "state", folder, config=config)
+    (folder / "old.journal").unlink()
+    write_journal(folder, b"", name="new.journal")
+    first = journal_run(tmp_path / "state", folder, config=config)
+    assert "may be missing" in first.stderr
+    [notice] = sent_forms(pushover)
+    assert notice["title"].endswith(": authwatch notice")
+    again = journal_run(tmp_path / "state", folder, config=config)
+    assert (again.status, again.stderr) == (0, "")
+    assert len(pushover.log) == 1
+
+
+def test_a_corrupt_journal_position_rereads_from_its_last_change(
+    tmp_path, folder, config_file, pushover
+):
+    config = config_file()
+    write_journal(folder, export_file("web1-before.export"))
+    journal_run(tmp_path / "state", folder, config=config)
+    write_journal(folder, export_file("web1-after.export"))
+    position = tmp_path / "state" / position_name(folder)
+    position.write_text("{not json")
+    # the entries are from 2026-11-27 11:05; the file changed "now", after them:
+    changed = 1795777500 - 60  # a minute before the login
+    os.utime(position, (changed, changed))
+    result = journal_run(tmp_path / "state", folder, config=config)
+    assert result.status == 0
+    assert f"{position} is corrupt: the position was reset" in result.stderr
+    login, sudo, failure = sent_forms(pushover)  # from 5 minutes before the last change
+    assert login["message"].startswith(f"Note: {position} is corrupt")
+    assert sudo["title"] == "web1: 1 sudo/su use"
+    assert failure["title"] == "web1: 1 failed login from 1 address"  # again: not lost
+
+
+def test_journal_files_nobody_may_read_are_a_clear_error(public_tmp):
+    folder = public_tmp / "journal"
+    write_journal(folder, export_file("web1-before.export"))
+    os.chmod(folder / "remote.journal", 0o600)
+    os.chmod(folder, 0o755)
+    result = run_as_nobody("--journal-dir", str(folder), "--dry-run")
+    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: cannot read the journal files in {folder}: permission denied"
+        " (run as root, or add the user to group systemd-journal or adm)\n"
+    )
+
+
+def test_auto_with_neither_readable_says_both(public_tmp):
+    folder = public_tmp / "journal"
+    write_journal(folder, export_file("web1-before.export"))
+    os.chmod(folder / "remote.journal", 0o600)
+    os.chmod(folder, 0o755)
+    log = public_tmp / "auth.log"
+    log.write_text("")
+    os.chmod(log, 0o600)
+    config = public_tmp / "a.ini"
+    config.write_text(f"[source]\npath = {log}\njournal_dir = {folder}\n")
+    os.chmod(config, 0o644)
+    result = run_as_nobody("--config", str(config), "--dry-run")
+    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: cannot read {log}, and cannot read the journal files in {folder}:"
+        " permission denied (run as root, or add the user to group systemd-journal or adm)\n"
     )

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+from conftest import NOW, TOKEN, USER_KEY, append, run_as_nobody, run_main, sent_forms
 
 import authwatch
 
@@ -310,3 +310,15 @@ def test_the_script_runs_as_a_program_without_tracebacks(tmp_path):
     usage = subprocess.run([sys.executable, script, "--json"], capture_output=True, text=True)
     assert usage.returncode == 2
     assert usage.stderr == "authwatch: error: --json goes with --dry-run (see --help)\n"
+
+
+def test_a_log_nobody_may_read_is_one_line_with_a_hint(public_tmp):
+    log = public_tmp / "auth.log"
+    log.write_text("")
+    os.chmod(log, 0o600)
+    result = run_as_nobody("--log", str(log), "--dry-run")
+    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: cannot read {log}: permission denied"
+        " (run as root, or add the user to group adm)\n"
+    )
