@@ -1,0 +1,47 @@
+"""Hostile and broken log lines: the run goes on, the lines after them are
+delivered, and nothing is read twice."""
+
+import pytest
+from conftest import TOKEN, USER_KEY, run_main, sent_forms
+
+LOGIN = (
+    b"Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest"
+    b" from 203.0.113.9 port 52144 ssh2\n"
+)
+
+BAD_LINES = {
+    "invalid utf-8": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user \xff\xfe\xc3("
+    b" from 192.0.2.1 port 1\n",
+    "nul bytes": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user a\x00b from 192.0.2.1 port 1\n",
+    "a line of megabytes": b"Nov 27 11:57:00 web1 sshd[1]: " + b"A" * 3_000_000 + b"\n",
+    "terminal escapes": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user \x1b]0;owned\x07\x1b[2J"
+    b" from 192.0.2.1 port 1\n",
+    "html": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user <script>alert(1)</script>"
+    b" from 192.0.2.1 port 1\n",
+    "no syslog header": b"\x00\x01\x02 garbage \xff\n",
+}
+
+
+@pytest.mark.parametrize("bad", BAD_LINES.values(), ids=BAD_LINES.keys())
+def test_a_bad_line_is_reported_inertly_and_the_next_lines_still_arrive(
+    tmp_path, config_file, pushover, bad
+):
+    log = tmp_path / "auth.log"
+    log.write_bytes(b"")
+    config = config_file()
+    run = ["--config", config, "--log", str(log)]
+    assert run_main(*run).status == 0
+    with open(log, "ab") as file:
+        file.write(bad + LOGIN)
+    result = run_main(*run)
+    assert (result.status, result.stderr) == (0, "")
+    forms = sent_forms(pushover)
+    assert forms[0]["title"] == "web1: SSH login awtest from 203.0.113.9"
+    [digest] = forms[1:]
+    text = digest["title"] + digest["message"]
+    assert not any(ord(c) < 32 and c != "\n" for c in text)
+    assert "\x7f" not in text and len(digest["message"]) <= 1024
+    assert TOKEN not in text and USER_KEY not in text
+
+    assert run_main(*run).status == 0  # nothing is read twice
+    assert len(pushover.log) == 2

@@ -1,0 +1,206 @@
+"""Delivery by Pushover's rules, against a local stand-in: retries and their
+pace, what a 4xx or a 429 does, the outbox's bound, one run at a time."""
+
+import json
+import time
+
+import conftest
+import pytest
+from conftest import NOW, TOKEN, append, run_main, sent_forms
+
+import authwatch
+
+LOGIN = (
+    "Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52144 ssh2"
+)
+
+
+def login(n):
+    return LOGIN.replace("awtest", f"user{n}").replace("4242", str(5000 + n))
+
+
+@pytest.fixture
+def auth_log(tmp_path):
+    path = tmp_path / "auth.log"
+    path.write_text("")
+    return path
+
+
+def cron_run(config, log, *extra, now=NOW):
+    return run_main("--config", config, "--log", str(log), *extra, now=now)
+
+
+def outbox(tmp_path):
+    return json.loads((tmp_path / "state" / "outbox.json").read_text())
+
+
+def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
+    monkeypatch, auth_log, config_file, httpserver
+):
+    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("busy", status=503)
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    started = time.monotonic()
+    result = cron_run(config, auth_log)
+    elapsed = time.monotonic() - started
+    assert (result.status, result.stderr) == (0, "")
+    assert 5 <= elapsed < 10
+    first, second = sent_forms(httpserver)
+    assert first == second  # the same message, sent once more
+
+
+def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
+    monkeypatch, tmp_path, auth_log, config_file, httpserver
+):
+    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_data("down", status=502)
+    started = time.monotonic()
+    result = cron_run(config, auth_log)
+    assert time.monotonic() - started < 90
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert result.stderr == (
+        "authwatch: error: Pushover did not accept the message (HTTP 502): BAD GATEWAY\n"
+    )
+    assert len(httpserver.log) == 3  # the first try and two retries
+    [waiting] = outbox(tmp_path)["messages"]
+    assert waiting["title"] == "web1: SSH login awtest from 203.0.113.9"
+
+
+def test_a_message_pushover_refuses_is_dropped_and_told_in_the_next_one(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
+        {"message": "cannot be blank", "errors": ["message cannot be blank"], "status": 0},
+        status=400,
+    )
+    result = cron_run(config, auth_log)
+    assert result.status == 0
+    assert result.stderr == (
+        "authwatch: Pushover refused a message (HTTP 400): message cannot be blank;"
+        " it was dropped: web1: SSH login awtest from 203.0.113.9\n"
+    )
+    assert outbox(tmp_path)["messages"] == []
+
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    append(auth_log, login(2))
+    assert cron_run(config, auth_log).status == 0
+    [_, form] = sent_forms(httpserver)
+    assert form["message"].startswith(
+        "Note: Pushover refused a message (HTTP 400): message cannot be blank;"
+        " it was dropped: web1: SSH login awtest from 203.0.113.9\nMethod: password"
+    )
+
+
+def test_a_refused_token_keeps_everything_and_is_a_config_error(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_json(
+        {"token": "invalid", "errors": ["application token is invalid"], "status": 0}, status=400
+    )
+    result = cron_run(config, auth_log, "-v")
+    assert result.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert result.stderr.endswith(
+        "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
+        " application token is invalid\n"
+    )
+    assert TOKEN not in result.stderr + result.stdout
+    assert len(outbox(tmp_path)["messages"]) == 1
+
+
+def test_after_a_429_nothing_is_sent_until_the_reset(tmp_path, auth_log, config_file, httpserver):
+    config = config_file()
+    reset = int(NOW.timestamp()) + 3600
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
+        {"errors": ["application has exceeded its monthly limit"], "status": 0},
+        status=429,
+        headers={
+            "X-Limit-App-Limit": "10000",
+            "X-Limit-App-Remaining": "0",
+            "X-Limit-App-Reset": str(reset),
+        },
+    )
+    spent = cron_run(config, auth_log)
+    assert spent.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert spent.stderr == (
+        "authwatch: error: Pushover's monthly quota is used up (HTTP 429):"
+        " application has exceeded its monthly limit\n"
+    )
+    append(auth_log, login(2))
+    waiting = cron_run(config, auth_log, "-v")
+    assert waiting.status == 0 and "quota is used up" in waiting.stderr
+    assert len(httpserver.log) == 1
+    assert len(outbox(tmp_path)["messages"]) == 2
+
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    after = NOW.replace(hour=13, minute=30)
+    assert cron_run(config, auth_log, now=after).status == 0
+    assert [form["title"] for form in sent_forms(httpserver)[1:]] == [
+        "web1: SSH login awtest from 203.0.113.9",
+        "web1: SSH login user2 from 203.0.113.9",
+    ]
+
+
+def test_the_outbox_stays_bounded_and_keeps_the_counts(tmp_path, auth_log, config_file):
+    config = config_file(
+        "[alerts]\nmax_messages = 3\n", api_url="http://127.0.0.1:9/1/messages.json"
+    )
+    cron_run(config, auth_log)
+    for n in range(12):  # Pushover unreachable for an hour: a login every run
+        append(auth_log, login(n))
+        assert cron_run(config, auth_log).status == authwatch.ExitStatus.DELIVERY_FAILED
+    messages = outbox(tmp_path)["messages"]
+    assert len(messages) == 3
+    assert messages[-1]["title"] == "web1: SSH login user2 from 203.0.113.9 … and 9 more"
+    assert messages[-1]["folded"] == 9
+    assert 1 + 1 + 1 + messages[-1]["folded"] == 12  # every login is still accounted for
+
+
+def test_redirects_are_not_followed(tmp_path, auth_log, config_file, httpserver):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_data(
+        "", status=307, headers={"Location": httpserver.url_for("/elsewhere")}
+    )
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert [request.path for request, _ in httpserver.log] == ["/1/messages.json"]
+
+
+def test_an_answer_that_is_not_pushovers_is_a_failed_delivery(auth_log, config_file, httpserver):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_data("[1]", status=200)
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert result.stderr.startswith("authwatch: error: Pushover did not accept the message")
+
+
+def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    with authwatch.run_lock(str(tmp_path / "state")) as locked:
+        assert locked
+        second = cron_run(config, auth_log)
+        assert (second.status, second.stdout, second.stderr) == (0, "", "")
+        said = cron_run(config, auth_log, "-v")
+        assert "another authwatch run holds" in said.stderr
+    assert sent_forms(pushover) == []
+    assert cron_run(config, auth_log).status == 0
+    assert len(sent_forms(pushover)) == 1
