@@ -1,0 +1,112 @@
+"""A run killed with SIGKILL at each phase loses nothing: the next run
+delivers every message, and repeats at most the one whose request was in
+flight.  The runs are real processes; a few lines of Python in front of
+authwatch.main() kill the process at the chosen point."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from conftest import append, run_main, sent_forms
+from werkzeug import Response
+
+import authwatch
+
+LINES = (
+    "Nov 27 01:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52 ssh2",
+    "Nov 27 01:59:00 web1 sudo:    alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id",
+)
+TITLES = ["web1: SSH login awtest from 203.0.113.9", "web1: 1 sudo/su use"]
+
+# Runs authwatch.main(), but dies by SIGKILL where CRASH_AT says.
+CRASHING_RUN = """
+import os, signal, sys
+import authwatch
+
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+crash_at = os.environ["CRASH_AT"]
+write_outbox = authwatch.write_outbox
+store_positions = authwatch.store_positions_if_changed
+outbox_writes = []
+if crash_at == "after reading":
+    authwatch.write_outbox = die
+elif crash_at == "before the position is stored":
+    authwatch.store_positions_if_changed = lambda positions: (
+        die() if positions else store_positions(positions)
+    )
+elif crash_at == "after the answer":
+    def write_then_die(*args):
+        outbox_writes.append(args)
+        if len(outbox_writes) == 2:  # the first write queues, the second records a send
+            die()
+        write_outbox(*args)
+    authwatch.write_outbox = write_then_die
+sys.exit(authwatch.main(sys.argv[1:]))
+"""
+
+
+def crashing_run(crash_at, *argv):
+    folder = os.path.dirname(authwatch.__file__)
+    return subprocess.Popen(
+        [sys.executable, "-c", CRASHING_RUN, *argv],
+        env={**os.environ, "CRASH_AT": crash_at, "PYTHONPATH": folder},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def setup(tmp_path, config_file):
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    config = config_file()
+    run = ["--config", config, "--log", str(log)]
+    assert run_main(*run).status == 0
+    append(log, *LINES)
+    return run
+
+
+@pytest.mark.parametrize(
+    "crash_at, repeated",
+    [
+        ("after reading", []),
+        ("before the position is stored", []),
+        ("after the answer", [TITLES[0]]),  # accepted, but not yet crossed off
+    ],
+)
+def test_a_killed_run_loses_nothing(setup, pushover, crash_at, repeated):
+    killed = crashing_run(crash_at, *setup)
+    assert killed.wait(timeout=30) == -signal.SIGKILL
+    assert run_main(*setup).status == 0
+    titles = [form["title"] for form in sent_forms(pushover)]
+    assert sorted(titles) == sorted(TITLES + repeated)
+    assert run_main(*setup).status == 0
+    assert len(pushover.log) == len(titles)
+
+
+def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup, httpserver):
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold(request):
+        arrived.set()
+        release.wait(timeout=30)
+        return Response('{"status": 1, "request": "held"}', content_type="application/json")
+
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_handler(hold)
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    killed = crashing_run("nowhere", *setup)
+    assert arrived.wait(timeout=30)
+    killed.send_signal(signal.SIGKILL)
+    assert killed.wait(timeout=30) == -signal.SIGKILL
+    release.set()
+    time.sleep(0.1)
+
+    assert run_main(*setup).status == 0
+    titles = [form["title"] for form in sent_forms(httpserver)]
+    assert titles == [TITLES[0], TITLES[0], TITLES[1]]
