@@ -475,6 +475,7 @@ DEFAULT_NOISE = (
     ANY_TAG + r"pam_unix\([\w-]+:session\): session closed",
     ANY_TAG + r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
     ANY_TAG + r"pam_limits\(",
+    ANY_TAG + r"pam_env\([\w-]+:session\): deprecated reading of user environment",
     ANY_TAG + r"pam_systemd\(",
     SSHD_TAG + r"(?:Received disconnect from|Disconnected from) ",
     SSHD_TAG + r"pam_unix\(sshd:auth\): check pass; user unknown$",

@@ -1,0 +1,220 @@
+"""End to end on this machine, as root: a real sshd on 127.0.0.1, a real
+rsyslogd writing auth and authpriv to a log of the test's own, real logins
+made with the OpenSSH client (sshpass for passwords, a generated key), then
+authwatch, and what reaches the Pushover stand-in."""
+
+import contextlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from conftest import run_main, sent_forms
+
+USER = "awtest"
+PASSWORD = "correct-horse-battery-staple-42"
+TOOLS = ("/usr/sbin/sshd", "/usr/sbin/rsyslogd", "sshpass", "ssh", "ssh-keygen", "logger")
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root: it starts sshd and rsyslogd and adds a user"
+    missing = [tool for tool in TOOLS if not shutil.which(tool)]
+    if missing:
+        return f"needs {', '.join(missing)} (openssh-server, openssh-client, sshpass, rsyslog)"
+    if os.path.exists("/dev/log"):
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            probe.connect("/dev/log")
+            return "something else (journald or a syslog daemon) owns /dev/log"
+        except OSError:
+            os.unlink("/dev/log")  # a socket nobody listens on: left behind
+        finally:
+            probe.close()
+    try:
+        pwd.getpwnam(USER)
+        return f"a user {USER} exists already"
+    except KeyError:
+        return None
+
+
+pytestmark = pytest.mark.skipif(bool(skip_reason()), reason=skip_reason() or "")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, what, seconds=15):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def port_open(port):
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+@pytest.fixture
+def machine(public_tmp):
+    """sshd and rsyslogd of the test's own, and a user with a password and a
+    key; everything is stopped and removed afterwards, by PID.  (sshd reads
+    the authorized keys as the user: the folder must be open to all.)"""
+    started = []
+    folder = public_tmp / "machine"
+    folder.mkdir()
+    os.chmod(folder, 0o755)
+    log = folder / "auth.log"
+    home = folder / "home"
+    home.mkdir()
+    subprocess.run(["useradd", "-M", "-d", str(home), "-s", "/bin/sh", USER], check=True)
+    try:
+        subprocess.run(["chpasswd"], input=f"{USER}:{PASSWORD}\n", text=True, check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "host")], check=True
+        )
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / "key")], check=True
+        )
+        shutil.copy(folder / "key.pub", folder / "authorized_keys")
+        fingerprint = subprocess.run(
+            ["ssh-keygen", "-l", "-f", str(folder / "key.pub")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[1]
+
+        (folder / "rsyslog.conf").write_text(
+            f'module(load="imuxsock")\n$WorkDirectory {folder}\nauth,authpriv.* {log}\n'
+        )
+        rsyslog = subprocess.Popen(
+            [
+                "/usr/sbin/rsyslogd",
+                "-n",
+                "-f",
+                str(folder / "rsyslog.conf"),
+                "-i",
+                str(folder / "rsyslog.pid"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(rsyslog)
+        wait_for(lambda: os.path.exists("/dev/log"), "rsyslogd's /dev/log")
+        subprocess.run(["logger", "-p", "auth.info", "-t", "setup", "the test begins"], check=True)
+        wait_for(lambda: log.exists() and log.stat().st_size > 0, "rsyslogd to write")
+
+        port = free_port()
+        os.makedirs("/run/sshd", exist_ok=True)
+        (folder / "sshd_config").write_text(
+            f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+            f"PidFile {folder / 'sshd.pid'}\nSyslogFacility AUTH\nLogLevel INFO\n"
+            "UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
+            f"AuthorizedKeysFile {folder / 'authorized_keys'}\nStrictModes no\n"
+            "PermitRootLogin no\n"
+        )
+        sshd = subprocess.Popen(
+            ["/usr/sbin/sshd", "-D", "-f", str(folder / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(sshd)
+        wait_for(lambda: port_open(port), "sshd to listen")
+        # that probe is logged too: let it be history before the test begins
+        wait_for(lambda: "kex_exchange_identification" in log.read_text(), "the probe's line")
+        yield {"log": log, "port": port, "key": folder / "key", "fingerprint": fingerprint}
+    finally:
+        for process in reversed(started):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        subprocess.run(["userdel", USER], check=False, capture_output=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink("/dev/log")
+
+
+def ssh(port, user, *, password=None, key=None):
+    """Log in once with the OpenSSH client; return its exit code."""
+    options = [
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "NumberOfPasswordPrompts=1",
+        "-p",
+        str(port),
+    ]
+    if key:
+        command = [
+            "ssh",
+            *options,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "PasswordAuthentication=no",
+            "-i",
+            str(key),
+        ]
+    else:
+        command = [
+            "sshpass",
+            "-p",
+            password,
+            "ssh",
+            *options,
+            "-o",
+            "PubkeyAuthentication=no",
+            "-o",
+            "PreferredAuthentications=password",
+        ]
+    return subprocess.run(
+        [*command, f"{user}@127.0.0.1", "true"], capture_output=True, timeout=30
+    ).returncode
+
+
+def test_real_logins_reach_the_phone(machine, tmp_path, config_file, pushover):
+    config = config_file()
+    run = ["--config", config, "--log", str(machine["log"])]
+    assert run_main(*run).status == 0  # starts at the end of the log
+
+    assert ssh(machine["port"], USER, password="wrong password") != 0
+    assert ssh(machine["port"], "nosuchuser", password="guess") != 0
+    assert ssh(machine["port"], USER, password=PASSWORD) == 0
+    assert ssh(machine["port"], USER, key=machine["key"]) == 0
+    log = machine["log"]
+    wait_for(lambda: "Accepted publickey" in log.read_text(errors="replace"), "the log lines")
+
+    result = run_main(*run)
+    assert (result.status, result.stderr) == (0, "")
+    host = re.search(r" (\S+) sshd", log.read_text(errors="replace"))[1]
+    logins = [form for form in sent_forms(pushover) if " SSH login " in form["title"]]
+    assert [form["title"] for form in logins] == [f"{host}: SSH login {USER} from 127.0.0.1"] * 2
+    assert [form["priority"] for form in logins] == ["1", "1"]
+    messages = [form["message"] for form in logins]
+    assert messages[0].startswith("Method: password\nFrom: 127.0.0.1 port ")
+    assert messages[1].startswith(f"Method: publickey\nKey: ED25519 {machine['fingerprint']}\n")
+    [digest] = [form for form in sent_forms(pushover) if "failed login" in form["title"]]
+    assert digest["title"] == f"{host}: 2 failed logins from 1 address", log.read_text()
+    assert digest["message"].startswith(
+        "2 failed logins (1 invalid user) from 1 address\nIPs: 127.0.0.1 ×2\nUsers: "
+    )
+    assert f"{USER} ×1" in digest["message"] and "nosuchuser ×1" in digest["message"]
+    assert "Other:" not in digest["message"], digest["message"]
