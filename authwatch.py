@@ -2,15 +2,16 @@
 """authwatch: push a message to your phone when someone logs in, or tries to.
 
 Run from cron every few minutes.  Each run reads only what is new in the
-authentication log, drops the noise, understands what is left (SSH logins,
-failed attempts, sudo and su, account changes) and sends a short summary to
-Pushover.  The read position advances only after Pushover accepted the
-message, so a failed delivery is retried by the next run.
+authentication log (or the systemd journal), drops the noise, understands
+what is left (SSH logins, failed attempts, sudo and su, account changes) and
+sends a few short messages to Pushover.  Messages wait in an outbox until
+Pushover has accepted them, so nothing read is ever lost.
 
 The module reads top to bottom: errors and exit codes, configuration,
-understanding log lines (pure), building messages (pure), reading the log,
-state, delivery, and the command line.
+understanding log lines (pure), building messages (pure), reading the log
+and the journal, state, delivery, and the command line.
 """
+
 
 from __future__ import annotations
 
@@ -2101,10 +2102,10 @@ EPILOG = """\
 exit codes:
   0  all new events delivered, or nothing new (prints nothing)
   1  delivery to Pushover failed; the events are sent again next run
-  2  usage or configuration error
+  2  usage or configuration error, or Pushover refused the token or user key
   3  the log or the journal cannot be read
   4  the state directory or a state file cannot be used
-  70 internal error (a bug: please report it); nothing was stored
+  70 internal error (a bug: please report it); what was read is safe
   130 interrupted; what was read is safe: unread, or in the outbox
 """
 
@@ -2300,7 +2301,7 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
     except Exception as error:  # a bug: still one line for cron's mail, details with -v
         log.info("details:", exc_info=True)
         stderr.write(
-            f"authwatch: error: internal error, nothing was stored: {type(error).__name__}:"
+            f"authwatch: error: internal error, what was read is safe: {type(error).__name__}:"
             f" {one_line(error)} (run with -v for details)\n"
         )
         return ExitStatus.INTERNAL_ERROR
