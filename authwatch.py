@@ -12,7 +12,6 @@ understanding log lines (pure), building messages (pure), reading the log
 and the journal, state, delivery, and the command line.
 """
 
-
 from __future__ import annotations
 
 import argparse
