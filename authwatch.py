@@ -20,6 +20,7 @@ import contextlib
 import datetime
 import enum
 import fcntl
+import functools
 import gzip
 import hashlib
 import ipaddress
@@ -494,6 +495,12 @@ RFC3339_HEADER = re.compile(
     r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
 )
 PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)")
+# Time, host and tag in one match: most lines look like this.
+SYSLOG_LINE = re.compile(
+    r"(?:(?P<classic>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)"
+    r"|(?P<rfc3339>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)))"
+    r" (?P<host>[^\s\[]*[^\s\[:]) (?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)"
+)
 MONTHS = {
     name: number
     for number, name in enumerate(
@@ -525,13 +532,13 @@ class Rule(NamedTuple):
     name: str
     kind: str
     programs: tuple
-    pattern: re.Pattern
+    pattern: str  # matched against the whole message
     fixed: tuple  # (field, value) pairs that the line implies, e.g. the user root
 
 
 def rule(name, kind, programs, pattern, **fixed):
-    """Given a rule's parts, return the Rule with its pattern compiled."""
-    return Rule(name, kind, programs, re.compile(pattern), tuple(fixed.items()))
+    """Given a rule's parts, return the Rule."""
+    return Rule(name, kind, programs, pattern, tuple(fixed.items()))
 
 
 # fmt: off
@@ -663,18 +670,20 @@ JSON_FIELDS = (
 # fmt: on
 
 
-def parse_classic_time(match, now):
-    """Given a CLASSIC_HEADER match and the current local time, return the
-    aware datetime it names: syslog leaves out the year, so take the one that
-    puts it not more than a day in the future.  Return None if it is no date.
+@functools.lru_cache(maxsize=4096)
+def classic_time(text, now):
+    """Given a classic syslog time stamp ("Nov 26 19:24:53") and the current
+    local time, return the aware datetime it names: syslog leaves out the
+    year, so take the one that puts it not more than a day in the future.
+    Return None if it is no date.  (Cached: neighbouring lines share it.)
     """
-    month = MONTHS.get(match["month"])
+    month = MONTHS.get(text[:3])
     if month is None:
         return None
-    hour, minute, second = (int(part) for part in match["clock"].split(":"))
+    hour, minute, second = (int(part) for part in text[7:].split(":"))
     for year in (now.year, now.year - 1):
         try:
-            naive = datetime.datetime(year, month, int(match["day"]), hour, minute, second)
+            naive = datetime.datetime(year, month, int(text[4:6]), hour, minute, second)
         except ValueError:  # 29 Feb of another year, or garbage
             continue
         stamp = naive.astimezone()
@@ -683,23 +692,42 @@ def parse_classic_time(match, now):
     return None
 
 
+def rfc3339_time(text):
+    """Given an RFC 3339 time stamp, return its aware datetime, or None."""
+    try:
+        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
 def parse_line(line, now):
     """Given one raw log line (no newline) and the current local time, return
     its Record.  Never raise: a line of no known form is all message.
     """
+    match = SYSLOG_LINE.match(line)
+    if match:  # the common case, in one match
+        classic, pid = match["classic"], match["pid"]
+        stamp = classic_time(classic, now) if classic else rfc3339_time(match["rfc3339"])
+        if stamp is not None:
+            return Record(
+                stamp,
+                match["host"],
+                match["program"],
+                int(pid) if pid else None,
+                match["message"],
+                line,
+            )
     stamp = None
     rest = line
     match = RFC3339_HEADER.match(line)
     if match:
-        try:
-            stamp = datetime.datetime.fromisoformat(match["stamp"].replace("Z", "+00:00"))
+        stamp = rfc3339_time(match["stamp"])
+        if stamp is not None:
             rest = match["rest"]
-        except ValueError:
-            pass
     else:
         match = CLASSIC_HEADER.match(line)
         if match:
-            stamp = parse_classic_time(match, now)
+            stamp = classic_time(line[:15], now)
             if stamp is not None:
                 rest = match["rest"]
 
@@ -728,19 +756,26 @@ def compile_noise(patterns):
     return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
 
 
+@functools.cache
+def rules_for(program):
+    """Given a program name, return its rules in order, each with its pattern
+    compiled: once, and only for the programs that appear.
+    """
+    return tuple((rule, re.compile(rule.pattern)) for rule in RULES if program in rule.programs)
+
+
 def classify(record):
     """Given a Record that is not noise, return its Event: the first rule for
     its program that matches the whole message, or kind 'other'.
     """
     fields = {}
     matched = None
-    for candidate in RULES:
-        if record.program in candidate.programs:
-            match = candidate.pattern.fullmatch(record.message)
-            if match:
-                matched = candidate
-                fields = match.groupdict()
-                break
+    for candidate, pattern in rules_for(record.program):
+        match = pattern.fullmatch(record.message)
+        if match:
+            matched = candidate
+            fields = match.groupdict()
+            break
     if matched is not None:
         fields = {**dict(matched.fixed), **{k: v for k, v in fields.items() if v}}
         if "service" in fields and not fields.get("user"):

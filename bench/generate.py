@@ -20,31 +20,38 @@ USERS = ["root", "admin", "test", "ubuntu", "oracle", "postgres", "user", "git",
 START = datetime.datetime(2026, 11, 26, 0, 0, 0, tzinfo=datetime.timezone.utc)
 
 
+PAM_FAILURE = (
+    "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost="
+)
+KEY = "ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+CRON_OPENED = "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)"
+CRON_CLOSED = "pam_unix(cron:session): session closed for user root"
+SUDO_OPENED = "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)"
+SUDO_CLOSED = "pam_unix(sudo:session): session closed for user root"
+SSHD_OPENED = "pam_unix(sshd:session): session opened for user deploy(uid=1001) by (uid=0)"
+SSHD_CLOSED = "pam_unix(sshd:session): session closed for user deploy"
+KEX = "error: kex_exchange_identification: Connection closed by remote host"
+COMMANDS = ["/usr/bin/apt update", "/bin/systemctl restart nginx", "/usr/bin/id"]
+
+
 def connection(rng, pid, address):
     """Return the (program, pid, facility, message) of one brute-force connection."""
     port = rng.randint(1024, 65535)
     user = rng.choice(USERS)
     if user == "root" or rng.random() < 0.3:
-        who = f"user {user}"
-        lines = [
-            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh"
-            f" ruser= rhost={address}  user={user}",
-        ]
-        failed = f"for {user}"
+        lines = [f"{PAM_FAILURE}{address}  user={user}"]
+        failed, who = f"for {user}", f"authenticating user {user}"
     else:
-        who = f"invalid user {user}"
         lines = [
             f"Invalid user {user} from {address} port {port}",
             "pam_unix(sshd:auth): check pass; user unknown",
-            "pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh"
-            f" ruser= rhost={address}",
+            f"{PAM_FAILURE}{address}",
         ]
-        failed = f"for invalid user {user}"
+        failed, who = f"for invalid user {user}", f"invalid user {user}"
     lines += [f"Failed password {failed} from {address} port {port} ssh2"] * rng.randint(1, 3)
     lines += [
         f"Received disconnect from {address} port {port}:11: Bye Bye [preauth]",
-        f"Disconnected from {who.replace('user', 'authenticating user', 1) if who.startswith('user') else who}"
-        f" {address} port {port} [preauth]",
+        f"Disconnected from {who} {address} port {port} [preauth]",
     ]
     return [("sshd", pid, 4, line) for line in lines]
 
@@ -62,27 +69,28 @@ def events(rng):
         if roll < 0.70:
             yield from connection(rng, pid, rng.choice(addresses))
         elif roll < 0.80:
-            address = rng.choice(addresses)
-            yield ("sshd", pid, 4, "error: kex_exchange_identification: Connection closed by remote host")
-            yield ("sshd", pid, 4, f"Connection closed by {address} port {rng.randint(1024, 65535)}")
+            address, port = rng.choice(addresses), rng.randint(1024, 65535)
+            yield ("sshd", pid, 4, KEX)
+            yield ("sshd", pid, 4, f"Connection closed by {address} port {port}")
         elif roll < 0.97:
-            yield ("CRON", pid, 10, "pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)")
-            yield ("CRON", pid, 10, "pam_unix(cron:session): session closed for user root")
+            yield ("CRON", pid, 10, CRON_OPENED)
+            yield ("CRON", pid, 10, CRON_CLOSED)
         elif roll < 0.99:
-            command = rng.choice(["/usr/bin/apt update", "/bin/systemctl restart nginx", "/usr/bin/id"])
-            yield ("sudo", None, 10, f"   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND={command}")
-            yield ("sudo", None, 10, "pam_unix(sudo:session): session opened for user root(uid=0) by alice(uid=1000)")
-            yield ("sudo", None, 10, "pam_unix(sudo:session): session closed for user root")
+            command = rng.choice(COMMANDS)
+            sudo = f"   alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND={command}"
+            yield ("sudo", None, 10, sudo)
+            yield ("sudo", None, 10, SUDO_OPENED)
+            yield ("sudo", None, 10, SUDO_CLOSED)
         else:
-            address = f"192.0.2.{rng.randint(1, 50)}"
-            port = rng.randint(1024, 65535)
-            yield ("sshd", pid, 4, f"Accepted publickey for deploy from {address} port {port} ssh2:"
-                   " ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk")
-            yield ("sshd", pid, 10, "pam_unix(sshd:session): session opened for user deploy(uid=1001) by (uid=0)")
+            address, port = f"192.0.2.{rng.randint(1, 50)}", rng.randint(1024, 65535)
+            accepted = f"Accepted publickey for deploy from {address} port {port} ssh2: {KEY}"
+            yield ("sshd", pid, 4, accepted)
+            yield ("sshd", pid, 10, SSHD_OPENED)
             yield ("systemd-logind", 512, 4, f"New session {pid} of user deploy.")
-            yield ("sshd", pid, 4, f"Received disconnect from {address} port {port}:11: disconnected by user")
+            bye = f"Received disconnect from {address} port {port}:11: disconnected by user"
+            yield ("sshd", pid, 4, bye)
             yield ("sshd", pid, 4, f"Disconnected from user deploy {address} port {port}")
-            yield ("sshd", pid, 10, "pam_unix(sshd:session): session closed for user deploy")
+            yield ("sshd", pid, 10, SSHD_CLOSED)
 
 
 def export_entry(stamp, host, program, pid, facility, message):

@@ -62,8 +62,11 @@ def seconds(command, runs, **kwargs):
 def peak_rss_mib(command):
     """Run command under /usr/bin/time -v; return its peak RSS in MiB."""
     done = subprocess.run(
-        ["/usr/bin/time", "-v", *command], check=True, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        ["/usr/bin/time", "-v", *command],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1]) / 1024
 
@@ -72,7 +75,8 @@ def generate(path, lines, fmt="classic"):
     with open(path, "w") as out:
         subprocess.run(
             [PYTHON, os.path.join(HERE, "generate.py"), "--lines", str(lines), "--format", fmt],
-            check=True, stdout=out,
+            check=True,
+            stdout=out,
         )
 
 
@@ -89,7 +93,10 @@ def main():
     config = os.path.join(work, "authwatch.ini")
     with open(config, "w") as file:
         file.write(
-            "[pushover]\ntoken = " + "a" * 30 + "\nuser = " + "u" * 30
+            "[pushover]\ntoken = "
+            + "a" * 30
+            + "\nuser = "
+            + "u" * 30
             + f"\napi_url = http://127.0.0.1:{server.server_address[1]}/1/messages.json\n"
         )
     rows = []
@@ -101,19 +108,40 @@ def main():
             dry = seconds([*AUTHWATCH, "--dry-run", "--from-start", "--log", log], runs)
             state = os.path.join(work, "state")
 
-            def real_run():
-                shutil.rmtree(state, ignore_errors=True)
-                return [*AUTHWATCH, "--config", config, "--state-dir", state,
-                        "--from-start", "--log", log]
-
-            real = statistics.median(
-                seconds(real_run(), 1) for _ in range(runs)
-            )
+            real_run = [
+                *AUTHWATCH,
+                "--config",
+                config,
+                "--state-dir",
+                state,
+                "--from-start",
+                "--log",
+                log,
+            ]
+            real_times = []
+            for _ in range(runs):
+                shutil.rmtree(state, ignore_errors=True)  # so that every run sends
+                real_times.append(seconds(real_run, 1))
+            real = statistics.median(real_times)
             rss = peak_rss_mib([*AUTHWATCH, "--dry-run", "--from-start", "--log", log])
-            rows.append((f"backlog {size:,} lines, dry run", dry, f"{size / dry:,.0f} lines/s",
-                         f"{dry / grep:.1f}× grep ({grep:.3f} s)", f"{rss:.1f} MiB"))
-            rows.append((f"backlog {size:,} lines, real run", real, f"{size / real:,.0f} lines/s",
-                         f"{real / grep:.1f}× grep", ""))
+            rows.append(
+                (
+                    f"backlog {size:,} lines, dry run",
+                    dry,
+                    f"{size / dry:,.0f} lines/s",
+                    f"{dry / grep:.1f}× grep ({grep:.3f} s)",
+                    f"{rss:.1f} MiB",
+                )
+            )
+            rows.append(
+                (
+                    f"backlog {size:,} lines, real run",
+                    real,
+                    f"{size / real:,.0f} lines/s",
+                    f"{real / grep:.1f}× grep",
+                    "",
+                )
+            )
 
         # the no-op run: the position is stored and nothing is new
         log = os.path.join(work, "quiet.log")
@@ -123,8 +151,8 @@ def main():
         subprocess.run(noop, check=True)
         bare = seconds([PYTHON, "-c", "pass"], 20)
         quiet = seconds(noop, 20)
-        rows.append(("no-op run (nothing new)", quiet, "", f"{quiet / bare:.1f}× python -c pass"
-                     f" ({bare * 1000:.0f} ms)", f"{peak_rss_mib(noop):.1f} MiB"))
+        ratio = f"{quiet / bare:.1f}× python -c pass ({bare * 1000:.0f} ms)"
+        rows.append(("no-op run (nothing new)", quiet, "", ratio, f"{peak_rss_mib(noop):.1f} MiB"))
 
         if os.access(JOURNAL_REMOTE, os.X_OK):
             folder = os.path.join(work, "journal")
@@ -132,16 +160,26 @@ def main():
             export = os.path.join(work, "bench.export")
             generate(export, journal_entries, "journal")
             with open(export, "rb") as data:
-                subprocess.run([JOURNAL_REMOTE, "-o", os.path.join(folder, "bench.journal"), "-"],
-                               stdin=data, check=True, stderr=subprocess.DEVNULL)
+                subprocess.run(
+                    [JOURNAL_REMOTE, "-o", os.path.join(folder, "bench.journal"), "-"],
+                    stdin=data,
+                    check=True,
+                    stderr=subprocess.DEVNULL,
+                )
             shell = f"journalctl -D {folder} -o cat | grep -vcE '{GREP_NOISE}'"
             baseline = seconds(["sh", "-c", shell], runs)
             journal = seconds(
                 [*AUTHWATCH, "--dry-run", "--from-start", "--journal-dir", folder], runs
             )
-            rows.append((f"journal {journal_entries:,} entries, dry run", journal,
-                         f"{journal_entries / journal:,.0f} entries/s",
-                         f"{journal / baseline:.1f}× journalctl|grep ({baseline:.2f} s)", ""))
+            rows.append(
+                (
+                    f"journal {journal_entries:,} entries, dry run",
+                    journal,
+                    f"{journal_entries / journal:,.0f} entries/s",
+                    f"{journal / baseline:.1f}× journalctl|grep ({baseline:.2f} s)",
+                    "",
+                )
+            )
     finally:
         server.shutdown()
         shutil.rmtree(work)
