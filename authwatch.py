@@ -21,24 +21,44 @@ import datetime
 import enum
 import fcntl
 import functools
-import gzip
-import hashlib
-import ipaddress
 import json
-import logging
 import os
 import re
-import socket
 import sys
-import tempfile
 import time
-import urllib.parse
+import zlib
 from collections import Counter, OrderedDict
 from typing import NamedTuple
 
 __version__ = "0.1.0"
 
-log = logging.getLogger("authwatch")
+
+
+class Reporter:
+    """What authwatch says on stderr, a line each: errors always, warnings
+    unless -q, what it does with -v.  (logging would cost a sixth of a quiet
+    run's time just to import.)
+    """
+
+    QUIET, NORMAL, VERBOSE = range(3)
+
+    def __init__(self):
+        self.stream = sys.stderr
+        self.level = self.NORMAL
+
+    def info(self, text, *args):
+        if self.level >= self.VERBOSE:
+            self.say(text % args if args else text)
+
+    def warning(self, text, *args):
+        if self.level >= self.NORMAL:
+            self.say(text % args if args else text)
+
+    def say(self, text):
+        self.stream.write(f"authwatch: {text}\n")
+
+
+log = Reporter()
 
 
 ### Errors and exit codes ###################################################
@@ -90,6 +110,7 @@ DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
 PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")
+URL = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*)://(?:[^@/]*@)?(?P<host>\[[^\]/]*\]|[^:/?#]*)")
 
 # What an event can be: the kinds that RULES give, and "other".
 # fmt: off
@@ -203,6 +224,8 @@ def default_log_path():
 
 def is_loopback_host(host):
     """Given a URL's host name, return whether it names this machine's loopback."""
+    import ipaddress
+
     if host.lower() == "localhost":
         return True
     try:
@@ -338,10 +361,11 @@ def load_config(path, environ, overrides, need_pushover):
     user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
 
     api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
-    url = urllib.parse.urlsplit(api_url)
-    if url.scheme not in ("https", "http") or not url.hostname:
+    url = URL.match(api_url)
+    scheme = url["scheme"].lower() if url else None
+    if scheme not in ("https", "http") or not url["host"]:
         reader.problem("pushover", "api_url", f"not an http(s) URL: {api_url!r}")
-    elif url.scheme != "https" and not is_loopback_host(url.hostname):
+    elif scheme != "https" and not is_loopback_host(url["host"].strip("[]")):
         reader.problem("pushover", "api_url", "must use https (plain http only to loopback)")
 
     source_type = reader.choice("source", "type", SOURCE_TYPES, "auto")
@@ -356,7 +380,7 @@ def load_config(path, environ, overrides, need_pushover):
             break
     else:
         try:
-            compile_noise(DEFAULT_NOISE + ignore)
+            re.compile(alternation(ignore))
         except re.error as error:
             # each compiles alone, but they are matched as one alternation
             reader.problem(
@@ -438,6 +462,8 @@ def read_alerts(reader):
 
 def read_allow(reader):
     """Given a ConfigReader, return the Allow list it sets, noting problems."""
+    import ipaddress
+
     networks = []
     for text in reader.words("allow", "networks"):
         try:
@@ -747,13 +773,30 @@ def parse_line(line, now):
     )
 
 
-def compile_noise(patterns):
-    """Given noise patterns as strings, return one compiled alternation (or
-    None when there are none) to search noise_text() with.
+def alternation(patterns):
+    """Given regular expressions as strings, return one that matches any of them."""
+    return "|".join(f"(?:{pattern})" for pattern in patterns)
+
+
+def compile_noise(anchored, anywhere=()):
+    """Given noise patterns that all begin with ^ (the built-in ones) and
+    others (the config's), return a function that tells whether a
+    noise_text() is noise: the anchored patterns are tried at the start only,
+    in one alternation, the others anywhere.  They are compiled on first use:
+    a run with nothing new needs none.
     """
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+
+    @functools.cache
+    def compiled():
+        start = re.compile(alternation(p.removeprefix("^") for p in anchored)).match
+        inside = re.compile(alternation(anywhere)).search
+        return (start if anchored else None), (inside if anywhere else None)
+
+    def is_noise(text):
+        start, inside = compiled()
+        return bool((start and start(text)) or (inside and inside(text)))
+
+    return is_noise
 
 
 @functools.cache
@@ -768,40 +811,28 @@ def classify(record):
     """Given a Record that is not noise, return its Event: the first rule for
     its program that matches the whole message, or kind 'other'.
     """
-    fields = {}
-    matched = None
-    for candidate, pattern in rules_for(record.program):
+    for rule, pattern in rules_for(record.program):  # noqa: B007 (used after the loop)
         match = pattern.fullmatch(record.message)
         if match:
-            matched = candidate
-            fields = match.groupdict()
             break
-    if matched is not None:
-        fields = {**dict(matched.fixed), **{k: v for k, v in fields.items() if v}}
-        if "service" in fields and not fields.get("user"):
-            # a PAM failure without user= names the caller in ruser=
-            fields["user"] = fields.get("ruser")
-    port = fields.get("port")
+    else:
+        return Event(
+            record.time, record.host, record.program, record.pid, "other", None, None, None,
+            None, None, record.line, None, None, None, None, record.message, record.pid,
+        )  # fmt: skip
+    fields = dict(rule.fixed)
+    fields.update((key, value) for key, value in match.groupdict().items() if value)
+    get = fields.get
+    user = get("user")
+    if not user and "service" in fields:
+        user = get("ruser")  # a PAM failure without user= names the caller in ruser=
+    port, connection = get("port"), get("connection")
     return Event(
-        time=record.time,
-        host=record.host,
-        program=record.program,
-        pid=record.pid,
-        kind=matched.kind if matched else "other",
-        user=fields.get("user") or None,
-        ip=fields.get("ip") or None,
-        port=int(port) if port else None,
-        method=fields.get("method"),
-        command=fields.get("command"),
-        line=record.line,
-        rule=matched.name if matched else None,
-        target=fields.get("target"),
-        key_type=fields.get("key_type"),
-        fingerprint=fields.get("fingerprint"),
-        message=record.message,
-        connection=int(fields["connection"]) if "connection" in fields else record.pid,
-        tty=fields.get("tty"),
-    )
+        record.time, record.host, record.program, record.pid, rule.kind, user, get("ip"),
+        int(port) if port else None, get("method"), get("command"), record.line, rule.name,
+        get("target"), get("key_type"), get("fingerprint"), record.message,
+        int(connection) if connection else record.pid, get("tty"),
+    )  # fmt: skip
 
 
 def noise_text(record):
@@ -816,11 +847,11 @@ def noise_text(record):
 
 
 def understand(records, noise):
-    """Given Records and the compiled noise pattern (or None), yield the Event
+    """Given Records and the noise test (see compile_noise()), yield the Event
     of every record that is not noise.
     """
     for record in records:
-        if noise is None or not noise.search(noise_text(record)):
+        if not noise(noise_text(record)):
             yield classify(record)
 
 
@@ -973,6 +1004,8 @@ def is_known(event, allow):
     if not (allow.networks or allow.users or allow.keys):
         return False
     if allow.networks:
+        import ipaddress
+
         try:
             address = ipaddress.ip_address((event.ip or "").split("%")[0])
         except ValueError:
@@ -1005,7 +1038,7 @@ def login_message(host, event, priority):
     if event.ip:
         lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
     if event.time:
-        lines.append(f"Time: {event.time:%Y-%m-%d %H:%M:%S %z}")
+        lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
     title = f"{clean(host)}: {what} {clean(event.user or '?')} {login_origin(event)}"
     return Message(
         host,
@@ -1265,7 +1298,7 @@ def fingerprint_of(file):
     first = file.readline(MAX_LINE)
     if not first.endswith(b"\n") and len(first) < MAX_LINE:
         return None
-    return hashlib.sha256(first).hexdigest()[:32]
+    return f"{zlib.crc32(first):08x}{zlib.adler32(first):08x}"
 
 
 def read_lines(file, keep_partial):
@@ -1301,6 +1334,8 @@ def open_log(path):
     (gzip-decompressing a .gz file).
     """
     if path.endswith(".gz"):
+        import gzip
+
         return gzip.open(path, "rb")
     return open(path, "rb")
 
@@ -1337,7 +1372,7 @@ def find_rotated(path, inode, fingerprint):
                 with open_log(candidate) as file:
                     if fingerprint_of(file) == fingerprint:
                         return candidate, index == 0
-        except (OSError, EOFError, gzip.BadGzipFile):
+        except (OSError, EOFError):  # gzip's BadGzipFile is an OSError
             continue  # unreadable or not ours: not the one
     return None, False
 
@@ -1560,7 +1595,6 @@ class JournalSource:
                 continue  # handled by an earlier run
             realtime = note_entry(reader, seen, entry_cursor)
             cursor, newest = entry_cursor, max(newest, realtime)
-            self.position = journal_position(cursor, newest, seen)
             yield journal_record(reader, realtime)
         self.position = journal_position(cursor, newest, seen)
 
@@ -1601,9 +1635,11 @@ def now_microseconds(now):
 
 
 def sequence_of(cursor):
-    """Given a journal cursor, return (its sequence id, its number in it)."""
-    fields = dict(part.split("=", 1) for part in cursor.split(";") if "=" in part)
-    return fields.get("s", ""), int(fields.get("i", "0"), 16)
+    """Given a journal cursor ("s=<sequence id>;i=<number, hex>;..."), return
+    (its sequence id, its number in it).
+    """
+    sequence, number, _ = cursor.split(";", 2)
+    return sequence[2:], int(number[2:], 16)
 
 
 def note_entry(reader, seen, cursor):
@@ -1696,7 +1732,7 @@ def journal_record(reader, realtime):
     """Given a Reader on an entry and its time in µs, return its Record, with
     the line rebuilt as rsyslog would write it (for noise patterns and --json).
     """
-    stamp = datetime.datetime.fromtimestamp(realtime / 1_000_000).astimezone()
+    stamp = datetime.datetime.fromtimestamp(realtime / 1_000_000, datetime.timezone.utc)
     host = journal_field(reader, "_HOSTNAME")
     program = journal_field(reader, "SYSLOG_IDENTIFIER") or journal_field(reader, "_COMM")
     pid = journal_field(reader, "_PID") or journal_field(reader, "SYSLOG_PID")
@@ -1767,6 +1803,8 @@ def write_atomically(path, text):
 
     Raise StateError if it cannot be written.
     """
+    import tempfile
+
     folder = os.path.dirname(path) or "."
     try:
         handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-")
@@ -1797,7 +1835,8 @@ def prepare_state_dir(path):
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as error:
         raise StateError(f"cannot create state directory {path}: {error.strerror}") from None
-    write_atomically(os.path.join(path, ".writable"), "")
+    if not os.access(path, os.W_OK | os.X_OK):  # also false on a read-only file system
+        raise StateError(f"cannot write in state directory {path}")
 
 
 OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
@@ -2210,7 +2249,7 @@ def send_test_notification(config, stdout, session_factory):
 
     Raise DeliveryError if Pushover did not accept it.
     """
-    host = socket.gethostname()
+    host = os.uname().nodename
     message = Message(
         host, f"{host}: authwatch test", f"authwatch on {host} can reach you.", 0, None
     )
@@ -2252,13 +2291,18 @@ def run(options, config, stdout, now, session_factory):
     return ExitStatus.OK
 
 
+def config_noise(config):
+    """Given the Config, return its noise test: the built-in noise (unless
+    default_ignore is off) and [filter] ignore."""
+    return compile_noise(DEFAULT_NOISE if config.default_ignore else (), config.ignore)
+
+
 def new_messages(config, source, now, notices):
     """Given the Config, the source, the current local time and notices kept
     from an earlier run, read what is new and return the Messages it makes.
     """
-    noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
-    events = understand(source.records(now), noise)
-    local_host = socket.gethostname()
+    events = understand(source.records(now), config_noise(config))
+    local_host = os.uname().nodename
     summaries = summarise(events, local_host)
     return plan_messages(summaries, source.notices + notices, local_host, config.alerts)
 
@@ -2269,8 +2313,7 @@ def dry_run(options, config, source, stdout, now):
     event); store nothing.  Return ExitStatus.OK.
     """
     if options.json:
-        noise = compile_noise((DEFAULT_NOISE if config.default_ignore else ()) + config.ignore)
-        for event in understand(source.records(now), noise):
+        for event in understand(source.records(now), config_noise(config)):
             stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
     state_dir = config.state_dir
@@ -2296,18 +2339,15 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
     stderr = stderr or sys.stderr
     environ = os.environ if environ is None else environ
     clock = clock or (lambda: datetime.datetime.now().astimezone())
-    handler = logging.StreamHandler(stderr)
-    handler.setFormatter(logging.Formatter("authwatch: %(message)s"))
-    log.addHandler(handler)
-    log.propagate = False
+    log.stream, log.level = stderr, Reporter.NORMAL
     try:
         try:
             with contextlib.redirect_stdout(stdout):
                 options = build_parser().parse_args(argv)
         except SystemExit as exit:  # --help and --version
             return exit.code
-        log.setLevel(
-            logging.INFO if options.verbose else logging.ERROR if options.quiet else logging.WARNING
+        log.level = (
+            Reporter.VERBOSE if options.verbose else Reporter.QUIET if options.quiet else log.level
         )
         if options.json and not options.dry_run:
             raise UsageError("--json goes with --dry-run (see --help)")
@@ -2332,15 +2372,16 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
             "authwatch: error: interrupted; what was read is safe: unread, or in the outbox\n"
         )
         return ExitStatus.INTERRUPTED
-    except Exception as error:  # a bug: still one line for cron's mail, details with -v
-        log.info("details:", exc_info=True)
+    except Exception as error:  # noqa: BLE001 (a bug: one line for cron's mail; -v: details)
+        if log.level >= Reporter.VERBOSE:
+            import traceback
+
+            traceback.print_exc(file=stderr)
         stderr.write(
             f"authwatch: error: internal error, what was read is safe: {type(error).__name__}:"
             f" {one_line(error)} (run with -v for details)\n"
         )
         return ExitStatus.INTERNAL_ERROR
-    finally:
-        log.removeHandler(handler)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ and print a table (medians of several runs):
   next to `journalctl -o cat | grep -vcE`;
 - the no-op run (nothing new) next to `python -c pass`.
 
-    scripts/bench            # or: .venv/bin/python bench/run.py [--quick]
+    scripts/bench [--quick]  # installs authwatch into .venv-bench, as a user would
 """
 
 import argparse
@@ -28,7 +28,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = sys.executable
-AUTHWATCH = [PYTHON, os.path.join(HERE, os.pardir, "authwatch.py")]
+# The command cron runs: the console script installed beside this Python.
+AUTHWATCH = [os.path.join(os.path.dirname(PYTHON), "authwatch")]
 GREP_NOISE = "CRON|Connection closed|Received disconnect|Disconnected from|check pass"
 JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote"
 

@@ -4,6 +4,7 @@ emergency messages and the quota reserve; and --test-notification."""
 
 import datetime
 import json
+import os
 
 import pytest
 from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
@@ -231,7 +232,7 @@ def test_the_test_notification_prints_pushovers_answer(config_file, httpserver):
     )
     result = run_main("--config", config_file(), "--test-notification")
     assert result.status == 0
-    host = authwatch.socket.gethostname()
+    host = os.uname().nodename
     assert result.stdout == (
         'Pushover accepted the test message: {"status": 1, "request": "q"}\n'
         "9876 of 10000 messages left this month\n"

@@ -60,7 +60,7 @@ NOISE = authwatch.compile_noise(authwatch.DEFAULT_NOISE)
 
 
 def is_noise(line):
-    return NOISE.search(noise_text(line)) is not None
+    return NOISE(noise_text(line))
 
 
 def noise_text(line):
