@@ -33,7 +33,6 @@ from typing import NamedTuple
 __version__ = "0.1.0"
 
 
-
 class Reporter:
     """What authwatch says on stderr, a line each: errors always, warnings
     unless -q, what it does with -v.  (logging would cost a sixth of a quiet
@@ -154,6 +153,9 @@ class Allow(NamedTuple):
     keys: frozenset = frozenset()  # "SHA256:..." fingerprints
 
 
+NO_ALLOWLIST = Allow()
+
+
 class Alerts(NamedTuple):
     """How events become messages: priorities, budget, allowlist."""
 
@@ -163,7 +165,7 @@ class Alerts(NamedTuple):
     quota_reserve: int = 100
     retry: int = 60  # for emergency (priority 2) messages
     expire: int = 3600
-    allow: Allow = Allow()
+    allow: Allow = NO_ALLOWLIST
     known_priority: int | None = -1  # None: known logins are not sent
 
 
@@ -904,16 +906,18 @@ class HostSummary:
 
     RECENT_CONNECTIONS = 4096
 
-    def __init__(self, host):
+    def __init__(self, host, allow=NO_ALLOWLIST):
         self.host = host
-        self.counts = Counter()  # events by kind; failures by connection
-        self.logins = []  # the first KEPT_EVENTS login events
+        self.allow = allow
+        self.counts = Counter()  # events by kind; failures by connection; "login": unknown ones
+        self.logins = []  # the first KEPT_EVENTS unknown login events
+        self.known = Counter()  # known_login_line() -> count, in the order first seen
         self.privilege = Counter()  # privilege_line() -> count, in the order first seen
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
         self.connections = OrderedDict()  # (program, pid) -> [ip counted, user counted]
-        self.latest = {}  # "privilege" or "digest" -> the time of its newest event
+        self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
         self.last_act = None
 
     def add(self, event):
@@ -929,6 +933,12 @@ class HostSummary:
                 self.privilege[line] += 1
             self.note_time("privilege", event.time)
             self.counts[event.kind] += 1
+        elif event.kind == "login" and is_known(event, self.allow):
+            line = known_login_line(event)
+            if line in self.known or len(self.known) < KEPT_EVENTS:
+                self.known[line] += 1
+            self.counts["known_login"] += 1
+            self.note_time("known", event.time)
         else:
             kept = self.logins if event.kind == "login" else self.others
             if len(kept) < (KEPT_EVENTS if event.kind == "login" else KEPT_OTHER_LINES):
@@ -958,15 +968,16 @@ class HostSummary:
             self.latest[group] = time
 
 
-def summarise(events, local_host):
-    """Given Events, return a dict of host name to HostSummary, in the order
-    the hosts first appear; events without a host belong to local_host.
+def summarise(events, local_host, allow=NO_ALLOWLIST):
+    """Given Events, the local host name and the Allow lists, return a dict
+    of host name to HostSummary, in the order the hosts first appear; events
+    without a host belong to local_host.
     """
     summaries = {}
     for event in events:
         host = event.host or local_host
         if host not in summaries:
-            summaries[host] = HostSummary(host)
+            summaries[host] = HostSummary(host, allow)
         summaries[host].add(event)
     return summaries
 
@@ -1016,6 +1027,11 @@ def is_known(event, allow):
     if allow.users and event.user not in allow.users:
         return False
     return not allow.keys or event.fingerprint in allow.keys
+
+
+def known_login_line(event):
+    """Given a known login Event, return its line in the digest."""
+    return f"{clean(event.user or '?')} {login_origin(event)} ({clean(event.method or '?')})"
 
 
 def login_origin(event):
@@ -1105,10 +1121,10 @@ def failure_lines(summary):
     return lines
 
 
-def digest_message(summary, known, alerts):
-    """Given a HostSummary, its known login Events and the Alerts, return the
-    digest of failures, known logins and lines not understood, or None when
-    there is nothing to send.
+def digest_message(summary, alerts):
+    """Given a HostSummary and the Alerts, return the digest of failures,
+    known logins and lines not understood, or None when there is nothing to
+    send.
     """
     lines, parts, priorities = [], [], []
     failures = sum(summary.counts[kind] for kind in FAILURE_KINDS)
@@ -1124,13 +1140,15 @@ def digest_message(summary, known, alerts):
         lines.append(f"… and {plural(unlisted, 'more login')}")
         parts.append(plural(unlisted, "more login"))
         priorities.append(alerts.priorities["login"])
+    known = summary.counts["known_login"]
     if known and alerts.known_priority is not None:
-        seen = Counter(
-            f"{clean(event.user or '?')} {login_origin(event)} ({clean(event.method or '?')})"
-            for event in known
-        )
-        lines += ["Known login: " + text + (f" ×{n}" if n > 1 else "") for text, n in seen.items()]
-        parts.append(plural(len(known), "known login"))
+        lines += [
+            f"Known login: {text}" + (f" ×{n}" if n > 1 else "")
+            for text, n in summary.known.items()
+        ]
+        if known > sum(summary.known.values()):
+            lines.append(f"… and {known - sum(summary.known.values())} more known logins")
+        parts.append(plural(known, "known login"))
         priorities.append(alerts.known_priority)
     if summary.counts["other"]:
         lines += [
@@ -1142,7 +1160,9 @@ def digest_message(summary, known, alerts):
         priorities.append(alerts.priorities["other"])
     if not lines:
         return None
-    times = [summary.latest.get("digest")] + [event.time for event in known]
+    times = [summary.latest.get("digest")]
+    if known and alerts.known_priority is not None:
+        times.append(summary.latest.get("known"))
     return Message(
         summary.host,
         shorten(f"{clean(summary.host)}: {', '.join(parts)}", MAX_TITLE),
@@ -1163,15 +1183,12 @@ def host_messages(summary, alerts):
     """Given a HostSummary and the Alerts, return its Messages: one per
     unknown login, one for privilege use, one digest.
     """
-    known = [event for event in summary.logins if is_known(event, alerts.allow)]
     messages = [
-        login_message(summary.host, event, alerts.priorities["login"])
-        for event in summary.logins
-        if not is_known(event, alerts.allow)
+        login_message(summary.host, event, alerts.priorities["login"]) for event in summary.logins
     ]
     if summary.privilege:
         messages.append(privilege_message(summary, alerts.priorities))
-    digest = digest_message(summary, known, alerts)
+    digest = digest_message(summary, alerts)
     if digest:
         messages.append(digest)
     return messages
@@ -2303,7 +2320,7 @@ def new_messages(config, source, now, notices):
     """
     events = understand(source.records(now), config_noise(config))
     local_host = os.uname().nodename
-    summaries = summarise(events, local_host)
+    summaries = summarise(events, local_host, config.alerts.allow)
     return plan_messages(summaries, source.notices + notices, local_host, config.alerts)
 
 

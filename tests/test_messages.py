@@ -24,8 +24,9 @@ def events(*lines):
 
 
 def plan(*lines, notices=(), **alerts):
-    summaries = authwatch.summarise(events(*lines), "localhost")
-    return authwatch.plan_messages(summaries, notices, "localhost", ALERTS._replace(**alerts))
+    alerts = ALERTS._replace(**alerts)
+    summaries = authwatch.summarise(events(*lines), "localhost", alerts.allow)
+    return authwatch.plan_messages(summaries, notices, "localhost", alerts)
 
 
 def failure(pid, ip="198.51.100.7", user="root"):
@@ -283,3 +284,16 @@ def test_different_acts_of_one_process_are_all_kept():
         "Nov 27 10:00:00 web1 usermod[900]: add 'bob' to group 'sudo'",
     )
     assert message.body == "usermod: change user 'bob' password\nusermod: add 'bob' to group 'sudo'"
+
+
+def test_a_stranger_among_hundreds_of_known_logins_still_rings():
+    allow = authwatch.Allow(users=frozenset({"deploy"}))
+    known = [
+        LOGIN.replace("awtest", "deploy").replace("sshd[20]", f"sshd[{n}]") for n in range(250)
+    ]
+    messages = plan(*known, LOGIN, allow=allow)
+    assert [(m.title, m.priority) for m in messages] == [
+        ("web1: SSH login awtest from 203.0.113.9", 1),
+        ("web1: 250 known logins", -1),
+    ]
+    assert messages[1].body == "Known login: deploy from 203.0.113.9 (publickey) ×250"
