@@ -878,8 +878,8 @@ PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
 KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
 KEPT_OTHER_LINES = 20
-OTHER_LINE_LENGTH = 200
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 and C1 controls, zero-width and direction marks, line and paragraph separators
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 class Message(NamedTuple):
@@ -890,6 +890,7 @@ class Message(NamedTuple):
     timestamp: int | None
     held: bool = False  # kept back while Pushover's monthly quota is low
     folded: int = 0  # how many other messages were folded into this one
+    parts: tuple = ()  # a folded message: the titles of the messages in it (some, if many)
 
 
 class HostSummary:
@@ -1151,9 +1152,7 @@ def digest_message(summary, alerts):
         parts.append(plural(known, "known login"))
         priorities.append(alerts.known_priority)
     if summary.counts["other"]:
-        lines += [
-            "Other: " + shorten(noise_text_of(event), OTHER_LINE_LENGTH) for event in summary.others
-        ]
+        lines += [f"Other: {noise_text_of(event)}" for event in summary.others]
         if summary.counts["other"] > len(summary.others):
             lines.append(f"… and {summary.counts['other'] - len(summary.others)} more other lines")
         parts.append(plural(summary.counts["other"], "other line"))
@@ -1194,10 +1193,15 @@ def host_messages(summary, alerts):
     return messages
 
 
+MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
+
+
 def fit_lines(lines, limit):
-    """Given message lines and a length limit, return them joined, keeping
-    whole lines and saying how many did not fit.
+    """Given message lines and a length limit, return them joined, each line
+    shortened to MAX_LINE_LENGTH, keeping whole lines and saying how many did
+    not fit.
     """
+    lines = [shorten(line, MAX_LINE_LENGTH) for line in lines]
     kept = []
     for index, line in enumerate(lines):
         rest = len(lines) - index
@@ -1208,28 +1212,29 @@ def fit_lines(lines, limit):
     return shorten("\n".join(kept), limit)
 
 
-FOLDED = re.compile(r" … and \d+ more$")  # the end of a folded message's title
+MAX_PARTS = 500  # titles a folded message remembers; it counts all
 
 
 def merge_messages(messages):
-    """Given Messages, return one that holds them all, each under its title,
-    at the highest of their priorities.
+    """Given Messages, return one that holds them all, at the highest of
+    their priorities: the title of each first (for a login, who and from
+    where), then as much of their bodies as fits.  Merging a merged message
+    again keeps its titles and counts.
     """
-    lines = []
-    for message in messages:
-        lines.append(f"▶ {message.title}")
-        lines += message.body.splitlines()
-    first = messages[0]
+    titles = [title for message in messages for title in (message.parts or (message.title,))]
+    details = [
+        line for message in messages if not message.parts for line in message.body.splitlines()
+    ]
     folded = sum(message.folded + 1 for message in messages) - 1
-    title = f"{FOLDED.sub('', first.title)} … and {folded} more"
     stamps = [message.timestamp for message in messages if message.timestamp]
     return Message(
-        first.host,
-        shorten(title, MAX_TITLE),
-        fit_lines(lines, MAX_MESSAGE),
+        messages[0].host,
+        shorten(f"{titles[0]} … and {folded} more", MAX_TITLE),
+        fit_lines([f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
         max(message.priority for message in messages),
         max(stamps, default=None),
         folded=folded,
+        parts=tuple(titles[:MAX_PARTS]),
     )
 
 

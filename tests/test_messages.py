@@ -215,7 +215,7 @@ def test_lines_not_understood_are_listed_raw_and_shortened():
     first, second = message.body.splitlines()
     assert first == "Other: sshd: something sshd never said before"
     assert second.startswith("Other: sshd: something else zzz")
-    assert len(second) == len("Other: ") + authwatch.OTHER_LINE_LENGTH and second.endswith("…")
+    assert len(second) == authwatch.MAX_LINE_LENGTH and second.endswith("…")
 
 
 def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
@@ -244,8 +244,33 @@ def test_a_single_huge_line_is_cut_too():
         "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
         " COMMAND=/bin/echo " + "A" * 5000
     )
-    assert len(message.body) == authwatch.MAX_MESSAGE
+    assert len(message.body) == authwatch.MAX_LINE_LENGTH
     assert message.body.endswith("…")
+
+
+def test_one_long_line_does_not_crowd_out_the_others():
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+        " COMMAND=/bin/echo " + "A" * 1500,
+        "Nov 27 10:00:01 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls",
+    )
+    first, second = message.body.splitlines()
+    assert len(first) == authwatch.MAX_LINE_LENGTH
+    assert second == "sudo: alice as root: /bin/ls"
+
+
+def test_folding_again_keeps_every_title_and_count():
+    logins = [
+        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(9)
+    ]
+    [first] = plan(*logins[:3], max_messages=1)
+    [second] = plan(*logins[3:6], max_messages=1)
+    third = authwatch.fold_messages([first, second] + plan(*logins[6:], max_messages=9), 1)
+    [merged] = third
+    assert merged.folded == 8
+    assert merged.title == "web1: SSH login user0 from 203.0.113.9 … and 8 more"
+    assert merged.parts == tuple(f"web1: SSH login user{n} from 203.0.113.9" for n in range(9))
+    assert merged.body.splitlines()[:9] == [f"▶ {title}" for title in merged.parts]
 
 
 def test_failure_memory_is_bounded_in_a_storm():

@@ -81,8 +81,13 @@ def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
         "web1: SSH login user1 from 203.0.113.9 … and 3 more",
     ]
     assert forms[1]["priority"] == "1"
-    assert forms[1]["message"].startswith("▶ web1: SSH login user1 from 203.0.113.9\nMethod:")
-    assert "▶ web1: 1 failed login from 1 address" in forms[1]["message"]
+    assert forms[1]["message"].startswith(
+        "▶ web1: SSH login user1 from 203.0.113.9\n"
+        "▶ web1: SSH login user2 from 203.0.113.9\n"
+        "▶ web1: SSH login user3 from 203.0.113.9\n"
+        "▶ web1: 1 failed login from 1 address\n"
+        "Method: publickey\n"
+    )
 
 
 def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
@@ -216,8 +221,8 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert forms[2]["title"] == "web1: 1 sudo/su use … and 1 more"
     assert forms[2]["message"] == (
         "▶ web1: 1 sudo/su use\n"
-        "sudo: alice as root: /usr/bin/systemctl restart nginx\n"
         "▶ web1: 1 failed login from 1 address\n"
+        "sudo: alice as root: /usr/bin/systemctl restart nginx\n"
         "1 failed login from 1 address\n"
         "IPs: 198.51.1.1 ×1\n"
         "Users: admin1 ×1"
