@@ -2000,10 +2000,14 @@ def run_lock(state_dir):
 # 5xx, a timeout or a lost connection no sooner than 5 s later, with backoff;
 # never retry a 4xx as it is; after a 429 send nothing until the quota's reset.
 
-REQUEST_TIMEOUT = (5, 15)  # seconds to connect, seconds to answer
-RETRIES = 2  # after the first try: one run spends at most about a minute on a dead Pushover
+# A run must end within 90 s even when Pushover is down or slow: one message
+# takes at most 3 tries of (5 + 10) s and waits of 5 and 10 s, 60 s in all;
+# no message is begun after DELIVERY_TIME.
+REQUEST_TIMEOUT = (5, 10)  # seconds to connect, seconds to answer
+RETRIES = 2  # after the first try
 FIRST_RETRY_DELAY = 5  # seconds
-DELIVERY_TIME = 60  # seconds a run may spend sending before the rest waits for the next
+LONGEST_RETRY_DELAY = 10  # seconds, also for Retry-After
+DELIVERY_TIME = 20  # seconds a run may spend sending before the rest waits for the next
 
 
 class PushoverRefused(AuthwatchError):
@@ -2026,14 +2030,23 @@ def new_http_session():
             return max(FIRST_RETRY_DELAY, super().get_backoff_time())
 
         def get_retry_after(self, response):
+            # honoured, but a run ends in time: no sooner than 5 s, no later than 10 s
             after = super().get_retry_after(response)
-            return None if after is None else max(FIRST_RETRY_DELAY, after)
+            return (
+                None if after is None else min(max(FIRST_RETRY_DELAY, after), LONGEST_RETRY_DELAY)
+            )
+
+        def is_retry(self, method, status_code, has_retry_after=False):
+            if 400 <= status_code < 500:
+                return False  # urllib3 retries a 413 or 429 with Retry-After; never a 4xx
+            return super().is_retry(method, status_code, has_retry_after)
 
     retry = PushoverRetry(
         total=RETRIES,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=None,  # POST too: a duplicate beats a lost login
         backoff_factor=FIRST_RETRY_DELAY,
+        backoff_max=LONGEST_RETRY_DELAY,
         raise_on_status=False,
     )
     session = requests.Session()
@@ -2127,8 +2140,8 @@ def send_message(session, config, message, on_quota):
     if status == 429:
         raise QuotaSpent(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
     if 400 <= status < 500:
-        wrong = [key for key in ("token", "user") if key in answer]
-        if wrong:
+        wrong = [key for key in ("token", "user", *MESSAGE_OPTIONS) if key in answer]
+        if wrong:  # a setting, not this message: every message would be refused
             raise ConfigError(
                 f"Pushover refused [pushover] {' and '.join(wrong)} (HTTP {status}): {reasons}"
             )

@@ -206,3 +206,52 @@ def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, config_
     assert sent_forms(pushover) == []
     assert cron_run(config, auth_log).status == 0
     assert len(sent_forms(pushover)) == 1
+
+
+def test_a_long_retry_after_does_not_hold_the_run(
+    monkeypatch, tmp_path, auth_log, config_file, httpserver
+):
+    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_data(
+        "later", status=503, headers={"Retry-After": "3600"}
+    )
+    started = time.monotonic()
+    result = cron_run(config, auth_log)
+    assert time.monotonic() - started < 30  # waits of 10 s, not an hour
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert len(httpserver.log) == 3
+    assert len(outbox(tmp_path)["messages"]) == 1
+
+
+def test_a_429_is_not_retried_even_with_retry_after(monkeypatch, auth_log, config_file, httpserver):
+    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_json(
+        {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}
+    )
+    assert cron_run(config, auth_log).status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert len(httpserver.log) == 1
+
+
+def test_a_refused_setting_keeps_everything_and_names_it(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file(pushover="device = phnoe\n")
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    httpserver.expect_request("/1/messages.json").respond_with_json(
+        {"device": "invalid", "errors": ["device name is not valid for user"], "status": 0},
+        status=400,
+    )
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert result.stderr == (
+        "authwatch: error: Pushover refused [pushover] device (HTTP 400):"
+        " device name is not valid for user\n"
+    )
+    assert len(outbox(tmp_path)["messages"]) == 1
