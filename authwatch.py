@@ -1373,12 +1373,13 @@ def rotated_candidates(path):
     if guess:
         yield guess
     folder, name = os.path.split(path)
-    siblings = [
-        os.path.join(folder, entry)
-        for entry in os.listdir(folder or ".")
-        if entry.startswith((name + ".", name + "-")) and entry != os.path.basename(guess or "")
-    ]
-    yield from sorted(siblings, key=lambda sibling: -os.stat(sibling).st_mtime)
+    siblings = []
+    for entry in os.listdir(folder or "."):
+        if entry.startswith((name + ".", name + "-")) and entry != os.path.basename(guess or ""):
+            with contextlib.suppress(OSError):  # a dangling link, or gone meanwhile
+                siblings.append((os.stat(os.path.join(folder, entry)).st_mtime, entry))
+    for _, entry in sorted(siblings, reverse=True):
+        yield os.path.join(folder, entry)
 
 
 def find_rotated(path, inode, fingerprint):
@@ -1965,12 +1966,18 @@ def read_quota(state_dir):
     """Given the state directory, return the stored quota; {} if there is
     none or it is damaged (it is only a cache of Pushover's headers).
     """
+    path = os.path.join(state_dir, QUOTA)
     try:
-        quota = read_json_state(os.path.join(state_dir, QUOTA), {})
+        quota = read_json_state(path, {})
     except StateError as error:
         log.warning("%s: ignored", error)
         return {}
-    return quota if isinstance(quota, dict) else {}
+    keys = ("limit", "remaining", "reset")
+    if isinstance(quota, dict) and all(isinstance(quota.get(key), int) for key in keys):
+        return quota
+    if quota:
+        log.warning("%s is damaged: ignored", path)
+    return {}
 
 
 @contextlib.contextmanager
@@ -2012,6 +2019,8 @@ DELIVERY_TIME = 20  # seconds a run may spend sending before the rest waits for 
 
 class PushoverRefused(AuthwatchError):
     """Pushover refused one message for what it holds (a 4xx): it is dropped."""
+
+    exit_status = ExitStatus.DELIVERY_FAILED
 
 
 class QuotaSpent(DeliveryError):
@@ -2149,6 +2158,22 @@ def send_message(session, config, message, on_quota):
     raise DeliveryError(f"Pushover did not accept the message (HTTP {status}): {reasons}")
 
 
+def release_held(messages):
+    """Given Messages, return them with those held for the quota released,
+    as one message if there were several.
+    """
+    held = [message for message in messages if message.held]
+    if not held:
+        return messages
+    released = merge_messages(held) if len(held) > 1 else held[0]
+    return [message for message in messages if not message.held] + [released._replace(held=False)]
+
+
+def store_quota(state_dir, quota):
+    """Given the state directory and the quota Pushover told of, store it."""
+    write_atomically(os.path.join(state_dir, QUOTA), json.dumps(quota) + "\n")
+
+
 def deliver(state_dir, session_factory, config, now):
     """Given the state directory, a way to get an HTTP session, the Config
     and the Unix time now, send the messages in the outbox, removing each
@@ -2172,16 +2197,16 @@ def deliver(state_dir, session_factory, config, now):
     def note_quota(answer):
         quota.clear()
         quota.update(answer)
-        write_atomically(os.path.join(state_dir, QUOTA), json.dumps(quota) + "\n")
+        store_quota(state_dir, quota)
 
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
 
-    held = [message for message in pending if message.held]
-    if len(held) > 1 and not quota_is_low(quota, config.alerts.quota_reserve, now):
-        merged = merge_messages(held)._replace(held=False)
-        pending = [message for message in pending if not message.held] + [merged]
-        store()
+    if not quota_is_low(quota, config.alerts.quota_reserve, now):
+        released = release_held(pending)
+        if released != pending:
+            pending = released
+            store()
     session = session_factory()
     started = time.monotonic()
     for message in list(pending):
@@ -2282,7 +2307,8 @@ def send_test_notification(config, stdout, session_factory):
     send one message that says this host can reach its admin and print
     Pushover's answer; return ExitStatus.OK.
 
-    Raise DeliveryError if Pushover did not accept it.
+    Raise ConfigError if Pushover refused a setting, DeliveryError if it did
+    not accept the message for another reason.
     """
     host = os.uname().nodename
     message = Message(
@@ -2293,6 +2319,11 @@ def send_test_notification(config, stdout, session_factory):
     stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")
     if quota:
         stdout.write(f"{quota['remaining']} of {quota['limit']} messages left this month\n")
+        try:  # kept for the quota reserve, as from every answer
+            prepare_state_dir(config.state_dir)
+            store_quota(config.state_dir, quota)
+        except StateError as error:
+            log.warning("%s", error)
     return ExitStatus.OK
 
 
@@ -2358,7 +2389,8 @@ def dry_run(options, config, source, stdout, now):
     pending = [Message(**fields) for fields in outbox.get("messages", [])]
     messages = new_messages(config, source, now, outbox.get("notices", []))
     low = quota_is_low(read_quota(state_dir), config.alerts.quota_reserve, int(now.timestamp()))
-    for message in fold_messages(pending + messages, config.alerts.max_messages):
+    queued = fold_messages(pending + messages, config.alerts.max_messages)
+    for message in queued if low else release_held(queued):  # as deliver() will
         held = message.held or (low and message.priority < 1)
         stdout.write(format_message(message._replace(held=held)) + "\n")
     log.info("dry run: nothing sent or stored")

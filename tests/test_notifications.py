@@ -215,6 +215,9 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert sent_forms(httpserver)[-1]["title"] == "web1: SSH login root from 203.0.113.9"
 
     after_reset = NOW + datetime.timedelta(hours=2)
+    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run", now=after_reset)
+    assert "held" not in dry.stdout
+    assert dry.stdout.startswith("=== web1: 1 sudo/su use … and 1 more [priority 0]\n")
     assert cron_run(config, auth_log, now=after_reset).status == 0
     forms = sent_forms(httpserver)
     assert len(forms) == 3  # the two held messages went as one
@@ -231,7 +234,7 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert outbox == {"messages": [], "notices": [], "positions": {}}
 
 
-def test_the_test_notification_prints_pushovers_answer(config_file, httpserver):
+def test_the_test_notification_prints_pushovers_answer(tmp_path, config_file, httpserver):
     httpserver.expect_request("/1/messages.json").respond_with_data(
         *quota_answer(9876, 1800000000)[:2], headers=quota_answer(9876, 1800000000)[2]
     )
@@ -247,6 +250,21 @@ def test_the_test_notification_prints_pushovers_answer(config_file, httpserver):
         f"{host}: authwatch test",
         f"authwatch on {host} can reach you.",
     )
+    stored = json.loads((tmp_path / "state" / "pushover.json").read_text())
+    assert stored == {"limit": 10000, "remaining": 9876, "reset": 1800000000}
+
+
+def test_a_damaged_quota_file_is_ignored(tmp_path, auth_log, config_file, pushover):
+    config = config_file()
+    first_run(config, auth_log)
+    (tmp_path / "state" / "pushover.json").write_text('{"remaining": null, "reset": 99999999999}')
+    append(auth_log, LOGIN)
+    result = cron_run(config, auth_log)
+    assert result.status == 0
+    assert (
+        result.stderr == f"authwatch: {tmp_path / 'state' / 'pushover.json'} is damaged: ignored\n"
+    )
+    assert len(pushover.log) == 1
 
 
 def test_a_failed_test_notification_says_why(config_file, httpserver):

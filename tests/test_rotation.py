@@ -121,3 +121,17 @@ def test_a_log_truncated_in_place_is_read_from_its_start_not_from_last_weeks_fil
     assert result.status == 0
     assert users_sent(pushover) == ["seen", "seen", "new"]
     assert "rotated to a place authwatch does not know" in result.stderr
+
+
+def test_a_dangling_link_beside_the_log_does_not_stop_the_search(
+    tmp_path, log, config_file, pushover
+):
+    config = config_file()
+    run = ["--config", config, "--log", str(log)]
+    (log.parent / "auth.log.pre-upgrade").symlink_to(tmp_path / "gone")
+    run_main(*run)
+    append(log, line(1, "before"))
+    os.rename(log, log.parent / "auth.log.0")  # a name pygtail does not guess alone
+    append(log, line(2, "after"))
+    assert run_main(*run).status == 0
+    assert users_sent(pushover) == ["before", "after"]
