@@ -825,14 +825,16 @@ def classify(record):
     fields = dict(rule.fixed)
     fields.update((key, value) for key, value in match.groupdict().items() if value)
     get = fields.get
-    user = get("user")
-    if not user and "service" in fields:
+    user, target = get("user"), get("target")
+    if get("service") in ("su", "su-l", "sudo", "sudo-i") and get("ruser"):
+        user, target = get("ruser"), user  # su's and sudo's PAM: ruser ran it, user= is whom as
+    elif not user and "service" in fields:
         user = get("ruser")  # a PAM failure without user= names the caller in ruser=
     port, connection = get("port"), get("connection")
     return Event(
         record.time, record.host, record.program, record.pid, rule.kind, user, get("ip"),
         int(port) if port else None, get("method"), get("command"), record.line, rule.name,
-        get("target"), get("key_type"), get("fingerprint"), record.message,
+        target, get("key_type"), get("fingerprint"), record.message,
         int(connection) if connection else record.pid, get("tty"),
     )  # fmt: skip
 
@@ -874,6 +876,10 @@ def event_json(event):
 # into the last one.
 
 FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
+# su and sudo log each failure again in their own words, which say more
+# ("FAILED SU (to root) mallory on pts/1", "3 incorrect password attempts ;
+# ... COMMAND=/bin/sh"): their PAM lines are not counted twice.
+ECHO_RULES = ("su_pam_failure", "sudo_pam_failure")
 PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
 KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
@@ -924,6 +930,8 @@ class HostSummary:
     def add(self, event):
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
+        elif event.rule in ECHO_RULES:
+            pass
         elif event.kind in PRIVILEGE_KINDS:
             line = privilege_line(event)
             act = (event.program, event.pid, line)

@@ -322,3 +322,17 @@ def test_a_stranger_among_hundreds_of_known_logins_still_rings():
         ("web1: 250 known logins", -1),
     ]
     assert messages[1].body == "Known login: deploy from 203.0.113.9 (publickey) ×250"
+
+
+def test_a_failed_su_or_sudo_counts_once_and_names_who_tried():
+    [message] = plan(
+        "Nov 27 10:00:00 web1 su[70]: pam_unix(su:auth): authentication failure; logname=mallory"
+        " uid=1001 euid=0 tty=/dev/pts/3 ruser=mallory rhost=  user=root",
+        "Nov 27 10:00:02 web1 su[70]: FAILED SU (to root) mallory on pts/3",
+        "Nov 27 10:01:00 web1 sudo: pam_unix(sudo:auth): authentication failure; logname=eve"
+        " uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve",
+        "Nov 27 10:01:05 web1 sudo:      eve : 3 incorrect password attempts ; TTY=pts/4 ;"
+        " PWD=/home/eve ; USER=root ; COMMAND=/bin/sh",
+    )
+    assert message.title == "web1: 2 sudo/su uses (2 failed)"
+    assert message.body == "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh"
