@@ -498,8 +498,9 @@ SSHD_TAG = r"^sshd(?:-session)?\[\d+\]: "
 # fmt: off
 DEFAULT_NOISE = (
     r"^CRON\[",
-    SSHD_TAG + r"Connection closed by ",
-    SSHD_TAG + r"Connection reset by .* \[preauth\]$",
+    # the article's "Connection closed", but for [preauth]: that one may end an
+    # attempt that wrote nothing else (a key that did not fit), so it is counted
+    SSHD_TAG + r"Connection (?:closed|reset) by (?!.*\[preauth\]$)",
     ANY_TAG + r"pam_unix\((?:crond?|systemd-user):session\): session (?:opened|closed)",
     ANY_TAG + r"pam_unix\([\w-]+:session\): session closed",
     ANY_TAG + r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
@@ -596,6 +597,17 @@ RULES = (
          r"User (?P<user>.*?) from " + IP + r" not allowed because .*"),
     rule("ssh_root_refused", "login_failed", SSHD,
          r"ROOT LOGIN REFUSED FROM " + FROM_IP_PORT + r"(?: \[preauth\])?", user="root"),
+    # the end of a connection before authentication: counted once per connection,
+    # so nothing more after a failure already counted, but an attempt with keys
+    # that did not fit writes only this
+    rule("ssh_closed_authenticating", "login_failed", SSHD,
+         r"Connection (?:closed|reset) by authenticating user (?P<user>.*?) "
+         + FROM_IP_PORT + r" \[preauth\]"),
+    rule("ssh_closed_invalid", "invalid_user", SSHD,
+         r"Connection (?:closed|reset) by invalid user (?P<user>.*?) " + FROM_IP_PORT
+         + r" \[preauth\]"),
+    rule("ssh_closed_preauth", "probe", SSHD,
+         r"Connection (?:closed|reset) by " + FROM_IP_PORT + r" \[preauth\]"),
     rule("ssh_probe_kex", "probe", SSHD,
          r"error: kex_exchange_identification: .*"),
     rule("ssh_probe_no_ident", "probe", SSHD,

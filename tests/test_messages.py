@@ -336,3 +336,14 @@ def test_a_failed_su_or_sudo_counts_once_and_names_who_tried():
     )
     assert message.title == "web1: 2 sudo/su uses (2 failed)"
     assert message.body == "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh"
+
+
+def test_a_connection_that_only_closes_before_authentication_is_counted_once():
+    [message] = plan(
+        failure(31),
+        "Nov 27 10:00:06 web1 sshd[31]: Connection closed by authenticating user root"
+        " 198.51.100.7 port 5000 [preauth]",
+        "Nov 27 10:00:07 web1 sshd[32]: Connection closed by authenticating user root"
+        " 198.51.100.8 port 5001 [preauth]",  # keys only: nothing else is logged
+    )
+    assert message.title == "web1: 2 failed logins from 2 addresses"
