@@ -84,6 +84,31 @@ def pushover(httpserver):
     return httpserver
 
 
+def form(title, message, priority, timestamp):
+    """Return the form fields that Pushover should receive for a message."""
+    return {
+        "token": TOKEN,
+        "user": USER_KEY,
+        "title": title,
+        "message": message,
+        "priority": str(priority),
+        "timestamp": str(timestamp),
+    }
+
+
+def alice_login_form(when, timestamp):
+    """Return the form of the message about alice's key login, which the
+    tests' logs and journals hold, logged at `when` ("2026-11-27 11:05:00")."""
+    return form(
+        "web1: SSH login alice from 192.0.2.10",
+        "Method: publickey\n"
+        "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+        f"From: 192.0.2.10 port 52144\nTime: {when} +0000",
+        1,
+        timestamp,
+    )
+
+
 def sent_forms(server):
     """Return the form fields of every request the stand-in received, in order."""
     return [dict(request.form) for request, _response in server.log]

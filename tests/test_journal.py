@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_as_nobody, run_main, sent_forms
+from conftest import alice_login_form, form, run_as_nobody, run_main, sent_forms
 
 import authwatch
 
@@ -82,27 +82,13 @@ def test_first_run_starts_at_the_tail_and_each_entry_is_sent_once(
     second = journal_run(tmp_path / "state", folder, config=config)
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
-        {
-            "token": TOKEN,
-            "user": USER_KEY,
-            "title": "web1: SSH login alice from 192.0.2.10",
-            "message": (
-                "Method: publickey\n"
-                "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
-                "From: 192.0.2.10 port 52144\n"
-                "Time: 2026-11-27 11:05:00 +0000"
-            ),
-            "priority": "1",
-            "timestamp": "1795777500",
-        },
-        {
-            "token": TOKEN,
-            "user": USER_KEY,
-            "title": "web1: 1 sudo/su use",
-            "message": "sudo: alice as root: /usr/bin/systemctl restart nginx",
-            "priority": "0",
-            "timestamp": "1795777530",
-        },
+        alice_login_form("2026-11-27 11:05:00", 1795777500),
+        form(
+            "web1: 1 sudo/su use",
+            "sudo: alice as root: /usr/bin/systemctl restart nginx",
+            0,
+            1795777530,
+        ),
     ]
     position = json.loads((tmp_path / "state" / position_name(folder)).read_text())
     assert position["realtime"] == 1795777530000000

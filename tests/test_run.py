@@ -9,7 +9,15 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NOW, TOKEN, USER_KEY, append, run_as_nobody, run_main, sent_forms
+from conftest import (
+    NOW,
+    alice_login_form,
+    append,
+    form,
+    run_as_nobody,
+    run_main,
+    sent_forms,
+)
 
 import authwatch
 
@@ -55,27 +63,13 @@ def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
     second = cron_run(config, auth_log)
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
-        {
-            "token": TOKEN,
-            "user": USER_KEY,
-            "title": "web1: SSH login alice from 192.0.2.10",
-            "message": (
-                "Method: publickey\n"
-                "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
-                "From: 192.0.2.10 port 52144\n"
-                "Time: 2026-11-27 11:58:01 +0000"
-            ),
-            "priority": "1",
-            "timestamp": str(int(NOW.timestamp()) - 119),
-        },
-        {
-            "token": TOKEN,
-            "user": USER_KEY,
-            "title": "web1: 1 failed login from 1 address",
-            "message": "1 failed login from 1 address\nIPs: 198.51.100.7 ×1\nUsers: root ×1",
-            "priority": "-1",
-            "timestamp": str(int(NOW.timestamp()) - 180),
-        },
+        alice_login_form("2026-11-27 11:58:01", int(NOW.timestamp()) - 119),
+        form(
+            "web1: 1 failed login from 1 address",
+            "1 failed login from 1 address\nIPs: 198.51.100.7 ×1\nUsers: root ×1",
+            -1,
+            int(NOW.timestamp()) - 180,
+        ),
     ]
 
     third = cron_run(config, auth_log)
