@@ -523,6 +523,9 @@ CLASSIC_HEADER = re.compile(
 RFC3339_HEADER = re.compile(
     r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
 )
+RFC3339_PARTS = re.compile(
+    r"(?P<seconds>[^.]{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)"
+)
 PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)")
 # Time, host and tag in one match: most lines look like this.
 SYSLOG_LINE = re.compile(
@@ -736,8 +739,16 @@ def rfc3339_time(text):
     """Given an RFC 3339 time stamp, return its aware datetime, or None."""
     try:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    except ValueError:  # before Python 3.11: only 3 or 6 digits of fraction, "+hh:mm"
+        match = RFC3339_PARTS.fullmatch(text)
+        if not match:
+            return None
+        fraction = (match["fraction"] or "")[:6].ljust(6, "0")
+        zone = "+00:00" if match["zone"] == "Z" else match["zone"][:3] + ":" + match["zone"][-2:]
+        try:
+            return datetime.datetime.fromisoformat(f"{match['seconds']}.{fraction}{zone}")
+        except ValueError:
+            return None
 
 
 def parse_line(line, now):
@@ -761,15 +772,11 @@ def parse_line(line, now):
     rest = line
     match = RFC3339_HEADER.match(line)
     if match:
-        stamp = rfc3339_time(match["stamp"])
-        if stamp is not None:
-            rest = match["rest"]
+        stamp, rest = rfc3339_time(match["stamp"]), match["rest"]
     else:
         match = CLASSIC_HEADER.match(line)
-        if match:
-            stamp = classic_time(line[:15], now)
-            if stamp is not None:
-                rest = match["rest"]
+        if match:  # a time stamp that is no date ("Feb 30") is still a header
+            stamp, rest = classic_time(line[:15], now), match["rest"]
 
     host = None
     program = PROGRAM.match(rest)
@@ -1195,7 +1202,7 @@ def noise_text_of(event):
     """Given an Event, return its line without time and host, made safe."""
     if event.program:
         return clean(f"{event.program}: {event.message}")
-    return clean(event.line)
+    return clean(event.message)
 
 
 def host_messages(summary, alerts):
@@ -1630,7 +1637,7 @@ class JournalSource:
                     f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
                 )
                 cursor = None  # said once
-            reader.seek_realtime(max(newest - JOURNAL_LOOKBACK, 0))
+            reader.seek_realtime(max(stored.get("start", newest - JOURNAL_LOOKBACK), 0))
         while reader._next():
             entry_cursor = reader._get_cursor()
             sequence, number = sequence_of(entry_cursor)
@@ -1643,8 +1650,8 @@ class JournalSource:
 
     def stored_position(self, now):
         """Return the stored position (None if there is none), or, when the
-        position file is corrupt, one from its last change: entries may come
-        twice, but none is lost.
+        position file is corrupt, one that starts 5 minutes before its last
+        change: entries may come twice, but none is lost.
         """
         try:
             return read_journal_position(self.position_path)
@@ -1654,7 +1661,8 @@ class JournalSource:
             except OSError:
                 changed = now.timestamp()
             self.notice(f"{error}: the position was reset to the time of its last change")
-            return {"cursor": None, "realtime": int((changed - 300) * 1_000_000), "seen": {}}
+            since = int((changed - 300) * 1_000_000)
+            return {"cursor": None, "realtime": since, "seen": {}, "start": since}
 
     def notice(self, text):
         """Given what the admin must know, keep it for the next message and say it on stderr."""
@@ -1912,9 +1920,12 @@ class Outbox(NamedTuple):
     positions: dict  # position file path -> its text
 
 
-def read_outbox(state_dir):
-    """Given the state directory, return its Outbox.  A damaged outbox is
-    moved aside, with a notice: its messages cannot be trusted.
+def read_outbox(state_dir, move_damaged=True):
+    """Given the state directory, return its Outbox (empty if there is none).
+    A damaged outbox is moved aside, with a notice: its messages cannot be
+    trusted (or, with move_damaged False, as for a dry run, only left out).
+
+    Raise StateError if a damaged outbox cannot be moved aside.
     """
     path = os.path.join(state_dir, OUTBOX)
     try:
@@ -1925,6 +1936,9 @@ def read_outbox(state_dir):
             {str(key): str(text) for key, text in stored.get("positions", {}).items()},
         )
     except (StateError, TypeError, AttributeError):
+        if not move_damaged:
+            log.warning("%s is damaged: a real run moves it aside", path)
+            return Outbox([], [], {})
         aside = f"{path}.damaged"
         try:
             os.replace(path, aside)
@@ -1948,16 +1962,10 @@ def write_outbox(state_dir, outbox):
     write_atomically(os.path.join(state_dir, OUTBOX), text + "\n")
 
 
-def store_positions(outbox):
-    """Given an Outbox, write the positions it carries to their files: a run
-    that stopped between storing its messages and its position is completed.
-    """
-    store_positions_if_changed(outbox.positions)
-
-
 def store_positions_if_changed(positions):
-    """Given {position file: text}, write each file whose text differs
-    (a run with nothing new writes nothing)."""
+    """Given {position file: text}, write each file whose text differs (a
+    run with nothing new writes nothing); raise StateError if one cannot be.
+    """
     for path, text in positions.items():
         try:
             with open(path, encoding="utf-8", errors="replace") as file:
@@ -2364,15 +2372,19 @@ def run(options, config, stdout, now, session_factory):
             log.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
         outbox = read_outbox(config.state_dir)
-        store_positions(outbox)  # finish a run that stopped between the two
+        # finish a run that stopped between storing its messages and its position
+        store_positions_if_changed(outbox.positions)
         messages = new_messages(config, source, now, outbox.notices)
         if messages or outbox.notices:
-            # The events are safe in the outbox before the position moves on.
+            # The events are safe in the outbox before the position moves on...
             queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
             write_outbox(config.state_dir, Outbox(queued, [], source.positions()))
+            source.save()
+            # ...and once it has, the outbox must not carry it into a later run.
+            write_outbox(config.state_dir, Outbox(queued, [], {}))
         else:
             log.info("nothing new to send")
-        source.save()
+            source.save()
         deliver(config.state_dir, session_factory, config, int(now.timestamp()))
     return ExitStatus.OK
 
@@ -2403,13 +2415,10 @@ def dry_run(options, config, source, stdout, now):
             stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
     state_dir = config.state_dir
-    outbox = (
-        read_json_state(os.path.join(state_dir, OUTBOX), {}) if os.path.isdir(state_dir) else {}
-    )
-    pending = [Message(**fields) for fields in outbox.get("messages", [])]
-    messages = new_messages(config, source, now, outbox.get("notices", []))
+    outbox = read_outbox(state_dir, move_damaged=False)
+    messages = new_messages(config, source, now, outbox.notices)
     low = quota_is_low(read_quota(state_dir), config.alerts.quota_reserve, int(now.timestamp()))
-    queued = fold_messages(pending + messages, config.alerts.max_messages)
+    queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
     for message in queued if low else release_held(queued):  # as deliver() will
         held = message.held or (low and message.priority < 1)
         stdout.write(format_message(message._replace(held=held)) + "\n")
@@ -2438,6 +2447,8 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
         )
         if options.json and not options.dry_run:
             raise UsageError("--json goes with --dry-run (see --help)")
+        if options.test_notification and options.dry_run:
+            raise UsageError("--test-notification sends: it does not go with --dry-run")
         config_path = find_config_file(options.config, environ)
         log.info("config: %s", config_path or "none")
         config = load_config(

@@ -745,3 +745,11 @@ def test_empty_keys_as_in_the_example_are_missing_and_fine_for_a_dry_run(tmp_pat
     assert run_main("--config", config, "--dry-run", "--log", empty_log).status == 0
     environ = {"AUTHWATCH_PUSHOVER_TOKEN": ""}  # set but empty: the file's token counts
     assert load(write(tmp_path / "b.ini", VALID), environ).token == TOKEN
+
+
+def test_a_test_notification_is_no_dry_run():
+    result = run_main("--dry-run", "--test-notification")
+    assert result.status == ExitStatus.CONFIG_ERROR
+    assert result.stderr == (
+        "authwatch: error: --test-notification sends: it does not go with --dry-run\n"
+    )

@@ -43,7 +43,7 @@ elif crash_at == "before the position is stored":
 elif crash_at == "after the answer":
     def write_then_die(*args):
         outbox_writes.append(args)
-        if len(outbox_writes) == 2:  # the first write queues, the second records a send
+        if len(outbox_writes) == 3:  # queued, position stored, then a send recorded
             die()
         write_outbox(*args)
     authwatch.write_outbox = write_then_die

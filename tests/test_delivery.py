@@ -139,6 +139,7 @@ def test_after_a_429_nothing_is_sent_until_the_reset(tmp_path, auth_log, config_
         "authwatch: error: Pushover's monthly quota is used up (HTTP 429):"
         " application has exceeded its monthly limit\n"
     )
+    assert outbox(tmp_path)["positions"] == {}  # stored: no later run may wind back to it
     append(auth_log, login(2))
     waiting = cron_run(config, auth_log, "-v")
     assert waiting.status == 0 and "quota is used up" in waiting.stderr
@@ -255,3 +256,20 @@ def test_a_refused_setting_keeps_everything_and_names_it(
         " device name is not valid for user\n"
     )
     assert len(outbox(tmp_path)["messages"]) == 1
+
+
+def test_a_dry_run_leaves_a_damaged_outbox_where_it_is(tmp_path, auth_log, config_file, pushover):
+    config = config_file()
+    cron_run(config, auth_log)
+    (tmp_path / "state" / "outbox.json").write_text('{"messages": [{"what": 1}]}')
+    dry = cron_run(config, auth_log, "--dry-run")
+    assert dry.status == 0
+    assert dry.stderr == (
+        f"authwatch: {tmp_path / 'state' / 'outbox.json'} is damaged: a real run moves it aside\n"
+    )
+    assert (tmp_path / "state" / "outbox.json").exists()
+    append(auth_log, LOGIN)
+    real = cron_run(config, auth_log)
+    assert real.status == 0 and "moved to" in real.stderr
+    [form] = sent_forms(pushover)
+    assert form["message"].startswith("Note: ")

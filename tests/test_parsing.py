@@ -231,3 +231,19 @@ def test_understand_without_noise_keeps_every_line():
     events = list(authwatch.understand(records, authwatch.compile_noise([])))
     assert [event.line for event in events] == [line for _, line, _ in SAMPLES]
     assert {event.kind for event in events} <= set(authwatch.KINDS)
+
+
+def test_a_header_whose_date_is_no_date_still_names_host_and_program():
+    record = authwatch.parse_line("Feb 30 10:00:00 web1 sshd[12]: Accepted password for a", NOW)
+    assert (record.time, record.host, record.program, record.pid) == (None, "web1", "sshd", 12)
+
+
+def test_rfc3339_fractions_and_zones_of_any_form():
+    for stamp, expected in [
+        ("2026-11-26T19:24:53.1234+0000", "2026-11-26T19:24:53.123400+00:00"),
+        ("2026-11-26T19:24:53.123456789+01:00", "2026-11-26T19:24:53.123456+01:00"),
+        ("2026-11-26T19:24:53Z", "2026-11-26T19:24:53+00:00"),
+    ]:
+        record = authwatch.parse_line(f"{stamp} web1 sshd[1]: x", NOW)
+        assert record.time.isoformat() == expected
+        assert (record.host, record.program) == ("web1", "sshd")
