@@ -448,15 +448,20 @@ def read_alerts(reader):
     known_priority = None
     if known != "off":
         known_priority = reader.integer("allow", "known_priority", -1, -2, -1)
+    default = Alerts._field_defaults
+
+    def setting(key, minimum, maximum=None):
+        return reader.integer("alerts", key, default[key], minimum, maximum)
+
     return Alerts(
         priorities=priorities,
-        max_messages=reader.integer("alerts", "max_messages", 5, 1, 50),
-        failure_threshold=reader.integer("alerts", "failure_threshold", 0, 0),
-        quota_reserve=reader.integer("alerts", "quota_reserve", 100, 0),
+        max_messages=setting("max_messages", 1, 50),
+        failure_threshold=setting("failure_threshold", 0),
+        quota_reserve=setting("quota_reserve", 0),
         # Pushover's rules for emergency messages: retry at least 30 s, expire
         # at most 3 hours
-        retry=reader.integer("alerts", "retry", 60, 30),
-        expire=reader.integer("alerts", "expire", 3600, 30, 10800),
+        retry=setting("retry", 30),
+        expire=setting("expire", 30, 10800),
         allow=read_allow(reader),
         known_priority=known_priority,
     )
@@ -1427,7 +1432,31 @@ def find_rotated(path, inode, fingerprint):
     return None, False
 
 
-class FileSource:
+class Source:
+    """What the log file and the journal have in common: the file that
+    keeps the position, and notices for the next message.  records() reads,
+    positions() tells where it got to, save() stores that.
+    """
+
+    def __init__(self, position_path, from_start):
+        self.position_path = position_path
+        self.from_start = from_start
+        self.position = None  # set by records()
+        self.notices = []
+
+    def notice(self, text):
+        """Given what the admin must know (events may be missing or repeated),
+        keep it for the next message and say it on stderr.
+        """
+        self.notices.append(text)
+        log.warning("%s", text)
+
+    def save(self):
+        """Store the position that records() reached, unless it is the stored one."""
+        store_positions_if_changed(self.positions())
+
+
+class FileSource(Source):
     """The full lines added to a log file since the stored position, also
     across rotation: by renaming (logrotate's create, dateext), by copying
     (copytruncate) and with compression, delayed or not.  The file last read
@@ -1436,11 +1465,8 @@ class FileSource:
     """
 
     def __init__(self, path, position_path, from_start):
-        self.path = path
-        self.position_path = position_path
-        self.from_start = from_start
-        self.position = None  # (inode, offset, fingerprint) reached, set by records()
-        self.notices = []
+        super().__init__(position_path, from_start)
+        self.path = path  # the position: (inode, offset, fingerprint)
 
     def describe(self):
         return f"log file {self.path}"
@@ -1483,22 +1509,15 @@ class FileSource:
             self.notice(f"{error}: the position was reset; {self.path} is read from its start")
             return (None, 0, None)
 
-    def notice(self, text):
-        """Given what the admin must know (events may be missing or repeated),
-        keep it for the next message and say it on stderr."""
-        self.notices.append(text)
-        log.warning("%s", text)
-
     def rotated_records(self, stored, inode, fingerprint, now):
         """Given the stored position and the current file's inode and
         fingerprint, yield the Records of the unread tail of the file last
         read if it was rotated; return where to read the current file from.
         """
         stored_inode, offset, stored_fingerprint = stored
-        size = os.stat(self.path).st_size
         if stored_inode is None:
             return 0
-        same = inode == stored_inode and size >= offset
+        same = inode == stored_inode and os.stat(self.path).st_size >= offset
         if same and stored_fingerprint in (None, fingerprint):
             return offset
         old, newest = find_rotated(self.path, stored_inode, stored_fingerprint)
@@ -1524,10 +1543,6 @@ class FileSource:
         """Return the position records() reached, as {position file: its text}."""
         inode, offset, fingerprint = self.position
         return {self.position_path: f"{inode}\n{offset}\n{fingerprint or ''}\n"}
-
-    def save(self):
-        """Store the position that records() reached, unless it is the stored one."""
-        store_positions_if_changed(self.positions())
 
 
 def end_of_last_full_line(file):
@@ -1572,7 +1587,7 @@ INSTALL_SYSTEMD_PYTHON = (
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 
 
-class JournalSource:
+class JournalSource(Source):
     """The authentication entries added to the systemd journal since the last
     run: the local journal, or the journal files in a folder (as a central log
     host's systemd-journal-remote writes them, for many hosts).
@@ -1587,12 +1602,9 @@ class JournalSource:
     """
 
     def __init__(self, journal_dir, position_path, from_start, instead_of=None):
+        super().__init__(position_path, from_start)  # the position: see journal_position()
         self.journal_dir = journal_dir
-        self.position_path = position_path
-        self.from_start = from_start
         self.instead_of = instead_of  # the log file that auto found unreadable
-        self.position = None  # set by records(); see journal_position()
-        self.notices = []
 
     def describe(self):
         if self.journal_dir:
@@ -1664,20 +1676,11 @@ class JournalSource:
             since = int((changed - 300) * 1_000_000)
             return {"cursor": None, "realtime": since, "seen": {}, "start": since}
 
-    def notice(self, text):
-        """Given what the admin must know, keep it for the next message and say it on stderr."""
-        self.notices.append(text)
-        log.warning("%s", text)
-
     def positions(self):
         """Return the position records() reached, as {position file: its text}."""
         if self.position is None:
             return {}
         return {self.position_path: json.dumps(self.position) + "\n"}
-
-    def save(self):
-        """Store the position that records() reached, unless it is the stored one."""
-        store_positions_if_changed(self.positions())
 
 
 def now_microseconds(now):
@@ -1950,7 +1953,9 @@ def read_outbox(state_dir, move_damaged=True):
 
 
 def write_outbox(state_dir, outbox):
-    """Given the state directory and an Outbox, store it, atomically."""
+    """Given the state directory and an Outbox, store it, atomically; raise
+    StateError if it cannot be written.
+    """
     text = json.dumps(
         {
             "messages": [message._asdict() for message in outbox.messages],
@@ -2211,7 +2216,8 @@ def deliver(state_dir, session_factory, config, now):
     is dropped, with a notice for the next message.
 
     Raise DeliveryError when the rest must wait for the next run, ConfigError
-    when Pushover refused the keys; what is not sent stays in the outbox.
+    when Pushover refused a setting, StateError when the outbox or quota
+    cannot be written; what is not sent stays in the outbox.
     """
     outbox = read_outbox(state_dir)
     quota = read_quota(state_dir)
@@ -2261,7 +2267,7 @@ def deliver(state_dir, session_factory, config, now):
 
 EPILOG = """\
 exit codes:
-  0  all new events delivered, or nothing new (prints nothing)
+  0  all new events delivered, or nothing new (prints nothing but warnings)
   1  delivery to Pushover failed; the events are sent again next run
   2  usage or configuration error, or Pushover refused the token or user key
   3  the log or the journal cannot be read
@@ -2271,8 +2277,8 @@ exit codes:
 """
 
 
-class UsageError(AuthwatchError):
-    exit_status = ExitStatus.CONFIG_ERROR
+class UsageError(ConfigError):
+    """The command line is wrong."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -2293,7 +2299,9 @@ def build_parser():
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--log", metavar="PATH", help="read this log file")
     where.add_argument("--journal-dir", metavar="DIR", help="read journal files in DIR")
-    parser.add_argument("--state-dir", metavar="DIR", help="where positions are kept")
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="where positions, the outbox and the quota are kept"
+    )
     parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
     parser.add_argument(
         "--dry-run",

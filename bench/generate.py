@@ -35,7 +35,7 @@ COMMANDS = ["/usr/bin/apt update", "/bin/systemctl restart nginx", "/usr/bin/id"
 
 
 def connection(rng, pid, address):
-    """Return the (program, pid, facility, message) of one brute-force connection."""
+    """Return the lines of one brute-force connection, as (program, pid, facility, message)."""
     port = rng.randint(1024, 65535)
     user = rng.choice(USERS)
     if user == "root" or rng.random() < 0.3:

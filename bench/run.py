@@ -4,7 +4,7 @@ and print a table (medians of several runs):
 
 - backlog: `authwatch --dry-run --from-start` and a real run against a
   Pushover stand-in on 127.0.0.1, on 100k and 1M lines; lines/s; the ratio
-  to `grep -vcE` with the noise alternation on the same file; peak RSS
+  to `grep -vcE` with a noise alternation on the same file; peak RSS
   (/usr/bin/time -v);
 - the journal: entries/s on journal files written by systemd-journal-remote,
   next to `journalctl -o cat | grep -vcE`;

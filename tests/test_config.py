@@ -6,6 +6,7 @@ exit codes and one-line errors of bad usage.
 import configparser
 import ipaddress
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -127,7 +128,7 @@ def test_main_reports_a_missing_config_file_in_one_line(tmp_path, empty_log):
     assert missing in result.stderr
 
 
-def test_main_reads_the_config_named_by_the_environment(tmp_path, empty_log):
+def test_main_reads_the_config_named_by_the_environment(tmp_path):
     config = write(tmp_path / "environment.ini", "[source]\ntype = bogus\n")
     result = run_main("--dry-run", environ={"AUTHWATCH_CONFIG": config})
     assert_one_line_error(result)
@@ -262,12 +263,10 @@ def test_known_logins_can_be_left_unsent():
     assert load_text(path_text).alerts.known_priority is None
 
 
-def load_text(text, tmp=None):
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as file:
-        file.write(text)
-    return load(file.name, need_pushover=False)
+def load_text(text):
+    """Load a config file holding text; Pushover keys are not needed."""
+    with tempfile.TemporaryDirectory() as folder:
+        return load(write(Path(folder) / "a.ini", text), need_pushover=False)
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def test_a_killed_run_loses_nothing(setup, pushover, crash_at, repeated):
 def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup, httpserver):
     arrived, release = threading.Event(), threading.Event()
 
-    def hold(request):
+    def hold(_request):
         arrived.set()
         release.wait(timeout=30)
         return Response('{"status": 1, "request": "held"}', content_type="application/json")

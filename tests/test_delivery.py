@@ -172,7 +172,7 @@ def test_the_outbox_stays_bounded_and_keeps_the_counts(tmp_path, auth_log, confi
     ]
 
 
-def test_redirects_are_not_followed(tmp_path, auth_log, config_file, httpserver):
+def test_redirects_are_not_followed(auth_log, config_file, httpserver):
     config = config_file()
     cron_run(config, auth_log)
     append(auth_log, LOGIN)

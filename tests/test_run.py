@@ -216,7 +216,7 @@ def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
     assert not (tmp_path / "none").exists()
 
 
-def test_dry_run_json_prints_one_object_per_event_and_no_noise(tmp_path, auth_log):
+def test_dry_run_json_prints_one_object_per_event_and_no_noise(auth_log):
     append(auth_log, NOISE, LOGIN)
     result = run_main("--dry-run", "--json", "--from-start", "--log", str(auth_log))
     assert result.status == 0

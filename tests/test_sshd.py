@@ -190,7 +190,7 @@ def ssh(port, user, *, password=None, key=None):
     ).returncode
 
 
-def test_real_logins_reach_the_phone(machine, tmp_path, config_file, pushover):
+def test_real_logins_reach_the_phone(machine, config_file, pushover):
     config = config_file()
     run = ["--config", config, "--log", str(machine["log"])]
     assert run_main(*run).status == 0  # starts at the end of the log
