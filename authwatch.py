@@ -1135,18 +1135,23 @@ def privilege_message(summary, priorities):
     )
 
 
+def failure_headline(summary, detail=""):
+    """Given a HostSummary with failures and a detail to put in, return e.g.
+    "5 failed logins (1 invalid user) from 3 addresses".
+    """
+    total = sum(summary.counts[kind] for kind in FAILURE_KINDS)
+    sources = plural(len(summary.failure_ips), "address", "addresses")
+    return f"{plural(total, 'failed login')}{detail} from {sources}"
+
+
 def failure_lines(summary):
     """Given a HostSummary with failures, return the lines that sum them up."""
-    total = sum(summary.counts[kind] for kind in FAILURE_KINDS)
     kinds = ", ".join(
         plural(summary.counts[kind], noun)
         for kind, noun in (("invalid_user", "invalid user"), ("probe", "probe"))
         if summary.counts[kind]
     )
-    sources = plural(len(summary.failure_ips), "address", "addresses")
-    lines = [
-        f"{plural(total, 'failed login')}" + (f" ({kinds})" if kinds else "") + f" from {sources}"
-    ]
+    lines = [failure_headline(summary, f" ({kinds})" if kinds else "")]
     for label, counter in (("IPs", summary.failure_ips), ("Users", summary.failure_users)):
         if counter:
             top = ", ".join(f"{clean(name)} ×{n}" for name, n in counter.most_common(TOP_COUNT))
@@ -1163,10 +1168,7 @@ def digest_message(summary, alerts):
     failures = sum(summary.counts[kind] for kind in FAILURE_KINDS)
     if failures and failures >= alerts.failure_threshold:
         lines += failure_lines(summary)
-        parts.append(
-            plural(failures, "failed login")
-            + f" from {plural(len(summary.failure_ips), 'address', 'addresses')}"
-        )
+        parts.append(failure_headline(summary))
         priorities += [alerts.priorities[kind] for kind in FAILURE_KINDS if summary.counts[kind]]
     unlisted = summary.counts["login"] - len(summary.logins)
     if unlisted > 0:  # more logins than a run keeps: say so, as a login would

@@ -109,6 +109,24 @@ def alice_login_form(when, timestamp):
     )
 
 
+def alice_login_event(time, program, pid, line):
+    """Return the --json object of alice's key login from 192.0.2.10, as the
+    tests' logs and journals hold it, logged at `time` by `program[pid]`."""
+    return {
+        "time": time,
+        "host": "web1",
+        "program": program,
+        "pid": pid,
+        "kind": "login",
+        "user": "alice",
+        "ip": "192.0.2.10",
+        "port": 52144,
+        "method": "publickey",
+        "command": None,
+        "line": line,
+    }
+
+
 def sent_forms(server):
     """Return the form fields of every request the stand-in received, in order."""
     return [dict(request.form) for request, _response in server.log]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import alice_login_form, form, run_as_nobody, run_main, sent_forms
+from conftest import alice_login_event, alice_login_form, form, run_as_nobody, run_main, sent_forms
 
 import authwatch
 
@@ -113,19 +113,12 @@ def test_entries_become_the_same_events_as_log_lines(tmp_path, folder):
         ("sshd-session", "login"),
         ("sudo", "sudo"),
     ]
-    assert events[1] == {
-        "time": "2026-11-27T11:05:00+00:00",
-        "host": "web1",
-        "program": "sshd-session",
-        "pid": 4200,
-        "kind": "login",
-        "user": "alice",
-        "ip": "192.0.2.10",
-        "port": 52144,
-        "method": "publickey",
-        "command": None,
-        "line": "2026-11-27T11:05:00+00:00 web1 sshd-session[4200]: " + ACCEPTED,
-    }
+    assert events[1] == alice_login_event(
+        "2026-11-27T11:05:00+00:00",
+        "sshd-session",
+        4200,
+        "2026-11-27T11:05:00+00:00 web1 sshd-session[4200]: " + ACCEPTED,
+    )
     assert events[2]["command"] == "/usr/bin/systemctl restart nginx"
     assert not (tmp_path / "state").exists()
 

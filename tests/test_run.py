@@ -11,6 +11,7 @@ import sys
 import pytest
 from conftest import (
     NOW,
+    alice_login_event,
     alice_login_form,
     append,
     form,
@@ -222,19 +223,7 @@ def test_dry_run_json_prints_one_object_per_event_and_no_noise(auth_log):
     assert result.status == 0
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [event["kind"] for event in events] == ["login_failed", "login"]
-    assert events[1] == {
-        "time": "2026-11-27T11:58:01+00:00",
-        "host": "web1",
-        "program": "sshd",
-        "pid": 4242,
-        "kind": "login",
-        "user": "alice",
-        "ip": "192.0.2.10",
-        "port": 52144,
-        "method": "publickey",
-        "command": None,
-        "line": LOGIN,
-    }
+    assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, LOGIN)
 
 
 def test_from_start_reads_what_a_first_run_would_skip(auth_log, config_file, pushover):
