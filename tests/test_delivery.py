@@ -26,6 +26,16 @@ def auth_log(tmp_path):
     return path
 
 
+@pytest.fixture
+def login_pending(auth_log, config_file):
+    """Return a config whose first run has stored the end of auth_log, into
+    which a login has been logged since."""
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    return config
+
+
 def cron_run(config, log, *extra, now=NOW):
     return run_main("--config", config, "--log", str(log), *extra, now=now)
 
@@ -35,12 +45,10 @@ def outbox(tmp_path):
 
 
 def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
-    monkeypatch, auth_log, config_file, httpserver
+    monkeypatch, auth_log, login_pending, httpserver
 ):
     monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("busy", status=503)
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     started = time.monotonic()
@@ -53,12 +61,10 @@ def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
 
 
 def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
-    monkeypatch, tmp_path, auth_log, config_file, httpserver
+    monkeypatch, tmp_path, auth_log, login_pending, httpserver
 ):
     monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data("down", status=502)
     started = time.monotonic()
     result = cron_run(config, auth_log)
@@ -73,11 +79,9 @@ def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
 
 
 def test_a_message_pushover_refuses_is_dropped_and_told_in_the_next_one(
-    tmp_path, auth_log, config_file, httpserver
+    tmp_path, auth_log, login_pending, httpserver
 ):
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
         {"message": "cannot be blank", "errors": ["message cannot be blank"], "status": 0},
         status=400,
@@ -101,11 +105,9 @@ def test_a_message_pushover_refuses_is_dropped_and_told_in_the_next_one(
 
 
 def test_a_refused_token_keeps_everything_and_is_a_config_error(
-    tmp_path, auth_log, config_file, httpserver
+    tmp_path, auth_log, login_pending, httpserver
 ):
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"token": "invalid", "errors": ["application token is invalid"], "status": 0}, status=400
     )
@@ -172,10 +174,8 @@ def test_the_outbox_stays_bounded_and_keeps_the_counts(tmp_path, auth_log, confi
     ]
 
 
-def test_redirects_are_not_followed(auth_log, config_file, httpserver):
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+def test_redirects_are_not_followed(auth_log, login_pending, httpserver):
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data(
         "", status=307, headers={"Location": httpserver.url_for("/elsewhere")}
     )
@@ -184,20 +184,16 @@ def test_redirects_are_not_followed(auth_log, config_file, httpserver):
     assert [request.path for request, _ in httpserver.log] == ["/1/messages.json"]
 
 
-def test_an_answer_that_is_not_pushovers_is_a_failed_delivery(auth_log, config_file, httpserver):
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+def test_an_answer_that_is_not_pushovers_is_a_failed_delivery(auth_log, login_pending, httpserver):
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data("[1]", status=200)
     result = cron_run(config, auth_log)
     assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert result.stderr.startswith("authwatch: error: Pushover did not accept the message")
 
 
-def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, config_file, pushover):
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, login_pending, pushover):
+    config = login_pending
     with authwatch.run_lock(str(tmp_path / "state")) as locked:
         assert locked
         second = cron_run(config, auth_log)
@@ -210,12 +206,10 @@ def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, config_
 
 
 def test_a_long_retry_after_does_not_hold_the_run(
-    monkeypatch, tmp_path, auth_log, config_file, httpserver
+    monkeypatch, tmp_path, auth_log, login_pending, httpserver
 ):
     monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data(
         "later", status=503, headers={"Retry-After": "3600"}
     )
@@ -227,11 +221,11 @@ def test_a_long_retry_after_does_not_hold_the_run(
     assert len(outbox(tmp_path)["messages"]) == 1
 
 
-def test_a_429_is_not_retried_even_with_retry_after(monkeypatch, auth_log, config_file, httpserver):
+def test_a_429_is_not_retried_even_with_retry_after(
+    monkeypatch, auth_log, login_pending, httpserver
+):
     monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
-    config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}
     )
