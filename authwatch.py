@@ -522,21 +522,19 @@ DEFAULT_NOISE = (
 # fmt: on
 
 
-CLASSIC_HEADER = re.compile(
-    r"(?P<month>[A-Z][a-z]{2}) (?P<day>[ \d]\d) (?P<clock>\d\d:\d\d:\d\d) (?P<rest>.*)"
-)
-RFC3339_HEADER = re.compile(
-    r"(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) (?P<rest>.*)"
-)
+CLASSIC_STAMP = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"  # "Nov 26 19:24:53": no year
+RFC3339_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)"
+TAG = r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)"  # "sshd[123]: ..."
+CLASSIC_HEADER = re.compile(f"(?P<stamp>{CLASSIC_STAMP}) (?P<rest>.*)")
+RFC3339_HEADER = re.compile(f"(?P<stamp>{RFC3339_STAMP}) (?P<rest>.*)")
 RFC3339_PARTS = re.compile(
     r"(?P<seconds>[^.]{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)"
 )
-PROGRAM = re.compile(r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)")
+PROGRAM = re.compile(TAG)
 # Time, host and tag in one match: most lines look like this.
 SYSLOG_LINE = re.compile(
-    r"(?:(?P<classic>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)"
-    r"|(?P<rfc3339>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)))"
-    r" (?P<host>[^\s\[]*[^\s\[:]) (?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)"
+    f"(?:(?P<classic>{CLASSIC_STAMP})|(?P<rfc3339>{RFC3339_STAMP}))"
+    rf" (?P<host>[^\s\[]*[^\s\[:]) {TAG}"
 )
 MONTHS = {
     name: number
@@ -1478,9 +1476,8 @@ class FileSource(Source):
 
         Raise SourceError if the log cannot be read.
         """
-        check_readable(self.path)
         stored = None if self.from_start else self.stored_position()
-        with open(self.path, "rb") as current:
+        with open_readable(self.path) as current:
             inode = os.fstat(current.fileno()).st_ino
             fingerprint = fingerprint_of(current)
             if stored is None and not self.from_start:
@@ -1560,13 +1557,12 @@ def end_of_last_full_line(file):
     return 0
 
 
-def check_readable(path):
-    """Given a log path, return if it can be read; raise SourceError saying
-    why not, with a hint where one helps.
+def open_readable(path):
+    """Given a log path, return it opened for binary reading; raise
+    SourceError saying why it cannot be, with a hint where one helps.
     """
     try:
-        with open(path, "rb"):
-            pass
+        return open(path, "rb")
     except PermissionError:
         raise SourceError(
             f"cannot read {path}: permission denied (run as root, or add the user to group adm)"
@@ -1727,6 +1723,15 @@ def entry_exists(reader, cursor):
     return reader._next() and reader.test_cursor(cursor)
 
 
+def journal_denied(where):
+    """Given where the journal files are, return the error for having no
+    permission to read them, with the hint that helps."""
+    return (
+        f"cannot read the journal files in {where}: permission denied"
+        " (run as root, or add the user to group systemd-journal or adm)"
+    )
+
+
 def open_journal(journal_dir):
     """Given a folder of journal files (or None for the local journal), return
     a systemd Reader that matches the authentication entries.
@@ -1741,10 +1746,7 @@ def open_journal(journal_dir):
         try:
             os.listdir(journal_dir)
         except PermissionError:
-            raise SourceError(
-                f"cannot read the journal files in {journal_dir}: permission denied"
-                " (run as root, or add the user to group systemd-journal or adm)"
-            ) from None
+            raise SourceError(journal_denied(journal_dir)) from None
         except OSError as error:
             raise SourceError(
                 f"cannot read journal files in {journal_dir}: {error.strerror}"
@@ -1758,10 +1760,7 @@ def open_journal(journal_dir):
         if name.endswith(".journal")
     ]
     if files and not any(os.access(path, os.R_OK) for path in files):
-        raise SourceError(
-            f"cannot read the journal files in {' or '.join(folders)}: permission denied"
-            " (run as root, or add the user to group systemd-journal or adm)"
-        )
+        raise SourceError(journal_denied(" or ".join(folders)))
     try:
         reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
     except OSError as error:
