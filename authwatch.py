@@ -118,6 +118,7 @@ KINDS = (
     "sudo", "sudo_failed", "su", "su_failed", "account", "other",
 )
 # fmt: on
+FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
 # Pushover's defaults: logins stand out, failures are quiet, the rest normal.
 DEFAULT_PRIORITIES = {
     "login": 1,
@@ -522,30 +523,56 @@ DEFAULT_NOISE = (
 # fmt: on
 
 
-CLASSIC_STAMP = r"[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d"  # "Nov 26 19:24:53": no year
-RFC3339_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)"
-TAG = r"(?P<program>[\w./-]+)(?:\[(?P<pid>\d{1,10})\])?: (?P<message>.*)"  # "sshd[123]: ..."
-CLASSIC_HEADER = re.compile(f"(?P<stamp>{CLASSIC_STAMP}) (?P<rest>.*)")
-RFC3339_HEADER = re.compile(f"(?P<stamp>{RFC3339_STAMP}) (?P<rest>.*)")
-RFC3339_PARTS = re.compile(
-    r"(?P<seconds>[^.]{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)"
+# Syslog headers.  Every form that syslog daemons write into files is read:
+# the classic one ("Nov 26 19:24:53 host sshd[1]: ", the day padded or not,
+# rsyslog's, syslog-ng's, busybox's), RFC 3339 stamps ("2026-11-26T19:24:53
+# .801612+01:00", also with a space for the T), a "<PRI>" in front, busybox's
+# and OpenWrt's "authpriv.info" after the host, RFC 5424 (rsyslog's and
+# OPNsense's remote format), Solaris' "[ID 800047 auth.info]" and the old
+# "sshd(pam_unix)[1]:" tag.  The common forms are read in one match.
+PRI = r"(?:<\d{1,3}>)?"
+WEEKDAY = r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) )?"  # OpenWrt's logread
+CLASSIC_STAMP = r"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d"  # no year
+ISO_STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
+FACILITY_LEVEL = (
+    r"(?:auth|authpriv|kern|user|mail|daemon|syslog|lpr|news|uucp|cron|ftp|security"
+    r"|local[0-7])\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug) "
 )
-PROGRAM = re.compile(TAG)
-# Time, host and tag in one match: most lines look like this.
+TAG = (
+    r"(?P<program>[\w./-]+)(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
+    r": (?P<message>.*)"
+)
 SYSLOG_LINE = re.compile(
-    f"(?:(?P<classic>{CLASSIC_STAMP})|(?P<rfc3339>{RFC3339_STAMP}))"
-    rf" (?P<host>[^\s\[]*[^\s\[:]) {TAG}"
+    f"{PRI}{WEEKDAY}(?:(?P<classic>{CLASSIC_STAMP})(?:\\.\\d+)?(?: (?P<year>\\d{{4}}))?"
+    f"|(?P<iso>{ISO_STAMP}))"
+    f" (?:(?!{FACILITY_LEVEL})(?P<host>[^\\s\\[]*[^\\s\\[:]) )?(?:{FACILITY_LEVEL})?{TAG}"
 )
+# <PRI>1 STAMP HOST APP PROCID MSGID [SD...] MSG, "-" for what is not there
+RFC5424_LINE = re.compile(
+    r"(?:<\d{1,3}>)?1 (?P<iso>\S+) (?P<host>\S+) (?P<program>\S+) (?P<pid>\S+) \S+"
+    r' (?:-|(?:\[(?:[^\]\\"]|\\.|"(?:[^"\\]|\\.)*")*\])+)(?: \ufeff?(?P<message>.*))?'
+)
+# no time stamp: "host program[pid]: " or "program[pid]: "
+HOST_AND_TAG = re.compile(f"(?:(?P<host>[^\\s\\[]*[^\\s\\[:]) )?{TAG}")
+# a header not understood: the first "program[pid]: " in the line, if any
+TAG_INSIDE = re.compile(r"(?:^|\s)(?P<program>[\w./-]+)\[(?P<pid>\d{1,10})\]: (?P<message>.*)")
+SOLARIS_ID = re.compile(r"\[ID \d{1,10} [\w.]{1,30}\] ")
+# rsyslog's $RepeatedMsgReduction: one line for the same message written N times
+REPEATED = re.compile(r"message repeated (?P<count>\d{1,9}) times: \[ ?(?P<message>.*)\]")
+# sysklogd's and busybox's: the host's previous message, N more times
+LAST_REPEATED = re.compile(r"(?:.* )?[Ll]ast message repeated (?P<count>\d{1,9}) times?")
 MONTHS = {
     name: number
     for number, name in enumerate(
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
+ISO_PARTS = re.compile(r"(?P<seconds>.{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)?")
 
 IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
 FROM_IP_PORT = IP + r" port (?P<port>\d{1,5})"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
+CONNECTION_PROGRAMS = SSHD + ("dropbear",)  # one process for each connection
 # fmt: off
 ACCOUNT_PROGRAMS = (
     "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
@@ -566,7 +593,7 @@ SUDO_FIELDS = (
 class Rule(NamedTuple):
     name: str
     kind: str
-    programs: tuple
+    programs: tuple | None  # the programs whose lines it is for; None: any program
     pattern: str  # matched against the whole message
     fixed: tuple  # (field, value) pairs that the line implies, e.g. the user root
 
@@ -673,6 +700,8 @@ RULES = (
     rule("account_other", "account", ACCOUNT_PROGRAMS, r".*"),
 )
 # fmt: on
+# The rules after which a connection's process is gone: its pid may serve another.
+CONNECTION_ENDS = ()
 
 
 class Record(NamedTuple):
@@ -684,6 +713,7 @@ class Record(NamedTuple):
     pid: int | None
     message: str
     line: str
+    count: int = 1  # a line that stands for N (rsyslog's "message repeated N times")
 
 
 class Event(NamedTuple):
@@ -694,42 +724,44 @@ class Event(NamedTuple):
     program: str | None
     pid: int | None
     kind: str
-    user: str | None
-    ip: str | None
-    port: int | None
-    method: str | None
-    command: str | None
     line: str
+    message: str = ""
     rule: str | None = None  # the name of the rule that matched
-    target: str | None = None  # the user sudo/su ran as
+    user: str | None = None
+    target: str | None = None  # whom sudo, su or doas ran as
+    ip: str | None = None
+    port: int | None = None
+    method: str | None = None
+    command: str | None = None
     key_type: str | None = None
     fingerprint: str | None = None
-    message: str = ""
-    connection: int | None = None  # the pid of the connection's process, for counting
     tty: str | None = None
+    connection: int | None = None  # the pid of the connection's process, for counting
+    count: int = 1  # how many times the line was written
 
 
 # fmt: off
 JSON_FIELDS = (
-    "time", "host", "program", "pid", "kind", "user", "ip", "port", "method", "command", "line",
+    "time", "host", "program", "pid", "kind", "rule", "user", "target", "ip", "port", "method",
+    "command", "count", "line",
 )
 # fmt: on
 
 
 @functools.lru_cache(maxsize=4096)
-def classic_time(text, now):
-    """Given a classic syslog time stamp ("Nov 26 19:24:53") and the current
-    local time, return the aware datetime it names: syslog leaves out the
-    year, so take the one that puts it not more than a day in the future.
-    Return None if it is no date.  (Cached: neighbouring lines share it.)
+def classic_time(text, now, named_year=None):
+    """Given a classic syslog time stamp ("Nov 26 19:24:53", "Nov 3 04:05:06"),
+    the current local time and the year if the line names one, return the
+    aware datetime it names: without a year, take the one that puts it not
+    more than a day in the future.  Return None if it is no date.  (Cached:
+    neighbouring lines share it.)
     """
     month = MONTHS.get(text[:3])
-    if month is None:
-        return None
-    hour, minute, second = (int(part) for part in text[7:].split(":"))
-    for year in (now.year, now.year - 1):
+    day, clock = text[4:].split()
+    hour, minute, second = (int(part) for part in clock.split(":"))
+    for year in (int(named_year),) if named_year else (now.year, now.year - 1):
         try:
-            naive = datetime.datetime(year, month, int(text[4:6]), hour, minute, second)
+            naive = datetime.datetime(year, month or 0, int(day), hour, minute, second)
         except ValueError:  # 29 Feb of another year, or garbage
             continue
         stamp = naive.astimezone()
@@ -738,63 +770,83 @@ def classic_time(text, now):
     return None
 
 
-def rfc3339_time(text):
-    """Given an RFC 3339 time stamp, return its aware datetime, or None."""
+def iso_time(text):
+    """Given an RFC 3339 or ISO 8601 time stamp ("T" or a space between date
+    and time; no zone means local time), return its aware datetime, or None.
+    """
     try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:  # before Python 3.11: only 3 or 6 digits of fraction, "+hh:mm"
-        match = RFC3339_PARTS.fullmatch(text)
+        match = ISO_PARTS.fullmatch(text)
         if not match:
             return None
         fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-        zone = "+00:00" if match["zone"] == "Z" else match["zone"][:3] + ":" + match["zone"][-2:]
+        zone = match["zone"] or ""
+        if zone:
+            zone = "+00:00" if zone == "Z" else zone[:3] + ":" + zone[-2:]
         try:
-            return datetime.datetime.fromisoformat(f"{match['seconds']}.{fraction}{zone}")
+            stamp = datetime.datetime.fromisoformat(f"{match['seconds']}.{fraction}{zone}")
         except ValueError:
             return None
+    return stamp if stamp.tzinfo else stamp.astimezone()
 
 
 def parse_line(line, now):
     """Given one raw log line (no newline) and the current local time, return
-    its Record.  Never raise: a line of no known form is all message.
+    its Record.  Never raise: a line whose header is not understood keeps
+    what can be found of it (the first "program[pid]: "), or is all message.
     """
     match = SYSLOG_LINE.match(line)
     if match:  # the common case, in one match
-        classic, pid = match["classic"], match["pid"]
-        stamp = classic_time(classic, now) if classic else rfc3339_time(match["rfc3339"])
-        if stamp is not None:
-            return Record(
-                stamp,
-                match["host"],
-                match["program"],
-                int(pid) if pid else None,
-                match["message"],
-                line,
-            )
-    stamp = None
-    rest = line
-    match = RFC3339_HEADER.match(line)
+        classic = match["classic"]
+        stamp = classic_time(classic, now, match["year"]) if classic else iso_time(match["iso"])
+        program, message = match["program"], match["message"]
+        if match["module"]:  # "sshd(pam_unix)[1]: authentication failure; ..." (Linux-PAM < 0.99)
+            message = f"{match['module']}({program}): {message}"
+        return record_of(stamp, match["host"], program, match["pid"], message, line)
+    match = RFC5424_LINE.match(line)
     if match:
-        stamp, rest = rfc3339_time(match["stamp"]), match["rest"]
-    else:
-        match = CLASSIC_HEADER.match(line)
-        if match:  # a time stamp that is no date ("Feb 30") is still a header
-            stamp, rest = classic_time(line[:15], now), match["rest"]
+        host, program = (
+            match[name] if match[name] != "-" else None for name in ("host", "program")
+        )
+        return record_of(
+            iso_time(match["iso"]), host, program, match["pid"], match["message"] or "", line
+        )
+    return parse_unknown_header(line)
 
-    host = None
-    program = PROGRAM.match(rest)
-    if program is None:
-        # "host program[pid]: message", or a line with no timestamp at all
-        host_part, _, after_host = rest.partition(" ")
-        program = PROGRAM.match(after_host)
-        if program is not None:
-            host = host_part
-    if program is None:
-        return Record(stamp, host, None, None, rest, line)
-    pid = program["pid"]
-    return Record(
-        stamp, host, program["program"], int(pid) if pid else None, program["message"], line
-    )
+
+def parse_unknown_header(line):
+    """Given a raw line of no known syslog form, return its Record: time and
+    host unknown, the program and pid of the first "program[pid]: " in it,
+    if any, and a Record with count N for a "last message repeated N times".
+    """
+    tag = HOST_AND_TAG.match(line)
+    if tag:
+        return record_of(None, tag["host"], tag["program"], tag["pid"], tag["message"], line)
+    tag = TAG_INSIDE.search(line)
+    if tag:
+        return record_of(None, None, tag["program"], tag["pid"], tag["message"], line)
+    repeated = LAST_REPEATED.fullmatch(line)
+    count = int(repeated["count"]) if repeated else 1
+    return Record(None, None, None, None, line, line, count)
+
+
+def record_of(time, host, program, pid, message, line):
+    """Given the parts of a syslog line (pid as text), return its Record,
+    without the Solaris message ID in front of the message, and with rsyslog's
+    "message repeated N times: [ ... ]" as the message it repeats, N times.
+    """
+    count = 1
+    if message.startswith("[ID "):
+        solaris = SOLARIS_ID.match(message)
+        if solaris:
+            message = message[solaris.end() :]
+    if message.startswith("message repeated "):
+        repeated = REPEATED.fullmatch(message)
+        if repeated:
+            message, count = repeated["message"], int(repeated["count"])
+    pid = int(pid) if pid and pid.isdigit() else None
+    return Record(time, host, program, pid, message, line, count)
 
 
 def alternation(patterns):
@@ -824,41 +876,69 @@ def compile_noise(anchored, anywhere=()):
 
 
 @functools.cache
-def rules_for(program):
-    """Given a program name, return its rules in order, each with its pattern
-    compiled: once, and only for the programs that appear.
+def matcher_for(program):
+    """Given a program name (None: not known), return (match, rules): one
+    compiled alternation of the patterns of the rules for that program, in
+    order, that fully matches a message, and for each rule the rule and its
+    (field, group name) pairs.  The winning rule is the first branch that
+    matches, found by the name of its group: one match, in C, however many
+    rules there are.  Compiled on first use, once per program.
     """
-    return tuple((rule, re.compile(rule.pattern)) for rule in RULES if program in rule.programs)
+    if program is None:  # account lines say what changed, not who wrote them
+        rules = [rule for rule in RULES if rule.kind != "account"]
+    else:
+        rules = [rule for rule in RULES if rule.programs is None or program in rule.programs]
+    branches, named = [], []
+    for index, rule in enumerate(rules):
+        fields = re.findall(r"\(\?P<(\w+)>", rule.pattern)
+        pattern = re.sub(r"\(\?P([<=])(\w+)", rf"(?P\1r{index}_\2", rule.pattern)
+        branches.append(f"(?P<r{index}>{pattern})")
+        named.append((rule, tuple((field, f"r{index}_{field}") for field in fields)))
+    return re.compile("|".join(branches)).fullmatch, tuple(named)
 
 
 def classify(record):
     """Given a Record that is not noise, return its Event: the first rule for
-    its program that matches the whole message, or kind 'other'.
+    its program that matches the whole message (every rule when the program
+    is not known), or kind 'other'.
     """
-    for rule, pattern in rules_for(record.program):  # noqa: B007 (used after the loop)
-        match = pattern.fullmatch(record.message)
-        if match:
-            break
-    else:
+    match, rules = matcher_for(record.program)
+    found = match(record.message)
+    if not found:
         return Event(
-            record.time, record.host, record.program, record.pid, "other", None, None, None,
-            None, None, record.line, None, None, None, None, record.message, record.pid,
+            record.time, record.host, record.program, record.pid, "other", record.line,
+            record.message, connection=record.pid, count=record.count,
         )  # fmt: skip
+    rule, groups = rules[int(found.lastgroup[1:])]
     fields = dict(rule.fixed)
-    fields.update((key, value) for key, value in match.groupdict().items() if value)
+    for field, group in groups:
+        value = found[group]
+        if value:
+            fields[field] = value
     get = fields.get
-    user, target = get("user"), get("target")
+    user, target, ip = get("user"), get("target"), get("ip")
     if get("service") in ("su", "su-l", "sudo", "sudo-i") and get("ruser"):
         user, target = get("ruser"), user  # su's and sudo's PAM: ruser ran it, user= is whom as
     elif not user and "service" in fields:
         user = get("ruser")  # a PAM failure without user= names the caller in ruser=
     port, connection = get("port"), get("connection")
     return Event(
-        record.time, record.host, record.program, record.pid, rule.kind, user, get("ip"),
-        int(port) if port else None, get("method"), get("command"), record.line, rule.name,
-        target, get("key_type"), get("fingerprint"), record.message,
-        int(connection) if connection else record.pid, get("tty"),
+        record.time, record.host, record.program, record.pid, rule.kind, record.line,
+        record.message, rule.name, user, target, ip and plain_address(ip),
+        int(port) if port else None, get("method"), get("command"), get("key_type"),
+        get("fingerprint"), get("tty"), int(connection) if connection else record.pid,
+        record.count,
     )  # fmt: skip
+
+
+def plain_address(ip):
+    """Given an address as a daemon wrote it, return it as people know it:
+    an IPv4-mapped IPv6 address as IPv4, without an IPv6 zone index.
+    """
+    ip = ip.partition("%")[0]
+    if ip[:7].lower() == "::ffff:" and "." in ip:
+        return ip[7:]
+    return ip
 
 
 def noise_text(record):
@@ -874,11 +954,89 @@ def noise_text(record):
 
 def understand(records, noise):
     """Given Records and the noise test (see compile_noise()), yield the Event
-    of every record that is not noise.
+    of every record that is not noise, each connection's address filled in
+    (see follow_connections()).
     """
+    return follow_connections(classify_all(records, noise))
+
+
+def classify_all(records, noise):
+    """Given Records and the noise test, yield the Event of every record that
+    is not noise; "last message repeated N times" repeats the one before.
+    """
+    previous = None  # the Event of the line before, None if it was noise
     for record in records:
-        if not noise(noise_text(record)):
-            yield classify(record)
+        if record.program is None and record.count > 1:  # "last message repeated N times"
+            if previous is not None:
+                yield previous._replace(
+                    time=record.time or previous.time, line=record.line, count=record.count
+                )
+        elif noise(noise_text(record)):
+            previous = None
+        else:
+            previous = classify(record)
+            yield previous
+
+
+def connection_of(event):
+    """Given an Event, return the key of the network connection it belongs to,
+    or None: sshd (sshd, sshd-session, sshd-auth) and dropbear write all the
+    lines of one connection from one process.
+    """
+    if event.connection is None:
+        return None
+    if event.program not in CONNECTION_PROGRAMS:
+        return None
+    return (event.host, "sshd" if event.program in SSHD else event.program, event.connection)
+
+
+RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
+WAITING_LINES = 64  # lines of one connection that may wait for its address
+
+
+def follow_connections(events):
+    """Given Events in the order they were written, yield them with the
+    address of their connection filled in where a line has none, and without
+    the lines that only tell an address (kind 'connection').
+
+    A line that names the address gives it to the connection's other lines:
+    to the later ones at once, and to the earlier failures that wait for it
+    (a bare "kex_exchange_identification: Connection closed by remote host"
+    is followed by "Connection closed by ADDR port N").  A failure whose
+    address never comes is yielded without one, at the latest at the end.
+    Memory stays bounded: the oldest connections are forgotten first.
+    """
+    addresses = OrderedDict()  # connection -> (ip, port)
+    waiting = OrderedDict()  # connection -> [failures without an address]
+    for event in events:
+        key = connection_of(event)
+        if key is None:
+            yield event
+            continue
+        if event.ip:
+            addresses[key] = (event.ip, event.port)
+            addresses.move_to_end(key)
+            if len(addresses) > RECENT_CONNECTIONS:
+                addresses.popitem(last=False)
+            for held in waiting.pop(key, ()):
+                yield held._replace(ip=event.ip, port=held.port or event.port)
+        elif key in addresses:
+            ip, port = addresses[key]
+            event = event._replace(ip=ip, port=event.port or port)
+        elif event.kind in FAILURE_KINDS:
+            held = waiting.setdefault(key, [])
+            held.append(event)
+            if len(held) > WAITING_LINES:
+                yield held.pop(0)
+            if len(waiting) > RECENT_CONNECTIONS:
+                yield from waiting.popitem(last=False)[1]
+            continue
+        if event.rule in CONNECTION_ENDS:
+            addresses.pop(key, None)  # its pid may serve another connection later
+        if event.kind != "connection":
+            yield event
+    for held in waiting.values():
+        yield from held
 
 
 def event_json(event):
@@ -897,7 +1055,6 @@ def event_json(event):
 # the volume, at most [alerts] max_messages: the least urgent are folded
 # into the last one.
 
-FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
 # su and sudo log each failure again in their own words, which say more
 # ("FAILED SU (to root) mallory on pts/1", "3 incorrect password attempts ;
 # ... COMMAND=/bin/sh"): their PAM lines are not counted twice.
@@ -933,8 +1090,6 @@ class HostSummary:
     together) so that memory stays flat through a storm.
     """
 
-    RECENT_CONNECTIONS = 4096
-
     def __init__(self, host, allow=NO_ALLOWLIST):
         self.host = host
         self.allow = allow
@@ -945,30 +1100,32 @@ class HostSummary:
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
-        self.connections = OrderedDict()  # (program, pid) -> [ip counted, user counted]
+        self.connections = OrderedDict()  # connection_of() -> [ip counted, user counted]
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
         self.last_act = None
 
     def add(self, event):
+        """Given an Event, count it (as many times as its line was written)."""
+        count = event.count
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
         elif event.rule in ECHO_RULES:
             pass
         elif event.kind in PRIVILEGE_KINDS:
-            line = privilege_line(event)
-            act = (event.program, event.pid, line)
-            if event.pid is not None and act == self.last_act:
-                return  # su logs "(to root) alice" and its PAM session: one act
+            act = (event.program, event.pid, event.kind, event.target)
+            if event.kind == "su" and event.pid is not None and act == self.last_act:
+                return  # su logs "(to root) alice on pts/0" and its PAM session: one act
             self.last_act = act
+            line = privilege_line(event)
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
-                self.privilege[line] += 1
+                self.privilege[line] += count
             self.note_time("privilege", event.time)
-            self.counts[event.kind] += 1
+            self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
             line = known_login_line(event)
             if line in self.known or len(self.known) < KEPT_EVENTS:
-                self.known[line] += 1
-            self.counts["known_login"] += 1
+                self.known[line] += count
+            self.counts["known_login"] += count
             self.note_time("known", event.time)
         else:
             kept = self.logins if event.kind == "login" else self.others
@@ -976,22 +1133,31 @@ class HostSummary:
                 kept.append(event)
             if event.kind == "other":
                 self.note_time("digest", event.time)
-            self.counts[event.kind] += 1
+            self.counts[event.kind] += count
 
     def add_failure(self, event):
+        """Given a failure Event, count its connection once, whatever number
+        of lines it writes; a failure of no known connection counts as
+        often as its line was written.
+        """
         self.note_time("digest", event.time)
-        key = (event.program, event.connection) if event.connection else object()
-        counted = self.connections.get(key)
+        key = connection_of(event) or (
+            (event.program, event.connection) if event.connection else None
+        )
+        counted = self.connections.get(key) if key else None
         if counted is None:
-            counted = self.connections[key] = [False, False]
-            self.counts[event.kind] += 1
-            if len(self.connections) > self.RECENT_CONNECTIONS:
-                self.connections.popitem(last=False)
+            counted = [False, False]
+            self.counts[event.kind] += 1 if key else event.count
+            if key:
+                self.connections[key] = counted
+                if len(self.connections) > RECENT_CONNECTIONS:
+                    self.connections.popitem(last=False)
+        weight = 1 if key else event.count
         if event.ip and not counted[0]:
-            self.failure_ips[event.ip] += 1
+            self.failure_ips[event.ip] += weight
             counted[0] = True
         if event.user and not counted[1]:
-            self.failure_users[event.user] += 1
+            self.failure_users[event.user] += weight
             counted[1] = True
 
     def note_time(self, group, time):

@@ -118,11 +118,14 @@ def alice_login_event(time, program, pid, line):
         "program": program,
         "pid": pid,
         "kind": "login",
+        "rule": "ssh_accepted",
         "user": "alice",
+        "target": None,
         "ip": "192.0.2.10",
         "port": 52144,
         "method": "publickey",
         "command": None,
+        "count": 1,
         "line": line,
     }
 

@@ -280,7 +280,7 @@ def test_failure_memory_is_bounded_in_a_storm():
         summary.add(template._replace(pid=pid, connection=pid))
     assert summary.counts["login_failed"] == 20000
     assert summary.failure_ips == {"198.51.100.7": 20000}
-    assert len(summary.connections) == authwatch.HostSummary.RECENT_CONNECTIONS
+    assert len(summary.connections) == authwatch.RECENT_CONNECTIONS
 
 
 def test_more_logins_than_a_run_keeps_are_counted_not_dropped():
