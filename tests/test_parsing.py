@@ -1,5 +1,6 @@
 """Understanding log lines: parse_line(), classify(), the noise patterns and
-understand(), checked against the real lines in samples/auth.log.samples."""
+understand(), checked against the sample lines in samples/*.samples, through
+the functions and through --dry-run --json."""
 
 import datetime
 import json
@@ -8,20 +9,22 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NOW
+from conftest import NOW, run_main
 
 import authwatch
 
-SAMPLES_PATH = Path(__file__).parent / "samples" / "auth.log.samples"
+SAMPLES_DIR = Path(__file__).parent / "samples"
+SAMPLE_FILES = sorted(SAMPLES_DIR.glob("*.samples"))
 EXPECT = "=> "
 UTC = datetime.timezone.utc
 RULE_NAMES = {rule.name for rule in authwatch.RULES}
+KIND_OF_RULE = {rule.name: rule.kind for rule in authwatch.RULES}
 
 
-def read_samples(path=SAMPLES_PATH):
-    """Given the samples file, return (samples, problems): samples as
-    (line number, raw line, expectation) where the expectation is "noise" or
-    a dict, and problems as sentences about lines that break the format.
+def read_samples(path):
+    """Given a samples file, return (samples, problems): samples as (line
+    number, raw line, expectation) where the expectation is "noise" or a
+    dict, and problems as sentences about lines that break the format.
     """
     samples, problems = [], []
     pending = None  # (line number, raw line) still waiting for its expectation
@@ -55,7 +58,8 @@ def read_samples(path=SAMPLES_PATH):
     return samples, problems
 
 
-SAMPLES, PROBLEMS = read_samples()
+READ = {path.name: read_samples(path) for path in SAMPLE_FILES}
+SAMPLES = [(name, *sample) for name, (samples, _) in READ.items() for sample in samples]
 NOISE = authwatch.compile_noise(authwatch.DEFAULT_NOISE)
 
 
@@ -68,52 +72,102 @@ def noise_text(line):
 
 
 def event_fields(line, now=NOW):
-    """Given a raw line, return its Event as a dict, the time as ISO text."""
-    fields = authwatch.classify(authwatch.parse_line(line, now))._asdict()
+    """Given a raw line, return its Event alone as a dict, the time as ISO text."""
+    return as_json(authwatch.classify(authwatch.parse_line(line, now)))
+
+
+def as_json(event):
+    fields = event._asdict()
     fields["time"] = fields["time"].isoformat() if fields["time"] else None
     return fields
 
 
-### The samples file ##########################################################
+def understood(name):
+    """Given a samples file's name, return {raw line: Event fields} for the
+    lines of the file read top to bottom by understand(), as a run reads
+    them (noise dropped, connections followed).
+    """
+    records = [authwatch.parse_line(line, NOW) for _, line, _ in READ[name][0]]
+    return {event.line: as_json(event) for event in authwatch.understand(records, NOISE)}
 
 
-def test_samples_file_is_well_formed():
-    assert PROBLEMS == []
-    assert len(SAMPLES) >= 80  # the file was read, not skipped
-    kind_of_rule = {rule.name: rule.kind for rule in authwatch.RULES}
-    for number, _line, expected in SAMPLES:
+UNDERSTOOD = {name: understood(name) for name in READ}
+
+
+def dry_run_json(name, tmp_path):
+    """Given a samples file's name, return {raw line: JSON object} of what
+    `authwatch --dry-run --json --from-start` prints for its lines."""
+    log = tmp_path / name
+    log.write_text("".join(line + "\n" for _, line, _ in READ[name][0]), encoding="utf-8")
+    result = run_main("--dry-run", "--json", "--from-start", "--log", str(log))
+    assert (result.status, result.stderr) == (0, "")
+    objects = [json.loads(text) for text in result.stdout.splitlines()]
+    return {event["line"]: event for event in objects}
+
+
+### The samples files #########################################################
+
+
+def test_samples_files_are_well_formed():
+    assert {name: problems for name, (_, problems) in READ.items() if problems} == {}
+    assert len(SAMPLES) >= 80  # the files were read, not skipped
+    for name, number, line, expected in SAMPLES:
+        where = f"{name} line {number}"
+        assert [sample[2] for sample in SAMPLES if sample[0] == name].count(line) == 1, where
         if expected == "noise":
             continue
-        where = f"sample on line {number}"
         assert isinstance(expected, dict), where
         assert {"kind", "rule"} <= expected.keys(), where
         assert expected.keys() <= set(authwatch.Event._fields), where
         assert expected["rule"] is None or expected["rule"] in RULE_NAMES, where
-        assert expected["kind"] == kind_of_rule.get(expected["rule"], "other"), where
+        assert expected["kind"] == KIND_OF_RULE.get(expected["rule"], "other"), where
+        assert expected["kind"] != "connection", f"{where}: a connection line expects noise"
 
 
 def test_every_rule_has_a_sample():
-    named = {expected["rule"] for _, _, expected in SAMPLES if expected != "noise"}
+    named = {expected["rule"] for *_, expected in SAMPLES if expected != "noise"}
+    named |= {
+        authwatch.classify(authwatch.parse_line(line, NOW)).rule
+        for *_, line, expected in SAMPLES
+        if expected == "noise"
+    }
     assert sorted(RULE_NAMES - named) == []
 
 
 @pytest.mark.parametrize("pattern", authwatch.DEFAULT_NOISE)
 def test_every_noise_pattern_drops_a_sample(pattern):
-    noise_lines = [line for _, line, expected in SAMPLES if expected == "noise"]
+    noise_lines = [line for *_, line, expected in SAMPLES if expected == "noise"]
     assert any(re.search(pattern, noise_text(line)) for line in noise_lines)
 
 
 @pytest.mark.parametrize(
-    "line, expected",
-    [pytest.param(line, expected, id=str(number)) for number, line, expected in SAMPLES],
+    "name, line, expected",
+    [
+        pytest.param(name, line, expected, id=f"{name}:{number}")
+        for name, number, line, expected in SAMPLES
+    ],
 )
-def test_sample(line, expected):
+def test_sample(name, line, expected):
+    events = UNDERSTOOD[name]
     if expected == "noise":
-        assert is_noise(line), "should be noise"
+        assert line not in events, "should be noise"
         return
-    assert not is_noise(line), "should not be noise"
-    fields = event_fields(line)
-    assert {name: fields[name] for name in expected} == expected
+    assert line in events, "should not be noise"
+    assert {field: events[line][field] for field in expected} == expected
+
+
+@pytest.mark.parametrize("name", sorted(READ))
+def test_dry_run_json_says_what_the_samples_expect(name, tmp_path):
+    events = dry_run_json(name, tmp_path)
+    for number, line, expected in READ[name][0]:
+        where = f"{name} line {number}"
+        if expected == "noise":
+            assert line not in events, where
+            continue
+        public = {
+            field: value for field, value in expected.items() if field in authwatch.JSON_FIELDS
+        }
+        assert {field: events[line][field] for field in public} == public, where
 
 
 ### parse_line ################################################################
@@ -227,7 +281,7 @@ def test_understand_drops_noise_and_classifies_the_rest_in_order():
 
 
 def test_understand_without_noise_keeps_every_line():
-    records = [authwatch.parse_line(line, NOW) for _, line, _ in SAMPLES]
+    records = [authwatch.parse_line(line, NOW) for *_, line, _ in SAMPLES]
     events = list(authwatch.understand(records, authwatch.compile_noise([])))
     # a failure without an address may wait for a later line of its connection
     assert sorted(event.line for event in events) == sorted(
