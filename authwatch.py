@@ -536,8 +536,9 @@ CLASSIC_STAMP = r"[A-Z][a-z]{2} {1,2}\d{1,2} \d\d:\d\d:\d\d"  # no year
 ISO_STAMP = r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
 FACILITY_LEVEL = (
     r"(?:auth|authpriv|kern|user|mail|daemon|syslog|lpr|news|uucp|cron|ftp|security"
-    r"|local[0-7])\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug) "
+    r"|local[0-7])\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug)"
 )
+NOT_A_HOST = re.compile(FACILITY_LEVEL)  # OpenWrt writes no host before it
 TAG = (
     r"(?P<program>[\w./-]+)(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
     r": (?P<message>.*)"
@@ -545,7 +546,7 @@ TAG = (
 SYSLOG_LINE = re.compile(
     f"{PRI}{WEEKDAY}(?:(?P<classic>{CLASSIC_STAMP})(?:\\.\\d+)?(?: (?P<year>\\d{{4}}))?"
     f"|(?P<iso>{ISO_STAMP}))"
-    f" (?:(?!{FACILITY_LEVEL})(?P<host>[^\\s\\[]*[^\\s\\[:]) )?(?:{FACILITY_LEVEL})?{TAG}"
+    f" (?:(?P<host>[^\\s\\[]*[^\\s\\[:]) )?(?:{FACILITY_LEVEL} )?{TAG}"
 )
 # <PRI>1 STAMP HOST APP PROCID MSGID [SD...] MSG, "-" for what is not there
 RFC5424_LINE = re.compile(
@@ -573,6 +574,8 @@ IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?
 FROM_IP_PORT = IP + r" port (?P<port>\d{1,5})"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
 CONNECTION_PROGRAMS = SSHD + ("dropbear",)  # one process for each connection
+# OpenSSH 9.8's listener names the pid of the connection's sshd-session
+SAME_PROCESSES = {"sshd-session": "sshd", "sshd-auth": "sshd"}
 # fmt: off
 ACCOUNT_PROGRAMS = (
     "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
@@ -736,7 +739,9 @@ class Event(NamedTuple):
     key_type: str | None = None
     fingerprint: str | None = None
     tty: str | None = None
-    connection: int | None = None  # the pid of the connection's process, for counting
+    # (program, pid) of the process that wrote it, or of the connection it
+    # names: one attempt writes several lines, and counts once
+    connection: tuple | None = None
     count: int = 1  # how many times the line was written
 
 
@@ -748,20 +753,35 @@ JSON_FIELDS = (
 # fmt: on
 
 
-@functools.lru_cache(maxsize=4096)
 def classic_time(text, now, named_year=None):
     """Given a classic syslog time stamp ("Nov 26 19:24:53", "Nov 3 04:05:06"),
     the current local time and the year if the line names one, return the
     aware datetime it names: without a year, take the one that puts it not
-    more than a day in the future.  Return None if it is no date.  (Cached:
-    neighbouring lines share it.)
+    more than a day in the future.  Return None if it is no date.
+    """
+    minute = classic_minute(text[:-3], now, named_year)
+    second = int(text[-2:])
+    if minute is None or second > 59:
+        return None
+    return minute + SECONDS[second]
+
+
+SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
+
+
+@functools.lru_cache(maxsize=1024)
+def classic_minute(text, now, named_year):
+    """Given the minute of a classic time stamp ("Nov 26 19:24"), the current
+    local time and the year if the line names one, return the aware datetime
+    of the minute's start, or None (see classic_time()).  Cached: a log has
+    few distinct minutes.
     """
     month = MONTHS.get(text[:3])
     day, clock = text[4:].split()
-    hour, minute, second = (int(part) for part in clock.split(":"))
+    hour, minute = (int(part) for part in clock.split(":"))
     for year in (int(named_year),) if named_year else (now.year, now.year - 1):
         try:
-            naive = datetime.datetime(year, month or 0, int(day), hour, minute, second)
+            naive = datetime.datetime(year, month or 0, int(day), hour, minute)
         except ValueError:  # 29 Feb of another year, or garbage
             continue
         stamp = naive.astimezone()
@@ -800,10 +820,14 @@ def parse_line(line, now):
     if match:  # the common case, in one match
         classic = match["classic"]
         stamp = classic_time(classic, now, match["year"]) if classic else iso_time(match["iso"])
-        program, message = match["program"], match["message"]
+        host, program, pid, message = match.group("host", "program", "pid", "message")
+        if host and "." in host and NOT_A_HOST.fullmatch(host):
+            host = None
         if match["module"]:  # "sshd(pam_unix)[1]: authentication failure; ..." (Linux-PAM < 0.99)
             message = f"{match['module']}({program}): {message}"
-        return record_of(stamp, match["host"], program, match["pid"], message, line)
+        if message[:1] in "[m":  # Solaris' message ID, rsyslog's "message repeated"
+            return record_of(stamp, host, program, pid, message, line)
+        return Record(stamp, host, program, int(pid) if pid else None, message, line)
     match = RFC5424_LINE.match(line)
     if match:
         host, program = (
@@ -907,7 +931,8 @@ def classify(record):
     if not found:
         return Event(
             record.time, record.host, record.program, record.pid, "other", record.line,
-            record.message, connection=record.pid, count=record.count,
+            record.message, connection=process_of(record.program, record.pid),
+            count=record.count,
         )  # fmt: skip
     rule, groups = rules[int(found.lastgroup[1:])]
     fields = dict(rule.fixed)
@@ -921,14 +946,21 @@ def classify(record):
         user, target = get("ruser"), user  # su's and sudo's PAM: ruser ran it, user= is whom as
     elif not user and "service" in fields:
         user = get("ruser")  # a PAM failure without user= names the caller in ruser=
-    port, connection = get("port"), get("connection")
+    port, pid = get("port"), get("connection")
     return Event(
         record.time, record.host, record.program, record.pid, rule.kind, record.line,
         record.message, rule.name, user, target, ip and plain_address(ip),
         int(port) if port else None, get("method"), get("command"), get("key_type"),
-        get("fingerprint"), get("tty"), int(connection) if connection else record.pid,
+        get("fingerprint"), get("tty"), process_of(record.program, int(pid) if pid else record.pid),
         record.count,
     )  # fmt: skip
+
+
+def process_of(program, pid):
+    """Given a program name and a pid (or None), return the key of the
+    process: sshd's processes are one program.
+    """
+    return None if pid is None else (SAME_PROCESSES.get(program, program), pid)
 
 
 def plain_address(ip):
@@ -978,18 +1010,6 @@ def classify_all(records, noise):
             yield previous
 
 
-def connection_of(event):
-    """Given an Event, return the key of the network connection it belongs to,
-    or None: sshd (sshd, sshd-session, sshd-auth) and dropbear write all the
-    lines of one connection from one process.
-    """
-    if event.connection is None:
-        return None
-    if event.program not in CONNECTION_PROGRAMS:
-        return None
-    return (event.host, "sshd" if event.program in SSHD else event.program, event.connection)
-
-
 RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
 WAITING_LINES = 64  # lines of one connection that may wait for its address
 
@@ -1009,10 +1029,10 @@ def follow_connections(events):
     addresses = OrderedDict()  # connection -> (ip, port)
     waiting = OrderedDict()  # connection -> [failures without an address]
     for event in events:
-        key = connection_of(event)
-        if key is None:
+        if event.connection is None or event.program not in CONNECTION_PROGRAMS:
             yield event
             continue
+        key = (event.host, event.connection)
         if event.ip:
             addresses[key] = (event.ip, event.port)
             addresses.move_to_end(key)
@@ -1100,9 +1120,9 @@ class HostSummary:
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
-        self.connections = OrderedDict()  # connection_of() -> [ip counted, user counted]
+        self.connections = OrderedDict()  # Event.connection -> [ip counted, user counted]
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
-        self.last_act = None
+        self.last_act = (None,) * 5  # (program, pid, kind, target, user) of the last privilege act
 
     def add(self, event):
         """Given an Event, count it (as many times as its line was written)."""
@@ -1113,9 +1133,9 @@ class HostSummary:
             pass
         elif event.kind in PRIVILEGE_KINDS:
             act = (event.program, event.pid, event.kind, event.target)
-            if event.kind == "su" and event.pid is not None and act == self.last_act:
+            if self.is_echo(act, event):
                 return  # su logs "(to root) alice on pts/0" and its PAM session: one act
-            self.last_act = act
+            self.last_act = act + (event.user,)
             line = privilege_line(event)
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
                 self.privilege[line] += count
@@ -1135,15 +1155,20 @@ class HostSummary:
                 self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
+    def is_echo(self, act, event):
+        """Given the act of a su Event and the Event, return whether it is the
+        act just counted, told again by PAM (which may not name the user)."""
+        if event.kind != "su" or event.pid is None or act != self.last_act[:4]:
+            return False
+        return event.user in (None, self.last_act[4])
+
     def add_failure(self, event):
         """Given a failure Event, count its connection once, whatever number
         of lines it writes; a failure of no known connection counts as
         often as its line was written.
         """
         self.note_time("digest", event.time)
-        key = connection_of(event) or (
-            (event.program, event.connection) if event.connection else None
-        )
+        key = event.connection
         counted = self.connections.get(key) if key else None
         if counted is None:
             counted = [False, False]
@@ -1527,12 +1552,13 @@ def read_lines(file, keep_partial):
     A last line without its newline is yielded only if keep_partial (the file
     is rotated and done), else the file is left just before it.
     """
+    start = file.tell()  # of the line being read: counted, not asked for each line
     while True:
-        start = file.tell()
         line = file.readline(MAX_LINE)
         if not line:
             return
         if line.endswith(b"\n"):
+            start += len(line)
             yield line
             continue
         if len(line) == MAX_LINE:  # a huge line: skip to its end
@@ -1540,6 +1566,7 @@ def read_lines(file, keep_partial):
             while rest and not rest.endswith(b"\n"):
                 rest = file.readline(MAX_LINE)
             if rest.endswith(b"\n") or keep_partial:
+                start = file.tell()
                 yield line
                 continue
         elif keep_partial:
