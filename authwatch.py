@@ -490,38 +490,13 @@ def read_allow(reader):
 ### Understanding log lines (pure) ##########################################
 #
 # A line is split into its syslog header (time, host, program, pid) and its
-# message; the message is then matched against RULES.  Every rule is anchored
-# and captures only what sshd itself writes around attacker-controlled text
-# (a user name may contain "from 10.0.0.1 port 22"), and every rule has a
-# sample in tests/samples/.
-
-# Lines dropped before anything else: the magazine article's two and the
-# session bookkeeping that logcheck ignores.  [filter] ignore adds to these.
-# They are matched against "program[pid]: message" (see noise_text()) and
-# anchored at the program, so that no user name can make a line noise.
-ANY_TAG = r"^[\w./-]+(?:\[\d+\])?: "
-SSHD_TAG = r"^sshd(?:-session)?\[\d+\]: "
-# fmt: off
-DEFAULT_NOISE = (
-    r"^CRON\[",
-    # the article's "Connection closed", but for [preauth]: that one may end an
-    # attempt that wrote nothing else (a key that did not fit), so it is counted
-    SSHD_TAG + r"Connection (?:closed|reset) by (?!.*\[preauth\]$)",
-    ANY_TAG + r"pam_unix\((?:crond?|systemd-user):session\): session (?:opened|closed)",
-    ANY_TAG + r"pam_unix\([\w-]+:session\): session closed",
-    ANY_TAG + r"pam_unix\((?:sshd|sudo|sudo-i|login):session\): session opened",
-    ANY_TAG + r"pam_limits\(",
-    ANY_TAG + r"pam_env\([\w-]+:session\): deprecated reading of user environment",
-    ANY_TAG + r"pam_systemd\(",
-    SSHD_TAG + r"(?:Received disconnect from|Disconnected from) ",
-    SSHD_TAG + r"pam_unix\(sshd:auth\): check pass; user unknown$",
-    SSHD_TAG + r"(?:Server listening on|Received signal \d+; terminating)",
-    r"^sudo(?:\[\d+\])?: pam_unix\(sudo:auth\): (?:conversation failed|auth could not identify)",
-    r"^systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out)",
-    r"^systemd-logind\[\d+\]: (?:New seat|Watching system buttons)",
-)
-# fmt: on
-
+# message; noise is dropped; the message is then matched against the RULES
+# of its program; the lines of one network connection lend each other its
+# address.  The rules are written from the daemons' own log calls (the
+# source file and versions stand beside each rule, and beside each of its
+# samples in tests/samples/).  Every rule is anchored, captures only what
+# the daemon itself writes around attacker-controlled text (a user name may
+# contain "from 10.0.0.1 port 22"), and runs in time linear in the line.
 
 # Syslog headers.  Every form that syslog daemons write into files is read:
 # the classic one ("Nov 26 19:24:53 host sshd[1]: ", the day padded or not,
@@ -539,8 +514,8 @@ FACILITY_LEVEL = (
     r"|local[0-7])\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug)"
 )
 NOT_A_HOST = re.compile(FACILITY_LEVEL)  # OpenWrt writes no host before it
-TAG = (
-    r"(?P<program>[\w./-]+)(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
+TAG = (  # GDM names itself "gdm-password]"
+    r"(?P<program>[\w./-]+)\]?(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
     r": (?P<message>.*)"
 )
 SYSLOG_LINE = re.compile(
@@ -558,6 +533,8 @@ HOST_AND_TAG = re.compile(f"(?:(?P<host>[^\\s\\[]*[^\\s\\[:]) )?{TAG}")
 # a header not understood: the first "program[pid]: " in the line, if any
 TAG_INSIDE = re.compile(r"(?:^|\s)(?P<program>[\w./-]+)\[(?P<pid>\d{1,10})\]: (?P<message>.*)")
 SOLARIS_ID = re.compile(r"\[ID \d{1,10} [\w.]{1,30}\] ")
+# dropbear -E (its stderr in the journal): "[child pid] Nov 26 19:24:53 message"
+STDERR_STAMP = re.compile(r"\[(?P<pid>\d{1,10})\] [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 # rsyslog's $RepeatedMsgReduction: one line for the same message written N times
 REPEATED = re.compile(r"message repeated (?P<count>\d{1,9}) times: \[ ?(?P<message>.*)\]")
 # sysklogd's and busybox's: the host's previous message, N more times
@@ -570,27 +547,23 @@ MONTHS = {
 }
 ISO_PARTS = re.compile(r"(?P<seconds>.{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+-]\d\d:?\d\d)?")
 
+# fmt: off
+# Programs, and the pieces of their lines that rules share.
 IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
 FROM_IP_PORT = IP + r" port (?P<port>\d{1,5})"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
 CONNECTION_PROGRAMS = SSHD + ("dropbear",)  # one process for each connection
 # OpenSSH 9.8's listener names the pid of the connection's sshd-session
 SAME_PROCESSES = {"sshd-session": "sshd", "sshd-auth": "sshd"}
-# fmt: off
+SU = ("su",)
+LOGIN = ("login",)
+# shadow-utils' tools; chgpasswd writes only failures, but they are account matters too
 ACCOUNT_PROGRAMS = (
     "useradd", "userdel", "usermod", "groupadd", "groupdel", "groupmod",
-    "passwd", "chpasswd", "chage", "gpasswd", "chsh", "chfn", "newusers",
+    "passwd", "chpasswd", "chage", "gpasswd", "chsh", "chfn", "newusers", "chgpasswd",
 )
+
 # fmt: on
-PAM_AUTH_FAILURE = (
-    r"pam_unix\((?P<service>[\w-]+):auth\): authentication failure;"
-    r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=(?P<ruser>\S*) rhost=(?P<ip>\S*)"
-    r"(?:\s+user=(?P<user>\S+))?\s*"  # pam_unix ends with a space when there is no user
-)
-SUDO_FIELDS = (
-    r"TTY=(?P<tty>\S+) ; PWD=.*? ; USER=(?P<target>\S+) ;"
-    r"(?: GROUP=\S+ ;)?(?: TSID=\S+ ;)?(?: ENV=.*? ;)? COMMAND=(?P<command>.*)"
-)
 
 
 class Rule(NamedTuple):
@@ -607,104 +580,1389 @@ def rule(name, kind, programs, pattern, **fixed):
 
 
 # fmt: off
-RULES = (
-    # sshd (OpenSSH 9.8+ logs as sshd-session)
-    rule("ssh_accepted", "login", SSHD,
-         r"Accepted (?P<method>[\w/-]+) for (?P<user>.+?) from " + FROM_IP_PORT
-         + r" ssh2(?:: (?P<key_type>[\w-]+) (?P<fingerprint>SHA256:[\w+/=]+).*|: .*)?"),
-    rule("ssh_failed", "login_failed", SSHD,
-         r"Failed (?P<method>[\w/-]+) for (?:invalid user )?(?P<user>.*?) from "
-         + FROM_IP_PORT + r" ssh2(?:: .*)?"),
+
+# --- Linux-PAM (0.75 .. 1.7.2) and SSSD (1.2 .. 2.13): what any program's PAM writes
+# shadow < 4.1.3 opened its quotes with a backtick: "delete user `bob'"
+Q = r"[`']"
+# a PAM service name as pam_syslog() writes it: "pam_unix(SERVICE:CHOICE): ".
+# Linux-PAM < 0.99 logged under the tag "SERVICE(pam_unix)[pid]:", which
+# authwatch's header parser turns into program SERVICE and the message
+# "pam_unix(SERVICE): ...": so the ":CHOICE" is optional everywhere.
+PAM_SERVICE = r"[\w.@-]+"
+
+
+def pam_prefix(module, choice=r"\w+", service=PAM_SERVICE):
+    """The prefix pam_syslog() writes: 'module(service:choice): ' (Linux-PAM
+    >= 0.99.1; libpam/pam_syslog.c pam_vsyslog() "%s(%s:%s):"), the choice
+    optional for the rewritten Linux-PAM < 0.99 tag."""
+    return rf"{module}\({service}(?::{choice})?\): "
+
+
+# pam_unix support.c _unix_verify_password() (0.75 .. 1.7.2, same words all along):
+#   "authentication failure; logname=%s uid=%d euid=%d tty=%s ruser=%s rhost=%s %s%s"
+#   with " user=" and the user only when the user is known: so two spaces
+#   before user=, or a trailing space.  ruser= is the application's: vsftpd
+#   puts the typed user name there, so the address is taken after the LAST
+#   " rhost=" (user= itself is a known account name, no spaces).
+UNIX_FIELDS = (
+    r"logname=\S* uid=\d+ euid=\d+ tty=(?P<tty>\S*) ruser=(?P<ruser>.*) rhost=(?P<ip>\S*)"
+    r"(?:\s+user=(?P<user>\S+))?\s*"
+)
+# pam_sss.c send_and_receive() (SSSD 1.2 .. 2.13): "authentication %s; logname=%s
+#   uid=%lu euid=%d tty=%s ruser=%s rhost=%s user=%s": one space, user= always
+#   there (maybe empty) and it is the typed name: the address is taken after the
+#   FIRST " rhost=" (ruser= is empty for sshd, login, gdm).
+SSS_FIELDS = (
+    r"logname=\S* uid=\d+ euid=\d+ tty=(?P<tty>\S*) ruser=(?P<ruser>.*?) rhost=(?P<ip>\S*)"
+    r" user=(?P<user>.*)"
+)
+PAM_AUTH_FAILURE = (
+    r"pam_unix\((?P<service>" + PAM_SERVICE + r")(?::(?:auth|chauthtok))?\):"
+    r" authentication failure; "
+    + UNIX_FIELDS
+)
+PAM_SSS_FAILURE = (
+    r"pam_sss\((?P<service>" + PAM_SERVICE + r")(?::(?:auth|chauthtok))?\):"
+    r" authentication failure; "
+    + SSS_FIELDS
+)
+# pam_unix support.c _cleanup_failures(), at pam_end() when no module is
+# running, hence libpam's "PAM" prefix (0.99 .. 1.7.2); Linux-PAM < 0.99 wrote
+# it under the module's tag ("pam_unix(sshd): 2 more ...").
+PAM_MORE_FAILURES = (
+    r"(?:PAM|pam_unix\(" + PAM_SERVICE + r"(?::auth)?\):)"
+    r" (?P<count>\d+) more authentication failures?; "
+    + UNIX_FIELDS
+)
+# The failure lines of all the other modules, without fields: for the echo
+# rules of the programs that log each failure in their own words.
+PAM_OTHER_FAILURES = (
+    r"(?:"
+    + pam_prefix("pam_unix") + r"(?:check pass; user (?:unknown|\(.*\) unknown)"
+    r"|account .* has expired \((?:account expired|failed to change password)\))"
+    r"|" + pam_prefix("pam_sss")
+    + r"(?:received for user|Access denied for user|Authentication failed"
+    r" for user) .*: \d+ \([^()]*\)"
+    r"|" + pam_prefix("pam_faillock") + r"(?:Consecutive login failures for user .* account"
+    r" temporarily locked|User unknown(?:: .*)?)"
+    r"|" + pam_prefix("pam_tally2?") + r"user .* \(\d+\) (?:tally \d+, deny \d+|has time limit"
+    r" \[\d+s left\] since last failure\.)"
+    r"|" + pam_prefix("pam_succeed_if") + r'requirement "[^"]*" not met by user ".*"'
+    r"|" + pam_prefix("pam_access") + r"access denied for user `.*' from `[^`']*'"
+    r"|" + pam_prefix("pam_securetty") + r"access denied: tty '.*' is not secure !"
+    r"|" + pam_prefix("pam_listfile") + r"Refused user .* for service " + PAM_SERVICE
+    + r"|" + pam_prefix("pam_wheel") + r"Access denied to '.*' for '.*'"
+    r")"
+)
+# A "from" that is an address or a host name (a dot or two colons in it), not
+# a tty ("tty1", "pts/0", ":0", "cron"): pam_access's from, login's FROM.
+REMOTE_HOST = (
+    r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:%\w+)?"
+    r"|[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)"
+)
+
+# The PAM services a person logs in through: their pam_unix "session opened"
+# is a login (shadow's login writes nothing else for an ordinary user unless
+# LOG_OK_LOGINS; gdm, lightdm, sddm, cockpit, xrdp, vsftpd write no line of
+# their own in the auth log).  Greeters (gdm-launch-environment,
+# lightdm-greeter, sddm-greeter), sshd (its "Accepted" line says more), sudo,
+# su (their own rules), cron, atd, systemd-user, polkit-1 (pkexec writes its
+# own line) and mail (dovecot: a login per mail client poll) are noise.
+LOGIN_SERVICES = (
+    "login", "remote",  # util-linux login -h uses "remote"
+    "gdm", "gdm-password", "gdm-autologin", "gdm-fingerprint", "gdm-smartcard",
+    "kdm", "xdm", "wdm", "lxdm", "slim", "mdm", "greetd",
+    "lightdm", "lightdm-autologin", "sddm", "sddm-autologin",
+    "cockpit", "xrdp-sesman", "tigervnc",
+    "vsftpd", "proftpd", "pure-ftpd", "ftp",
+)
+NOISE_SESSION_SERVICES = (
+    "sshd", "sudo", "sudo-i", "cron", "crond", "atd", "systemd-user", "polkit-1",
+    "gdm-launch-environment", "lightdm-greeter", "sddm-greeter", "dovecot",
+)
+
+
+def any_of(names):
+    return "(?:" + "|".join(re.escape(name) for name in names) + ")"
+
+
+# pam_unix_sess.c pam_sm_open_session():
+#   Linux-PAM 0.75 .. 1.3.1: "session opened for user %s by %s(uid=%d)" (%lu from 0.99.8)
+#   Linux-PAM 1.4.0 .. 1.7.2: "session opened for user %s(uid=%s) by %s(uid=%lu)"
+#   the first uid is "getpwnam error" when the lookup fails; the by-name is
+#   getlogin()'s, "" without a login session (cron, su from a script).
+SESSION_USER = r"session opened for user (?P<{}>[^\s(]+)(?:\(uid=[^()]*\))? by "
+
+# --- OpenSSH sshd (4.0 .. 10.5): the pieces of its lines
+# " [preauth]" (5.9+), or what syslog's %.500s left of it
+PREAUTH = r"(?: \[preauth\]| \[(?:p[a-z]{0,6})?)?"
+PREAUTH_REQ = r"(?: \[preauth\]| \[(?:p[a-z]{0,6})?)"
+ADDR = r"(?:" + IP + r"|UNKNOWN)"  # ssh_remote_ipaddr() is "UNKNOWN" when the peer left
+ADDR_PORT = ADDR + r" port (?P<port>\d{1,5})"
+ADDR_NC = ADDR.replace("(?P<ip>", "(?:")  # the same, not taken
+OPT_PORT = r"(?: port (?P<port>\d{1,5}))?"
+
+# auth.c auth_log(): method[/submethod]; ssh1's auth1.c "without authentication"
+METHOD = r"(?P<method>[\w-]+(?:/[\w-]+)?|without authentication)"
+# Only publickey, hostbased, gssapi-with-mic and ssh1's rsa/rhosts-rsa record info
+# after "sshN: "; a line of those methods with two "sshN: " has no unique reading
+# (a fake "... port 1 ssh2: " in the user or in a key ID): KEY_GUARD leaves it
+# to *_unparsed.  Then the greedy user gives the last address whose rest is a
+# valid end: with other methods (password, none, keyboard-interactive, or any
+# name the client sent) that is the address at the very end of the line.
+NO_SSHN = r"[^s]*(?:s(?!sh[12]: )[^s]*)*"  # text without "ssh1: "/"ssh2: " (an unrolled loop)
+KEY_GUARD = (r"(?!(?:publickey|hostbased|gssapi-with-mic|rsa|rhosts-rsa) "
+             + NO_SSHN + r"ssh[12]: " + NO_SSHN + r"ssh[12]: )")
+AUTH_USER = r"(?P<user>.*)"
+# sshkey_fingerprint(): "SHA256:<base64>" (6.8+), "MD5:<hex>" (FingerprintHash md5,
+# 6.8+), bare MD5 hex "12:34:...:ef" (key_fingerprint() 4.x-6.7)
+FP = r"(?:SHA256|SHA384|SHA512|SHA1|MD5):[A-Za-z0-9+/=:]+|[0-9a-f]{2}(?::[0-9a-f]{2}){15}"
+# what follows "sshN: ": key type and fingerprint first when there is a key
+# ("RSA SHA256:..", "RSA-CERT SHA256:.. ID x (serial 1) CA RSA SHA256:..",
+# "RSA-CERT ID x (serial 1) CA RSA SHA256:.." 6.8-7.8, ".., client user \"u\",
+# client host \"h\""), or GSSAPI's display name, or ssh1's "ruser u"; never
+# " port <digit>"
+AUTH_INFO = (r"(?:(?P<key_type>[A-Z][A-Z0-9-]*)(?: (?P<fingerprint>" + FP + r"))?(?=[ ,]|$))?"
+             r"[^ ]*(?: (?!port \d)[^ ]*)*")  # no " port <digit>" (an unrolled loop)
+# auth_log()'s end: " ssh2" / " ssh1" (ssh1 6.3-7.3) then ": info" (6.3+); 4.x-6.2:
+# " ssh2", nothing (ssh1) or " ruser %.100s" (ssh1 rhosts-rsa)
+AUTH_END = r"(?: ssh[12](?:: " + AUTH_INFO + r")?| ruser \S+)?" + PREAUTH
+AUTH_FOR = r" for (?:(?:invalid|illegal) user )?" + AUTH_USER + r" from " + FROM_IP_PORT + AUTH_END
+
+# packet.c sshpkt_fmt_connection_id() (7.5+): "%.200s%s%s port %d" with the log
+# preamble "user X" after authentication.  Greedy: the address the daemon wrote
+# is the last one.
+POSTAUTH_USER = r"(?:user .* )?"
+# 9.8+ listener: child->id "connection from %s to %s" (9.8: local address first!)
+# or "connection from %s" (not TCP), then child_status (10.0+) / " (early)" (9.8-9.9)
+CHILD_ID = r"connection from " + IP + r"(?: to [^\s,]+)?"
+CHILD_STATUS = r"(?: \((?:early|sending config|sending keys)\))?"
+# sshpkt_fatal()'s tag: a function name, "banner exchange", "server_loop2:
+# ssh_packet_write_poll", "send DEBUG" ... always the daemon's own words
+FUNCTION_TAG = r"[\w .:/-]{1,80}?"
+
+
+SSHD_AUTH_RULES = (
+    # ----------------------------------------------------------- auth_log()
+    # auth.c auth_log(): "%s %s for %s%.100s from %.200s port %d%s" (4.0-6.1; the
+    # last %s " ssh2", "" for ssh1, " ruser %.100s" ssh1 rhosts-rsa), "%s %s%s%s for
+    # %s%.100s from %.200s port %d%s" (6.2, submethod), "... port %d %s%s%s" with
+    # "ssh2"/"ssh1" and ": " info (6.3-7.3), "... port %d ssh2%s%s" (7.4-10.5).
+    # Info: auth2-pubkey.c pubkey_auth_info() 6.3-7.5 "%s %s" / "%s ID %s (serial
+    # %llu) CA %s %s"; auth.c format_method_key() 7.6+ (cert fingerprint 7.9+:
+    # "%s %s ID %s (serial %llu) CA %s %s"), + ", %s" method info that the monitor
+    # records (hostbased "client user \"%.100s\", client host \"%.100s\""; GSSAPI's
+    # display name alone).  INFO level for Accepted, for invalid users, for
+    # passwords and from MaxAuthTries/2 failures on; VERBOSE otherwise.
+    rule("ssh_accepted", "login", SSHD, r"Accepted " + KEY_GUARD + METHOD + AUTH_FOR),
+    rule("ssh_failed", "login_failed", SSHD, r"Failed " + KEY_GUARD + METHOD + AUTH_FOR),
+    # 6.2+: one method of AuthenticationMethods passed; "Postponed": the key query
+    # (PK_OK) or a keyboard-interactive round, from the pre-auth child ([preauth]).
+    # Steps of a login, not a login: kind connection (they give the address only)
+    rule("ssh_partial", "connection", SSHD, r"Partial " + KEY_GUARD + METHOD + AUTH_FOR),
+    rule("ssh_postponed", "connection", SSHD, r"Postponed " + KEY_GUARD + METHOD + AUTH_FOR),
+    # no unique reading (a key method's line with a user name or key ID holding
+    # "ssh2: " or " port 1"): the kind without user and address
+    # (not the VERBOSE "Accepted key ...", "Accepted certificate ID ...", "Accepted
+    # RSA public key ..." lines of a key that fits: NOISE has them)
+    rule("ssh_accepted_unparsed", "login", SSHD,
+         r"Accepted (?!(?:key|certificate) |[A-Z][A-Z0-9-]* public key )"
+         r"(?:(?P<method>[\w-]+(?:/[\w-]+)?) for )?(?s:.*)"),
+    rule("ssh_failed_unparsed", "login_failed", SSHD,
+         r"Failed (?!to )(?:(?P<method>[\w-]+(?:/[\w-]+)?) for )?(?s:.*)"),
+    rule("ssh_auth_step_unparsed", "connection", SSHD, r"(?:Partial|Postponed) (?s:.*)"),
+
+    # ------------------------------------------------------- invalid users
+    # auth.c getpwnamallow(): "Invalid user %.100s from %.100s" (4.0-7.2),
+    # "... from %.100s port %d" (7.3+); OpenSSH 3.x "Illegal user %.100s from %.100s"
     rule("ssh_invalid_user", "invalid_user", SSHD,
-         r"Invalid user (?P<user>.*?) from " + FROM_IP_PORT),
+         r"(?:Invalid|Illegal) user (?P<user>.*) from " + IP + OPT_PORT + PREAUTH),
+    # auth2.c input_userauth_request(): logit("input_userauth_request: invalid user
+    # %s") 4.0-7.4 (pre-auth child: [preauth] 5.9+); "illegal user" 3.x
+    rule("ssh_invalid_user_request", "invalid_user", SSHD,
+         r"input_userauth_request: (?:invalid|illegal) user (?P<user>.*?)" + PREAUTH),
+    # auth.c getpwnamallow(): "Login name %.100s does not match stored username
+    # %.100s" (5.4-7.9): treated as an unknown user
+    rule("ssh_login_name_mismatch", "invalid_user", SSHD,
+         r"Login name (?P<user>.*) does not match stored username (?s:.*)"),
+
+    # ------------------------------------------------------------------ PAM
+    # auth-pam.c sshpam_query() (keyboard-interactive/PAM, 4.0-10.5):
+    # error("PAM: %s for %s%.100s from %.100s", pam_strerror(), "illegal user ",
+    # user, host) -- host: the client's name with UseDNS yes
+    rule("ssh_pam_kbdint_failure", "login_failed", SSHD,
+         r"(?:error: )?PAM: (?:Have exhausted maximum number of retries for service"
+         r"|[^ ]+(?: (?!for )[^ ]*)*) for (?:illegal user )?(?P<user>.*) from (?P<ip>\S+)"
+         + PREAUTH),
+    # Linux-PAM pam_unix support.c _unix_verify_password(): "authentication failure;
+    # logname=%s uid=%d euid=%d tty=%s ruser=%s rhost=%s %s%s" (unchanged)
     rule("ssh_pam_failure", "login_failed", SSHD, PAM_AUTH_FAILURE),
+    # pam_unix support.c _cleanup_failures() at pam_end(): "%d more authentication
+    # failure%s; logname=... rhost=%s %s%s", prefixed "PAM" (pam_syslog() with no
+    # module) or "pam_unix(sshd:auth):"
     rule("ssh_pam_more_failures", "login_failed", SSHD,
-         r"PAM \d+ more authentication failures?; logname=\S* uid=\d+ euid=\d+ tty=\S*"
-         r" ruser=\S* rhost=(?P<ip>\S*)(?:\s+user=(?P<user>\S+))?\s*"),
+         r"(?:PAM|pam_unix\([\w-]+:auth\):) (?P<count>\d+) more authentication failures?;"
+         r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=\S* rhost=(?P<ip>\S*)"
+         r"(?:\s+user=(?P<user>\S+))?\s*"),
+    # auth2.c userauth_finish(): fatal("Access denied for user %s by PAM account
+    # configuration") 4.0-10.5 (pre-auth child), auth1.c error(...) 4.0-7.3;
+    # fatal("Access denied for user %s.") (UNICOS) 4.0-7.6
+    rule("ssh_pam_account_denied", "login_failed", SSHD,
+         r"(?:fatal|error): Access denied for user (?P<user>.*?)"
+         r"(?: by PAM account configuration|\.)" + PREAUTH),
+
+    # ------------------------------------------------------ limits, refusals
+    # auth.c auth_maxtries_exceeded(): error("maximum authentication attempts
+    # exceeded for %s%.100s from %.200s port %d %s") 6.8-7.3 (ssh2/ssh1), "... port
+    # %d ssh2" 7.4+; from the pre-auth child
     rule("ssh_max_attempts", "login_failed", SSHD,
          r"error: maximum authentication attempts exceeded for (?:invalid user )?"
-         r"(?P<user>.*?) from " + FROM_IP_PORT + r" ssh2(?: \[preauth\])?"),
+         r"(?P<user>.*) from " + FROM_IP_PORT + r" ssh[12]" + PREAUTH),
+    # then packet.c ssh_packet_disconnect(): logit("Disconnecting %s: %.100s") with
+    # the auth2.c preamble "authenticating user %s"/"invalid user %s" (7.5+; the
+    # monitor's copy lacks the space: "authenticatinguser")
     rule("ssh_too_many_failures", "login_failed", SSHD,
-         r"Disconnecting (?:authenticating|invalid) user (?P<user>.*?) "
-         + FROM_IP_PORT + r": Too many authentication failures(?: \[preauth\])?"),
+         r"Disconnecting (?:authenticating ?|invalid )user (?P<user>.*) " + FROM_IP_PORT
+         + r": Too many authentication failures" + PREAUTH),
+    # packet.c packet_disconnect(): logit("Disconnecting: %.100s") of
+    # "Too many authentication failures for %.100s" (auth.h AUTH_FAIL_MSG, 4.0-6.6),
+    # "... for %s%.100s from %.200s port %d %s" (6.7), "... failures" (6.8-7.4).
+    # The address is never taken: before 6.7 it would be the user's text
     rule("ssh_too_many_failures_bare", "login_failed", SSHD,
-         r"Disconnecting: Too many authentication failures(?: \[preauth\])?"),
+         r"Disconnecting: Too many authentication failures(?: for (?:invalid user )?"
+         r"(?P<user>.*?)(?: from " + ADDR_NC + r" port \d{1,5} ssh[12])?)?" + PREAUTH),
+    # auth2.c input_userauth_request(): packet_disconnect("Change of username or
+    # service not allowed: (%s,%s) -> (%s,%s)") -- a client that switches user names
+    # inside one connection; "Disconnecting: " 4.0-7.4, remote_id 7.5+ (the text is
+    # cut at 100 characters, too short to hold a fake address and this text again)
+    rule("ssh_change_of_username", "login_failed", SSHD,
+         r"Disconnecting (?:authenticating ?|invalid )user (?P<user>.*) " + FROM_IP_PORT
+         + r": Change of username or service not allowed: (?s:.*)"),
+    rule("ssh_change_of_username_old", "login_failed", SSHD,
+         r"Disconnecting: Change of username or service not allowed: \((?P<user>[^,]*),.*"),
+    # auth.c allowed_user() (4.0-10.5): "User %.100s from %.100s not allowed because
+    # <reason>" -- the account's name and, with UseDNS yes, the client's host name
     rule("ssh_not_allowed", "login_failed", SSHD,
-         r"User (?P<user>.*?) from " + IP + r" not allowed because .*"),
+         r"User (?P<user>.*?) from (?P<ip>\S+) not allowed because (?:not listed in AllowUsers"
+         r"|listed in DenyUsers|not in any group|a group is listed in DenyGroups"
+         r"|none of user's groups are listed in AllowGroups)" + PREAUTH),
+    # auth.c allowed_user(): "User %.100s not allowed because account is locked",
+    # "... because shell %.100s does not exist", "... is not executable" (4.0-10.5);
+    # session.c do_nologin(): "User %.100s not allowed because %s exists" (after
+    # "Accepted": the login is refused by /etc/nologin)
+    rule("ssh_not_allowed_local", "login_failed", SSHD,
+         r"User (?P<user>.*?) not allowed because (?:account is locked"
+         r"|shell \S+ (?:does not exist|is not executable)|\S+ exists)" + PREAUTH),
+    # auth.c auth_root_allowed(): "ROOT LOGIN REFUSED FROM %.200s" (4.0-7.2),
+    # "... FROM %.200s port %d" (7.3+)
     rule("ssh_root_refused", "login_failed", SSHD,
-         r"ROOT LOGIN REFUSED FROM " + FROM_IP_PORT + r"(?: \[preauth\])?", user="root"),
-    # the end of a connection before authentication: counted once per connection,
-    # so nothing more after a failure already counted, but an attempt with keys
-    # that did not fit writes only this
+         r"ROOT LOGIN REFUSED FROM " + IP + OPT_PORT + PREAUTH, user="root"),
+    # monitor.c mm_answer_pwnamallow(): "administratively prohibited connection for
+    # %s%s from %.128s port %d" (RefuseConnection, 9.9+)
+    rule("ssh_refuse_connection", "login_failed", SSHD,
+         r"administratively prohibited connection for (?:invalid user )?(?P<user>.*) from "
+         + FROM_IP_PORT + PREAUTH),
+    # auth-shadow.c auth_shadow_acctexpired(): "Account %.100s has expired" (4.0+,
+    # without PAM)
+    rule("ssh_account_expired", "login_failed", SSHD,
+         r"Account (?P<user>.*) has expired" + PREAUTH),
+
+    # ----------------------------------------------- key and file refusals
+    # StrictModes: auth_openfile()/secure_filename()/safe_path_fd():
+    # "Authentication refused: %s" with "bad ownership or modes for file %s",
+    # "... for directory %s", "%s is not a regular file", "realpath %s failed: %s",
+    # "cannot stat file %s: %s" (4.0-10.5); auth.c check_key_in_hostfiles():
+    # "Authentication refused for %.100s: bad owner or modes for %.200s" (4.0+);
+    # auth-rhosts.c: "Rhosts authentication refused for %.100s: ..." (4.0+).
+    # The attempt's key or file is refused: a refused authentication
+    rule("ssh_auth_refused", "login_failed", SSHD,
+         r"(?:Rhosts a|A)uthentication refused(?: for (?P<user>[^:]*))?: (?s:.*)"),
+    # auth.c auth_openkeyfile(): "User %s authorized keys %s is not a regular file"
+    # (5.1-5.5), auth_openfile(): "User %s %s %s is not a regular file" (5.6-9.0),
+    # auth2-pubkeyfile.c: "User '%s' %s '%s' is not a regular file", "Could not open
+    # user '%s' %s '%s': %s" (9.1+); auth-rhosts.c: "User %s hosts file %s is not a
+    # regular file" (5.1+)
+    rule("ssh_key_file_refused", "login_failed", SSHD,
+         r"(?:Could not open user|User) '?(?P<user>[^'\s]*)'? (?:authorized keys"
+         r"|authorized principals|hosts file) .*"),
+    # auth.c auth_key_is_revoked(): error("Authentication key %s %s revoked by file
+    # %s") 6.8+, "WARNING: authentication attempt with a revoked %s key %s " and
+    # "Revoked keys file is unreadable: refusing public key authentication"
+    # (5.4-6.7), "Error checking authentication key %s %s in revoked keys file %s:
+    # %s" (6.8-8.4); check_key_in_hostfiles(): "WARNING: revoked key for %s attempted
+    # authentication" (5.7+, %s the client host of hostbased)
+    rule("ssh_key_revoked", "login_failed", SSHD,
+         r"error: (?:Authentication key (?P<key_type>\S+) (?P<fingerprint>\S+) revoked by file .*"
+         r"|WARNING: authentication attempt with a revoked \S+ key .*"
+         r"|WARNING: revoked key for .* attempted authentication"
+         r"|Revoked keys file is unreadable: refusing public key authentication"
+         r"|(?:auth_key_is_revoked: )?Error checking authentication key .*)" + PREAUTH),
+    # auth-options.c auth_parse_options(): "Authentication tried for %.100s with
+    # correct key but not from a permitted host (host=%.200s, ip=%.200s)." (4.0-7.6),
+    # auth.c/auth2-pubkeyfile.c auth_authorise_keyopts(): "%s: ... (host=%.200s,
+    # ip=%.200s, required=%.200s)." (7.7+); certificates: "... with valid certificate
+    # but not from a permitted host (ip=%.200s)." (5.4-7.6), "%s: ... with valid
+    # certificate but not from a permitted source address (%.200s)." (7.7+)
+    rule("ssh_key_from_refused", "login_failed", SSHD,
+         r"(?:\S+: )?Authentication tried for (?P<user>\S+) with (?:correct key but not from a"
+         r" permitted host \(host=[^,]*, |valid certificate but not from a permitted"
+         r" (?:host \(|source address \())(?:ip=)?" + IP + r"(?:, required=[^()]*)?\)\."
+         + PREAUTH),
+    # auth2-pubkey.c user_cert_trusted_ca() / check_authkey_line() (7.7-9.0),
+    # auth2-pubkeyfile.c auth_check_authkey_line() (9.1+), auth2-hostbased.c:
+    # error("%s", reason) 5.4-10.0, error("%s at %s", reason, file:line) 10.1+ --
+    # reasons of sshkey.c sshkey_cert_check_authority() ("Certificate invalid: expired",
+    # "... not yet valid", "... name is not a listed principal", "Certificate lacks
+    # principal list", ...) and auth2-pubkey*.c ("Certificate does not contain an
+    # authorized principal", "Refused by key options" after a from= refusal (7.7+),
+    # "Refused by certificate options", "invalid key option string", ...);
+    # error("Refusing certificate ID \"%s\" serial=%llu signed by %s CA %s[ via %s]: %s")
+    # 10.1+.  The offered key or certificate is refused.
+    rule("ssh_key_refused", "login_failed", SSHD,
+         r"error: (?:Refusing certificate ID .*|Certificate invalid: .*"
+         r"|(?:Certificate (?:lacks principal list|does not contain an authorized principal"
+         r"|contains unsupported critical options|signed with disallowed algorithm)"
+         r"|Invalid certificate options|Refused by (?:certificate (?:principals )?|key )options"
+         r"|invalid key option string|Key is not a certificate)(?: at \S+)?)" + PREAUTH),
+    # auth2-pubkey.c userauth_pubkey() / monitor.c mm_answer_keyverify() (8.2+):
+    # error("public key %s signature for %s%s from %.128s port %d rejected: user
+    # presence (authenticator touch) requirement not met "), "... user verification
+    # requirement not met " (8.4+) -- FIDO keys; note the trailing space
+    rule("ssh_sk_rejected", "login_failed", SSHD,
+         r"error: public key (?P<key_type>\S+) (?P<fingerprint>\S+) signature for"
+         r" (?:invalid user )?(?P<user>.*) from " + FROM_IP_PORT + r" rejected: user"
+         r" (?:presence \(authenticator touch\)|verification) requirement not met ?"
+         + PREAUTH),
+
+    # ----------------------------------------- the end of an attempt (7.5+)
+    # packet.c sshpkt_fatal()/sshpkt_vfatal() with the auth2.c preamble
+    # ("authenticating user %s" / "invalid user %s", 7.5+; "authenticatinguser"
+    # from the monitor): logdie("Connection closed by %s"), "Connection reset by
+    # %s", "Connection %s %s timed out" ("from"), and the default
+    # "%s%sConnection %s %s" + ": " ssh_err() (7.5-7.9 in the format, 8.0+
+    # logdie_r()'s suffix).  Always [preauth].  A key that did not fit writes only this.
     rule("ssh_closed_authenticating", "login_failed", SSHD,
-         r"Connection (?:closed|reset) by authenticating user (?P<user>.*?) "
-         + FROM_IP_PORT + r" \[preauth\]"),
+         r"(?:Connection (?:closed|reset) by |(?:[^:\n]{1,200}: ){0,3}Connection from )"
+         r"authenticating ?user (?P<user>.*) " + ADDR_PORT + r"(?: timed out|: [^:\[\]]*)?"
+         + PREAUTH_REQ),
     rule("ssh_closed_invalid", "invalid_user", SSHD,
-         r"Connection (?:closed|reset) by invalid user (?P<user>.*?) " + FROM_IP_PORT
-         + r" \[preauth\]"),
-    rule("ssh_closed_preauth", "probe", SSHD,
-         r"Connection (?:closed|reset) by " + FROM_IP_PORT + r" \[preauth\]"),
-    rule("ssh_probe_kex", "probe", SSHD,
-         r"error: kex_exchange_identification: .*"),
+         r"(?:Connection (?:closed|reset) by |(?:[^:\n]{1,200}: ){0,3}Connection from )"
+         r"invalid user (?P<user>.*) " + ADDR_PORT + r"(?: timed out|: [^:\[\]]*)?"
+         + PREAUTH_REQ),
+    # ... logdie("Disconnected from %s") after "Received disconnect" (7.5+); same
+    # names and meaning as helper openssh-probes' rules
+    rule("ssh_disconnected_authenticating", "login_failed", SSHD,
+         r"Disconnected from authenticating ?user (?P<user>.*) " + ADDR_PORT + PREAUTH_REQ),
+    rule("ssh_disconnected_invalid", "invalid_user", SSHD,
+         r"Disconnected from invalid user (?P<user>.*) " + ADDR_PORT + PREAUTH_REQ),
+    # packet.c: "Received disconnect from %s: %u: %.400s" (4.0-7.1; logit up to 6.1,
+    # do_log2() 6.2+: "error: " unless reason 11), "Received disconnect from %s port
+    # %d:%u: %.400s" (7.2+).  The client ends the attempt saying its authentication
+    # failed: reason 14 SSH2_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE (PuTTY "No
+    # supported authentication methods available"), or JSch's "Auth fail".  (Other
+    # reasons: helper openssh-probes' probe/connection rules.)
+    rule("ssh_received_disconnect_auth_failed", "login_failed", SSHD,
+         r"(?:error: )?Received disconnect from " + ADDR + OPT_PORT
+         + r": ?(?:14: .*|\d+: (?:com\.jcraft\.jsch\.JSchException: )?Auth fail\b.*)"),
+
+    # ... any other reason with [preauth] (5.9+): the client left before
+    # authenticating (scanners' "11: Bye Bye"): a probe, as helper openssh-probes'
+    # rule of this name
+    rule("ssh_received_disconnect_preauth", "probe", SSHD,
+         r"(?:error: )?Received disconnect from " + ADDR + OPT_PORT + r": ?\d+: .*"
+         + PREAUTH_REQ),
+
+)
+
+SSHD_CONNECTION_RULES = (
+    # ---------------------------------------------------------------- banner
+    # sshd.c sshd_exchange_identification(): logit("Did not receive identification
+    # string from %s") 4.0-7.2, "... from %s port %d" 7.3-7.9 (per-connection process)
     rule("ssh_probe_no_ident", "probe", SSHD,
-         r"Did not receive identification string from " + FROM_IP_PORT),
-    rule("ssh_probe_negotiate", "probe", SSHD,
-         r"Unable to negotiate with " + FROM_IP_PORT + r": .*"),
+         r"Did not receive identification string from " + ADDR + OPT_PORT),
+    # sshd.c: "Bad protocol version identification '%.100s' from %s" 4.0-6.4,
+    # "... from %s port %d" 6.5-7.9.  The quoted banner is the client's: greedy .*
+    rule("ssh_probe_bad_version", "probe", SSHD,
+         r"Bad protocol version identification '.*' from " + ADDR + OPT_PORT),
+    # sshd.c: "Protocol major versions differ for %s: %.200s vs. %.200s" 4.0-7.2,
+    # "... for %s port %d: ..." 7.3-7.9
+    rule("ssh_probe_major_differ", "probe", SSHD,
+         r"Protocol major versions differ for " + ADDR + OPT_PORT + r": .*"),
+    # sshd.c (4.0-7.9) / kex.c kex_exchange_identification() (8.0+): compat.c
+    # "Probe-*" and "*SSH_Version_Mapper*": "probed|scanned from %s with %s.  Don't
+    # panic." 4.0-7.2, "... from %s port %d with %s.  Don't panic." 7.3+
+    rule("ssh_probe_scanner", "probe", SSHD,
+         r"(?:probed|scanned) from " + ADDR + OPT_PORT + r" with .*\.  Don't panic\."
+         + PREAUTH),
+    # sshd.c: "Could not write ident string to %s" 4.0-7.2, "... to %s port %d" 7.3-7.9
+    rule("ssh_probe_ident_write", "probe", SSHD,
+         r"Could not write ident string to " + ADDR + OPT_PORT),
+    # kex.c kex_exchange_identification() 8.0+: error("%s: ...", __func__) 8.0-8.4,
+    # error_f() 8.5+; 9.5+ verbose_f() (no "error: ") for "Connection closed by remote
+    # host", "banner line contains invalid characters", "banner line too long",
+    # "client sent invalid protocol identifier \"%.256s\""; "read: %.100s" stays
+    # error; 10.3+ in sshd-auth: " [preauth]".  No address: follow_connections()
+    # fills it from "Connection closed by ADDR port N" (8.3+) of the same pid.
+    rule("ssh_probe_kex", "probe", SSHD,
+         r"(?:error: )?kex_exchange_identification: .*"),
+    # kex.c 8.0+: error("Bad remote protocol version identification: '%.100s'")
+    rule("ssh_probe_bad_remote_version", "probe", SSHD,
+         r"(?:error: )?Bad remote protocol version identification: '.*'"),
+    # kex.c 8.0+: error("Protocol major versions differ: %d vs. %d")
+    rule("ssh_probe_major_mismatch", "probe", SSHD,
+         r"(?:error: )?Protocol major versions differ: \d+ vs\. \d+" + PREAUTH),
+    # sshd.c (8.3-9.7) / sshd-session.c (9.8-10.2) / sshd-auth.c (10.3+):
+    # sshpkt_fatal(ssh, r, "banner exchange") -> packet.c sshpkt_vfatal() default:
+    # "%s%sConnection %s %s: %s" (logdie_r 8.5+); " [preauth]" 10.3+
     rule("ssh_probe_banner", "probe", SSHD,
-         r"banner exchange: Connection from " + FROM_IP_PORT + r": .*"),
-    # up to OpenSSH 9.7 the connection's process logs it; from 9.8 the
-    # listener does, naming the connection's process
+         r"banner exchange: Connection from " + ADDR_PORT + r": .*"),
+
+    # ------------------------------------------- packet.c: end of a connection
+    # packet.c: "Connection closed by %.200s" (4.0-7.1: packet_read_seqnr(),
+    # sshpkt_fatal() 6.8+), "... by %.200s port %d" 7.2-7.4, "by %s" remote_id 7.5+;
+    # "Connection reset by ..." 6.9+.  " [preauth]" (5.9+): the pre-auth child
+    # ended: the attempt never authenticated (user preambles: existing rules)
+    rule("ssh_closed_preauth", "probe", SSHD,
+         r"Connection (?:closed|reset) by " + ADDR + OPT_PORT + PREAUTH_REQ),
+    # packet.c sshpkt_fatal() SSH_ERR_DISCONNECTED: "Disconnected from %.200s" (6.8-7.1,
+    # dispatch.c in 6.8), "... port %d" 7.2-7.4, "Disconnected from %s" remote_id 7.5+
+    rule("ssh_disconnected_preauth", "probe", SSHD,
+         r"Disconnected from " + ADDR + OPT_PORT + PREAUTH_REQ),
+    # packet.c sshpkt_fatal() KEX failures: fatal("Unable to negotiate with %.200s:
+    # %s. Their offer: %s") 7.0-7.1, "... with %.200s port %d: ..." 7.2, logdie 7.3+
+    # (no "fatal: "), remote_id 7.5+.  Always [preauth] (KEX runs in the child).
+    rule("ssh_probe_negotiate", "probe", SSHD,
+         r"(?:fatal: )?Unable to negotiate with " + ADDR + OPT_PORT + r": .*"),
+    # kex.c 4.0-6.7 choose_enc()/choose_mac()/choose_comp()/choose_kex()/
+    # choose_hostkeyalg(): fatal("no matching cipher found: client %s server %s"),
+    # "no matching mac found: ...", "no matching comp found: ...", "no kex alg"
+    # (4.0-4.6), "Unable to negotiate a key exchange method" (4.7-6.7), "no hostkey alg"
+    rule("ssh_probe_kex_nomatch", "probe", SSHD,
+         r"fatal: (?:no matching (?:cipher|mac|comp) found: client .* server .*"
+         r"|Unable to negotiate a key exchange method|no kex alg|no hostkey alg"
+         r"|bad kex alg .*|unsupported kex alg .*|bad hostkey alg .*)" + PREAUTH),
+    # packet.c sshpkt_fatal() default: fatal("%s%sConnection to %.200s: %s") 6.8-7.1,
+    # fatal("%s%sConnection %s %.200s port %d: %s") 7.2, logdie(...) 7.3+,
+    # remote_id with preamble 7.5+; tags: ssh_dispatch_run_fatal, dispatch_protocol_error,
+    # packet_write_wait (opacket.c 6.8-7.x), ssh_packet_disconnect, ...
+    # The forms with the preamble "authenticating user X" / "invalid user X" are helper
+    # openssh-auth's ssh_closed_authenticating / ssh_closed_invalid.
+    rule("ssh_probe_packet_fatal", "probe", SSHD,
+         r"(?:fatal: )?" + FUNCTION_TAG + r": Connection (?:from|to) " + ADDR + OPT_PORT + r": .*"
+         + PREAUTH_REQ),
+    # packet.c ssh_packet_disconnect(): logit("Disconnecting: %.100s") 4.0-7.4,
+    # logit("Disconnecting %s: %.100s", remote_id, ...) 7.5+ (bare address: before
+    # the user preamble; "bad service request %s", "strict KEX violation: ..." 9.6+,
+    # "multiple KEXINIT received from peer" 10.4+, "Packet corrupt" 6.2-6.7,
+    # "Bad packet length %u." 4.0-6.7 ...).  "Too many authentication failures":
+    # and "Change of username or service not allowed": helper openssh-auth's rules
+    rule("ssh_probe_disconnecting", "probe", SSHD,
+         r"Disconnecting(?::| " + ADDR + OPT_PORT + r":)"
+         r" (?!Too many authentication failures|Change of username or service not allowed)"
+         r".*" + PREAUTH_REQ),
+    # 4.0-5.8 (no [preauth] yet): the packet_disconnect() reasons only a client
+    # that speaks garbage or attacks triggers (packet.c, deattack.c, auth2.c)
+    rule("ssh_probe_disconnecting_old", "probe", SSHD,
+         r"Disconnecting: (?:Bad packet length \d+\.?|Corrupted MAC on input\."
+         r"|Corrupted check bytes on input\.|Corrupted padlen \d+ on input\."
+         r"|crc32 compensation attack: network attack detected|Packet corrupt"
+         r"|Protocol error: expected packet type \d+, got \d+|bad service request .*"
+         r"|Invalid ssh2 packet type: \d+|protocol error: rcvd type \d+"
+         r"|IP Spoofing check bytes do not match\."
+         r"|Your ssh version is too old and is no longer supported\.  Please install a"
+         r" newer version\.)"),
+    # packet.c ssh_packet_read_poll2() 5.2+: logit("Bad packet length %u."),
+    # logit("Corrupted MAC on input."), logit("padding error: need %d block %d mod %d")
+    # (fatal up to 5.1); no address
+    rule("ssh_probe_bad_packet", "probe", SSHD,
+         r"(?:fatal: )?(?:Bad packet length \d+\.|Corrupted MAC on input\."
+         r"|padding error: need \d+ block \d+ mod \d+)" + PREAUTH),
+    # packet.c packet_stop_discard() 5.2+: "Finished discarding for %.200s",
+    # "... for %.200s port %d" 7.2+
+    rule("ssh_probe_discard", "probe", SSHD,
+         r"Finished discarding for " + ADDR + OPT_PORT + PREAUTH),
+    # kex.c kex_protocol_error(): error("Hm, kex protocol error: type %d seq %u")
+    # 4.0-7.1, error("kex protocol error: type %d seq %u") 7.2-9.5
+    rule("ssh_probe_kex_protocol", "probe", SSHD,
+         r"error: (?:Hm, )?kex protocol error: type \d+ seq \d+" + PREAUTH),
+    # dispatch.c dispatch_protocol_error(): logit("dispatch_protocol_error: type %d
+    # seq %u") 4.0-10.0; only the pre-auth child's ones are probes
+    rule("ssh_probe_dispatch_protocol", "probe", SSHD,
+         r"dispatch_protocol_error: type \d+ seq \d+" + PREAUTH_REQ),
+    # packet.c 4.0-6.7: fatal("Read from socket failed: %.100s"), fatal("Write
+    # failed: %.100s"); with [preauth] (5.9-6.7) the pre-auth child died
+    rule("ssh_probe_socket_fatal", "probe", SSHD,
+         r"fatal: (?:Read from socket failed|Write failed): .*" + PREAUTH_REQ),
+    # canohost.c check_ip_options(): logit/fatal("Connection from %.100s with IP
+    # options:%.800s") 4.0-7.2; sshd.c/sshd-session.c "Connection from %.100s port
+    # %d with IP opts: %.800s" 7.3+ (source-routed packets)
+    rule("ssh_probe_ip_options", "probe", SSHD,
+         r"(?:fatal: )?Connection from " + ADDR + OPT_PORT + r" with IP (?:options|opts):.*"),
+    # login grace time: sshd.c grace_alarm_handler(): fatal("Timeout before
+    # authentication for %s") 4.0-4.3, sigdie(...) 4.4-7.2, "... for %s port %d"
+    # 7.3-9.7 ("fatal: " from the monitor, no [preauth]); 9.8+ the listener's
+    # child_reap(): logit("Timeout before authentication for %s, pid = %ld%s") with
+    # child->id "connection from %s to %s" (9.8: local address first, 9.9+: peer
+    # first) and " (early)" (9.8-9.9) / child_status (10.0+)
     rule("ssh_probe_timeout", "probe", SSHD,
-         r"(?:fatal: )?Timeout before authentication for (?:connection from )?" + IP
-         + r"(?: port (?P<port>\d{1,5})| to \S+, pid = (?P<connection>\d{1,10}))"
-         r"(?: \[preauth\])?"),
-    # sudo
-    rule("sudo_command", "sudo", ("sudo",),
-         r"\s*(?P<user>\S+) : " + SUDO_FIELDS),
-    rule("sudo_refused", "sudo_failed", ("sudo",),
-         r"\s*(?P<user>\S+) : (?P<problem>[^;]+?) ; " + SUDO_FIELDS),
-    rule("sudo_pam_failure", "sudo_failed", ("sudo",), PAM_AUTH_FAILURE),
-    # su: util-linux (Debian) logs "(to root) alice on pts/0", RHEL only the PAM session
-    rule("su_success", "su", ("su",),
-         r"\(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"),
-    rule("su_failed", "su_failed", ("su",),
-         r"FAILED SU \(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)"),
-    rule("su_pam_session", "su", ("su",),
-         r"pam_unix\(su(?:-l)?:session\): session opened for user (?P<target>[^\s(]+)"
-         r"(?:\(uid=\d+\))? by (?P<user>[^\s(]*)(?:\(uid=\d+\))?"),
-    rule("su_pam_failure", "su_failed", ("su",), PAM_AUTH_FAILURE),
-    # console logins: shadow's login (Debian) and util-linux's (RHEL)
-    rule("console_root_login", "login", ("login",),
-         r"ROOT LOGIN\s+(?:ON|on) '?(?P<tty>[^'\s]+)'?(?: (?:FROM|from) '?(?P<ip>[^'\s]+)'?)?",
-         user="root"),
-    rule("console_login", "login", ("login",),
+         r"(?:fatal: )?Timeout before authentication for (?:connection from )?" + ADDR
+         + r"(?: port (?P<port>\d{1,5})|(?: to [^\s,]+)?, pid = (?P<connection>\d{1,10})"
+         + CHILD_STATUS + r")?" + PREAUTH),
+    # sshd.c child_reap() 9.8+: logit("Session process %ld unpriv child crash for
+    # %s%s"); do_log2(ERROR for crash signals, "session process %ld for %s killed by
+    # signal %d%s"); error("session process %ld for %s terminated abnormally,
+    # status=0x%x%s").  A crashed pre-auth process: PerSourcePenalties "crash"
+    rule("ssh_probe_child_crash", "probe", SSHD,
+         r"Session process (?P<connection>\d{1,10}) unpriv child crash for " + CHILD_ID
+         + CHILD_STATUS),
+    rule("ssh_probe_child_signal", "probe", SSHD,
+         r"(?:error: )?session process (?P<connection>\d{1,10}) for " + CHILD_ID
+         + r" (?:killed by signal \d+|terminated abnormally, status=0x[0-9a-f]+)"
+         + CHILD_STATUS),
+    # sshd.c listener: verbose("drop connection #%d from [%s]:%d on [%s]:%d past
+    # MaxStartups") 7.4-8.3, do_log2(INFO first/periodic else VERBOSE, same) 8.4-9.7,
+    # "drop connection #%d from [%s]:%d on [%s]:%d %s" with "past Maxstartups" or a
+    # PerSourcePenalties reason ("penalty: failed authentication", ...,
+    # "too many penalised addresses") 9.8-9.9, "Maxstartups" / reason 10.0+
+    # (rate-limited).  Each line is one refused connection.
+    rule("ssh_probe_drop", "probe", SSHD,
+         r"drop connection #\d+ from \[" + IP + r"\]:(?P<port>\d{1,5}) on \[[^\]]*\]:\d{1,5}"
+         r" (?:past MaxStartups|past Maxstartups|Maxstartups|PerSourcePenalties"
+         r"|penalty: [\w ]+|too many penalised addresses)"),
+    # sshd.c drop_connection() 10.0+: logit("%s logging rate-limited: additional %u
+    # connections dropped") with "Maxstartups" / "PerSourcePenalties"
+    rule("ssh_probe_drop_count", "probe", SSHD,
+         r"(?:Maxstartups|PerSourcePenalties) logging rate-limited: additional"
+         r" (?P<count>\d{1,9}) connections dropped"),
+    # tcp_wrappers refuse() via sshd.c's LIBWRAP hosts_access() check (upstream
+    # 4.0-6.6, kept by some distributions): syslog(deny_severity, "refused connect
+    # from %s (%s)", eval_client(), eval_hostaddr()) with the IPv6 patch (Debian,
+    # FreeBSD), "refused connect from %s" in Venema's original (host or address)
+    rule("ssh_probe_tcpwrap", "probe", ("sshd",),
+         r"refused connect from \S+ \(" + IP + r"\)"),
+    rule("ssh_probe_tcpwrap_plain", "probe", ("sshd",),
+         r"refused connect from (?:[^\s@()]+@)?(?P<ip>[^\s@()]+)"),
+    # ------------------------------------------------------ connection lines
+    # (kind connection: they lend the address to the connection's other lines;
+    # after the [preauth] rules above, which take the lines of an attempt)
+    # The same names and meaning as helper openssh-probes' rules (keep one copy):
+    # they stand here so that REMOVE_NOISE leaves no line of a normal session
+    # not understood.  packet.c "Received disconnect ..." without [preauth]:
+    # after a session ("11: disconnected by user"), or any before 5.9
+    rule("ssh_connection_received_disconnect", "connection", SSHD,
+         r"(?:error: )?Received disconnect from " + ADDR + OPT_PORT + r": ?\d+: (?s:.*)"),
+    # packet.c sshpkt_fatal() "Disconnected from %s" with the "user %s" preamble
+    # after authentication (7.5+), "Disconnected from %.200s[ port %d]" 6.9-7.4
+    rule("ssh_connection_disconnected", "connection", SSHD,
+         r"Disconnected from (?:user (?P<user>.*) )?" + ADDR + OPT_PORT),
+    # serverloop.c "Connection closed by %.100s[ port %d]" (after a session),
+    # packet.c's (4.0-6.7 any, 6.8+ with the "user %s" preamble)
+    rule("ssh_connection_closed", "connection", SSHD,
+         r"Connection (?:closed|reset) by (?:user (?P<user>.*) )?" + ADDR + OPT_PORT),
+    # ------------------------------------------------------------ connection
+    # (kind "connection": gives its pid the address, then is not reported)
+    # sshd.c main(): verbose("Connection from %.500s port %d") 4.0-6.4, "Connection
+    # from %s port %d on %s port %d" 6.5-7.6, + " rdomain \"%s\"" 7.7+ (sshd-session 9.8+)
+    rule("ssh_connection_from", "connection", SSHD,
+         r"Connection from " + ADDR_PORT + r"(?: on \S+ port \d{1,5}(?: rdomain \".*\")?)?"),
+    # the end of a connection without [preauth]: banner exchange (8.3-10.2, at INFO
+    # after a kex_exchange_identification line, or alone 9.5-10.2), serverloop.c
+    # after auth (verbose "Connection closed by %.100s" 4.0-7.2, "... port %d" 7.3+,
+    # logit 9.8+), packet.c sshpkt_fatal() with the "user X" preamble (7.5+), and
+    # the pre-auth child's before 5.9
+    # sshpkt_fatal() default without [preauth]: after auth (7.5+ "user X" preamble)
+    rule("ssh_connection_packet_fatal", "connection", SSHD,
+         r"(?:fatal: )?" + FUNCTION_TAG + r": Connection (?:from|to) " + POSTAUTH_USER + ADDR
+         + OPT_PORT
+         + r": .*"),
+    # serverloop.c process_input(): verbose("Read error from remote host %.100s:
+    # %.100s") 4.0-7.2, "... %.100s port %d: %.100s" 7.3-8.4, "%s port %d: %s" 8.5+,
+    # logit 9.8+
+    rule("ssh_connection_read_error", "connection", SSHD,
+         r"Read error from remote host " + ADDR + OPT_PORT + r": .*"),
+    # serverloop.c client_alive_check(): logit("Timeout, client not responding.")
+    # 4.5-7.6, "Timeout, client not responding from %s" remote_id 7.7+
+    rule("ssh_connection_client_timeout", "connection", SSHD,
+         r"Timeout, client not responding(?:\.| from " + POSTAUTH_USER + ADDR_PORT + r")"),
+    # packet.c SSH_ERR_CONN_TIMEOUT (after auth: ClientAlive packet timeout):
+    # logit("Connection to %.200s timed out while waiting to read|write") 5.1-6.8,
+    # "Connection to %.200s timed out" 6.9-7.1, "Connection %s %.200s port %d timed
+    # out" 7.2-7.4, "Connection %s %s timed out" remote_id 7.5+
+    rule("ssh_connection_timed_out", "connection", SSHD,
+         r"Connection (?:from|to) " + POSTAUTH_USER + ADDR + OPT_PORT
+         + r" timed out(?: while waiting to (?:read|write))?"),
+    # sshd.c main(): verbose("Closing connection to %.100s") 4.0-5.0, "... %.500s
+    # port %d" 5.1+: the monitor's last line
+    rule("ssh_connection_closing", "connection", SSHD,
+         r"Closing connection to " + ADDR + OPT_PORT),
+    # packet.c 4.0-6.7 fatal("Read from socket failed: %.100s") / fatal("Write
+    # failed: %.100s") without [preauth]: after auth (5.9-6.7), unknown before 5.9;
+    # no address, but it ends the process
+    rule("ssh_connection_socket_fatal", "connection", SSHD,
+         r"fatal: (?:Read from socket failed|Write failed): .*"),
+    # canohost.c get_remote_hostname() (4.0-7.2), auth.c remote_hostname() (7.3-9.7),
+    # packet.c (9.8+), with UseDNS yes:
+    # "reverse mapping checking getaddrinfo for %.700s [%s] failed - POSSIBLE
+    # BREAK-IN ATTEMPT!" 4.4-7.2, "... [%s] failed." 7.3+;
+    # "Address %.100s maps to %.600s, but this does not map back to the address -
+    # POSSIBLE BREAKIN ATTEMPT!" 4.0-4.2, "BREAK-IN" 4.3-7.2, "... address." 7.3+;
+    # "Nasty PTR record \"%s\" is set up for %s, ignoring" 4.0+.
+    # DNS set-up of the client's network, not an attack: the address only.
+    rule("ssh_connection_reverse_mapping", "connection", SSHD,
+         r"reverse mapping checking getaddrinfo for .* \[" + IP + r"\] failed"
+         r"(?: - POSSIBLE BREAK-IN ATTEMPT!|\.)" + PREAUTH),
+    rule("ssh_connection_maps_back", "connection", SSHD,
+         r"Address " + IP + r" maps to .*, but this does not map back to the address"
+         r"(?: - POSSIBLE BREAK-?IN ATTEMPT!|\.)" + PREAUTH),
+    rule("ssh_connection_nasty_ptr", "connection", SSHD,
+         r"Nasty PTR record \".*\" is set up for " + IP + r", ignoring" + PREAUTH),
+    # any other fatal() of the pre-auth child (5.9-7.2 sshpkt/buffer errors on
+    # garbage input: "fatal: ssh_dispatch_run_fatal: no matching cipher found"
+    # (6.8), "fatal: buffer_get_string_ret: bad string length ..."): keep LAST
+    # among the sshd rules
+    rule("ssh_probe_preauth_fatal", "probe", SSHD,
+         r"fatal: .*" + PREAUTH_REQ),
+)
+
+# --- dropbear (0.44 .. 2026.94)
+DROPBEAR = ("dropbear",)
+DROPBEAR_TAG = r"^dropbear\[\d+\]: "
+
+# "192.0.2.1:52144", "2001:db8::1:52144" (<= 2026.93), "[2001:db8::1]:52144"
+# (>= 2026.94), "fe80::1%br-lan:22", "::ffff:192.0.2.1:22".  Greedy, so an
+# unbracketed IPv6 address gives up only its last ":N" to the port.
+DB_IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:%[\w.-]+)?)"
+DB_ADDR = r"\[?" + DB_IP + r"\]?:(?P<port>\d{1,5})"
+# the user of "(user '%s', %u fails)": a passwd name, never client text
+DB_FAILS = r"\(user '(?P<user>[^']*)', \d+ fails\)"
+# signkey.c sign_key_fingerprint(): "md5 hh:..", "sha1 hh:..", "sha1!! hh:..", "SHA256:..."
+DB_FINGERPRINT = r"(?P<fingerprint>(?:md5|sha1(?:!!)?) [0-9a-f:]+|SHA256:[\w+/=]+)"
+# exit messages that carried " from %s" up to 2019.78 (svr-auth.c)
+DB_OLD_FROM = (
+    r"(?:Max auth tries reached - user '[^']*'|[Cc]lient trying multiple usernames"
+    r"|Attempted username with a null byte) from " + DB_ADDR
+)
+
+DROPBEAR_RULES = (
+    # --- connection lifecycle (kind "connection": gives the pid its address) ---
+    # svr-main.c main_noinetd()/main_inetd(), in the forked child:
+    #   "Child connection from %s" (0.44-0.52, getaddrstring(addr, 1) = "%s:%s"),
+    #   "Child connection from %s:%s" (0.53-2026.94), "... from [%s]:%s" for IPv6 (2026.94)
+    rule("dropbear_child_connection", "connection", DROPBEAR,
+         r"Child connection from " + DB_ADDR),
+    # svr-session.c svr_dropbear_exit() after auth: "exit after auth (%s): %s" (0.44-0.52),
+    # "Exit (%s): %s" (0.53-2019.78), "Exit (%s)%s: %s" with " from <%s>" (2020.79-2026.94)
+    rule("dropbear_exit_after_auth", "connection", DROPBEAR,
+         r"(?:Exit|exit after auth) \([^)]*\)(?: from <" + DB_ADDR + r">)?: .*"),
+    # partial success with -t (multiauthmethod), 2022.83-2026.94: the login is
+    # reported by the second method's "... auth succeeded" line, or fails later
+    rule("dropbear_partial_success", "connection", DROPBEAR,
+         r"(?:(?:PAM password|Password) auth succeeded for '.*'|Pubkey auth succeeded for '.*'"
+         r" with [\w@.-]+ key SHA256:[\w+/=]+) from " + DB_ADDR + r", extra auth required"),
+
+    # --- logins ---
+    # svr-authpasswd.c svr_auth_password(): "password auth succeeded for '%s' from %s"
+    # (0.44-0.52), "Password auth succeeded for '%s' from %s" (0.53-2026.94);
+    # svr-authpam.c svr_auth_pam(): "PAM password auth succeeded for '%s' from %s" (0.44-2026.94);
+    # 0.43 and older: no " from %s"
+    rule("dropbear_password_accepted", "login", DROPBEAR,
+         r"(?:PAM password|[Pp]assword) auth succeeded for '(?P<user>.*)'"
+         r"(?: from " + DB_ADDR + r")?",
+         method="password"),
+    # svr-authpubkey.c svr_auth_pubkey(): "pubkey auth succeeded for '%s' with key %s from %s"
+    # (0.44-0.52), "Pubkey auth succeeded for '%s' with key %s from %s" (0.53-2020.81),
+    # "Pubkey auth succeeded for '%s' with %s key %s from %s" (2022.82-2026.94).
+    # The key (signkey.c sign_key_fingerprint()): "md5 hh:..:hh" (MD5 HMAC built, the default
+    # to 2017.75), "sha1 hh:.." (0.44-2013.60) / "sha1!! hh:.." (2013.62-2020.81; default
+    # 2018.76-2020.81), "SHA256:<43 base64>" (2022.82-)
+    rule("dropbear_pubkey_accepted", "login", DROPBEAR,
+         r"[Pp]ubkey auth succeeded for '(?P<user>.*)' with (?:(?P<key_type>[\w@.-]+) )?key"
+         r" " + DB_FINGERPRINT + r"(?: from " + DB_ADDR + r")?",
+         method="publickey"),
+    # svr-auth.c recv_msg_userauth_request(), 'none' with -B (and OpenWrt's
+    # 600-allow-blank-root-password.patch for root): "Auth succeeded with blank password
+    # for '%s' from %s" (2013.56-2026.94)
+    rule("dropbear_blank_password_accepted", "login", DROPBEAR,
+         r"Auth succeeded with blank password for '(?P<user>.*)' from " + DB_ADDR,
+         method="none"),
+
+    # --- failed authentication ---
+    # svr-authpam.c (2019.77-2026.94): a nonexistent user's PAM attempt
+    rule("dropbear_pam_bad_password_invalid", "invalid_user", DROPBEAR,
+         r"Bad PAM password attempt for '<invalid username>' from " + DB_ADDR, method="password"),
+    # svr-authpasswd.c: "bad password attempt for '%s' from %s" (0.44-0.52), "Bad password
+    # attempt ..." (0.53-2026.94), "Too-long password attempt ..." (2019.77-2026.94);
+    # svr-authpam.c: "bad PAM password attempt ..." (0.44-0.52), "Bad PAM password attempt
+    # for '%s' from %s" (0.53-2026.94); 0.43: no " from %s"
+    rule("dropbear_bad_password", "login_failed", DROPBEAR,
+         r"(?:[Bb]ad(?: PAM)?|Too-long) password attempt for '(?P<user>.*)'"
+         r"(?: from " + DB_ADDR + r")?",
+         method="password"),
+    # svr-authpubkey.c: "pubkey auth bad signature for '%s' with key %s from %s" (0.44-0.52),
+    # "Pubkey auth bad signature ..." (0.53-2026.94)
+    rule("dropbear_pubkey_bad_signature", "login_failed", DROPBEAR,
+         r"[Pp]ubkey auth bad signature for '(?P<user>.*)' with key"
+         r" " + DB_FINGERPRINT + r"(?: from " + DB_ADDR + r")?",
+         method="publickey"),
+    # svr-authpubkey.c: "pubkey auth attempt with unknown algo for '%s' from %s" (0.44-0.52),
+    # "Pubkey auth attempt with unknown algo ..." (0.53-2019.78)
+    rule("dropbear_pubkey_unknown_algo", "login_failed", DROPBEAR,
+         r"[Pp]ubkey auth attempt with unknown algo for '(?P<user>.*)'(?: from " + DB_ADDR + r")?",
+         method="publickey"),
+    # svr-authpam.c: pam_authenticate()/pam_acct_mgmt() failing is always followed by
+    # "Bad PAM password attempt" (0.44-2026.94; "\n" at the end up to 2013.58)
+    rule("dropbear_pam_call_failed", "login_failed", DROPBEAR,
+         r"pam_(?:authenticate|acct_mgmt)\(\) failed, rc=\d+, .*", method="password"),
+    # pam_unix in the dropbear process: pam_start("sshd", ...), PAM_TTY "ssh", PAM_RHOST
+    # svr_ses.remotehost from 2018.76 (empty before)
+    rule("dropbear_pam_failure", "login_failed", DROPBEAR, PAM_AUTH_FAILURE),
+    # svr-auth.c checkusername(): "user '%s' has invalid shell, rejected" (0.44-0.52),
+    # "User '%s' has invalid shell, rejected" (0.53-2026.94); svr-auth.c (<= 0.53.1) and
+    # svr-authpasswd.c: "[Uu]ser '%s' has blank password, rejected" (0.44-2026.94);
+    # svr-authpasswd.c: "User account '%s' is locked" (2013.59-2026.94)
+    rule("dropbear_user_rejected", "login_failed", DROPBEAR,
+         r"[Uu]ser '(?P<user>[^']*)' has (?:invalid shell|blank password), rejected"),
+    rule("dropbear_account_locked", "login_failed", DROPBEAR,
+         r"User account '(?P<user>[^']*)' is locked"),
+    # svr-auth.c checkusername() with -w: "root login rejected" (0.44-2026.94)
+    rule("dropbear_root_rejected", "login_failed", DROPBEAR,
+         r"root login rejected", user="root"),
+    # svr-auth.c checkusername() when not running as root: "Login attempt with wrong user
+    # %s from %s" (2013.58-2019.78, 2025.87-2026.94), without " from %s" (2020.79-2024.86)
+    rule("dropbear_wrong_user", "login_failed", DROPBEAR,
+         r"Login attempt with wrong user (?P<user>.*?)(?: from " + DB_ADDR + r")?"),
+    # svr-auth.c checkusername() with -G: "Logins are restricted to the group %s but user
+    # '%s' is not a member" (2018.76-2026.94)
+    rule("dropbear_group_restricted", "login_failed", DROPBEAR,
+         r"Logins are restricted to the group \S+ but user '(?P<user>.*)' is not a member"),
+    # svr-auth.c checkusername(), a log line up to 2017.75: "client trying multiple usernames
+    # from %s" (0.44-0.52), "Client trying multiple usernames from %s" (0.53-2017.75);
+    # 0.43: no " from %s"
+    rule("dropbear_multiple_usernames", "login_failed", DROPBEAR,
+         r"[Cc]lient trying multiple usernames(?: from " + DB_ADDR + r")?"),
+
+    # --- invalid users ---
+    # svr-auth.c checkusername(): "login attempt for nonexistent user from %s" (0.44-0.52),
+    # "Login attempt for nonexistent user from %s" (0.53-2019.78, 2024.86-2026.94),
+    # "Login attempt for nonexistent user" (2020.79-2024.85; also <= 0.43).  The name the
+    # client sent is never logged.
+    rule("dropbear_nonexistent_user", "invalid_user", DROPBEAR,
+         r"[Ll]ogin attempt for nonexistent user(?: from " + DB_ADDR + r")?"),
+    # svr-auth.c send_msg_userauth_failure(): dropbear_exit("Max auth tries reached - user
+    # '%s' from %s") with userstr "is invalid" (0.44-2019.78), without " from %s"
+    # (2020.79-2026.94, where svr_dropbear_exit() puts " from <%s>" first)
+    rule("dropbear_max_tries_invalid", "invalid_user", DROPBEAR,
+         r"Exit before auth from <" + DB_ADDR + r">: Max auth tries reached - user 'is invalid'"),
+    rule("dropbear_max_tries_invalid_old", "invalid_user", DROPBEAR,
+         r"[Ee]xit before auth: Max auth tries reached - user 'is invalid' from " + DB_ADDR),
+
+    # --- the end of a connection that never authenticated ---
+    # svr-session.c svr_dropbear_exit() with a user: "exit before auth (user '%s', %d fails):
+    # %s" (0.44-0.52), "Exit before auth (user '%s', %d fails): %s" (0.53-2016.72, %u from
+    # 2016.73), "Exit before auth from <%s>: (user '%s', %u fails): %s" (2020.79-2026.94)
+    rule("dropbear_exit_before_auth_user", "login_failed", DROPBEAR,
+         r"Exit before auth from <" + DB_ADDR + r">: " + DB_FAILS + r": .*"),
+    rule("dropbear_exit_before_auth_user_old", "login_failed", DROPBEAR,
+         r"[Ee]xit before auth " + DB_FAILS + r": (?:" + DB_OLD_FROM + r"|.*)"),
+    # ... and without one: "exit before auth: %s" (0.44-0.52), "Exit before auth: %s"
+    # (0.53-2019.78), "Exit before auth from <%s>: %s" (2020.79-2026.94) -- scanners,
+    # banner grabbers, kex failures ("No matching algo %s", "Incompatible remote version
+    # '%s'"), "Timeout before auth", "Exited normally" (the client closed), ...
+    rule("dropbear_exit_before_auth", "probe", DROPBEAR,
+         r"Exit before auth from <" + DB_ADDR + r">: .*"),
+    rule("dropbear_exit_before_auth_old", "probe", DROPBEAR,
+         r"[Ee]xit before auth: (?:" + DB_OLD_FROM + r"|.*)"),
+    # before session init, getpeername() failed: the client is already gone
+    # (dbutil.c/netio.c get_socket_address() "Failed socket address: %s", 0.53-2026.94;
+    # "Premature exit: %s" 0.53-2013.60, "Early exit: %s" 2013.62-2026.94)
+    rule("dropbear_early_exit_socket", "probe", DROPBEAR,
+         r"(?:Premature|Early) exit: Failed socket address: .*"),
+)
+
+# --- sudo (1.8, 1.9), sudo-rs, OpenDoas and pkexec
+# sudo (C, openlog("sudo")) and sudo-rs (no openlog: the program's name, "sudo" when
+# installed as sudo, "sudo-rs" side by side).  Neither sets LOG_PID: "sudo:" in files,
+# "sudo[pid]:" where rsyslog's imjournal reads the journal (RHEL, Fedora).
+SUDO_PROGRAMS = ("sudo", "sudo-rs")
+
+# "%8s : %s": the invoking user, right-aligned in eight columns (sudo); "{} : " (sudo-rs)
+SUDO_WHO = r" *(?P<user>[^\s\[(]\S*) : "
+# HOST= (1.9.4+, Defaults log_host), TTY= (absent from 1.9.4 without a terminal; 1.8 and
+# 1.9.0-1.9.3 write TTY=unknown; sudo-rs writes "TTY=/dev/pts/0 ;" or, without one, an
+# empty string, hence " :  PWD="), CHROOT= (1.9.3+), then PWD=
+SUDO_HEAD = (
+    r"(?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; | )?(?:CHROOT=[^;]* ; )?PWD="
+)
+# the command: after the first COMMAND= after the first " ; USER=" (see above); read in a
+# lookahead, so it may overlap the target's fields.  END is what ends the command.
+def sudo_command_after(end):
+    return (
+        r"(?=(?:(?! ; USER=).)* ; USER=(?:(?!COMMAND=).)*COMMAND=(?P<command>"
+        + (r".*?)" + end if end else r".*)") + r"\Z)"
+    )
+
+
+# the target: the last " ; USER=" that the remaining fields follow.  ENV= ends with " ; "
+# except in sudo 1.9.13-1.9.13p3 ("ENV=A=1COMMAND=...", fixed by 12648b4e0 in 1.9.14).
+SUDO_FIELDS = (
+    r".* ; USER=(?P<target>\S+) ; (?:GROUP=[^;]* ; )?(?:TSID=[^;]* ; )?"
+    r"(?:ENV=(?:(?! ; USER=).)*?(?: ; )?)?COMMAND=.*"
+)
+# a problem sudo writes before the fields: never a field, nor a continuation
+SUDO_PROBLEM_START = r"(?! ?(?:REMOTE_HOST|TTY|CHROOT|PWD|USER)=| ?\(command continued\) )"
+
+DOAS = ("doas",)
+PKEXEC = ("pkexec",)
+# pkexec.c log_message(): "%s: %s [USER=%s] [TTY=%s] [CWD=%s] [COMMAND=%s]"; the line
+# must end in "]" (checked first, so that the CWD's candidates cost nothing more)
+PKEXEC_FIELDS = (
+    r" \[USER=(?P<target>[^\]\s]+)\] \[TTY=(?:unknown|(?P<tty>[^\]\s]+))\]"
+    r"(?=.*\]\Z) \[CWD=.*\] \[COMMAND=(?P<command>.*)\]"
+)
+
+SUDO_RULES = (
+    # --- sudo, sudo-rs ----------------------------------------------------------------
+    # eventlog.c new_logline() EVLOG_EXIT (1.9.8+, Defaults log_exit_status):
+    # "... COMMAND=cmd[ ; SIGNAL=%s] ; EXIT=%s".  A second line for one command: the
+    # command without its exit, so that both lines read the same.
+    rule("sudo_exit", "sudo", SUDO_PROGRAMS,
+         SUDO_WHO + SUDO_HEAD + sudo_command_after(r"(?: ; SIGNAL=\w+)? ; EXIT=-?\d+")
+         + SUDO_FIELDS),
+    # logging.c/eventlog.c new_logline() via log_allowed()/eventlog_accept() (1.8.0-HEAD),
+    # and sudo-rs pipeline.rs log_command_execution(): "{} : {} PWD={} ; USER={} ;
+    # COMMAND={} {}" (0.2.0-HEAD; a space after the command even without arguments)
+    rule("sudo_command", "sudo", SUDO_PROGRAMS,
+         SUDO_WHO + SUDO_HEAD + sudo_command_after(r" ?") + SUDO_FIELDS),
+    # do_syslog(): a line longer than syslog_maxlen (980) is cut at its last space that
+    # fits; when the cut falls before COMMAND= (a long directory: a directory without
+    # spaces is cut right after "TTY=pts/0 ;") this first part names only the user.  Its
+    # "(command continued)" rest then holds COMMAND=: not noise, no rule (other).
+    rule("sudo_command_cut", "sudo", SUDO_PROGRAMS,
+         SUDO_WHO + r"(?= ?(?:REMOTE_HOST|TTY|CHROOT|PWD)=)(?:HOST=\S+ ; )?"
+         r"(?:TTY=(?:unknown|(?P<tty>[^\s;]+)) ;)?.*"),
+    # set_runaspw()/set_runasgr(): "unknown user: %s" (1.8.0-1.9.4 raw, no fields;
+    # 1.9.5-1.9.8 with fields), "unknown user %s" (1.9.9+, with fields; USER= is then the
+    # name given to -u, and COMMAND= is not yet known)
+    rule("sudo_unknown_user", "sudo_failed", SUDO_PROGRAMS,
+         SUDO_WHO + r"unknown (?:user:? (?P<target>[^;]*?)|group:? [^;]*?)(?: ; .*)?"),
+    # log_denial() "user NOT in sudoers" | "user NOT authorized on host" | "command not
+    # allowed" | "setid command rejected in intercept mode" (1.9.15+); log_auth_failure()
+    # "%u incorrect password attempt(s)" | "a password is required"; log_warningx()
+    # "account validation failure, is your account locked?", "PAM account management
+    # error: %s", "no tty", "user not allowed to change directory to %s", ...; with
+    # SLOG_USE_ERRNO "message : strerror ; "
+    rule("sudo_refused", "sudo_failed", SUDO_PROGRAMS,
+         SUDO_WHO + SUDO_PROBLEM_START
+         + r"(?:\d+ incorrect password attempts?|(?P<problem>[^;]+?)) ; "
+         + SUDO_HEAD + sudo_command_after("") + SUDO_FIELDS),
+    # the same problems when the fields are cut or odd (a first part cut by do_syslog()
+    # before USER=, a GROUP= or TSID= holding ";", ...): the user and the terminal
+    rule("sudo_refused_other", "sudo_failed", SUDO_PROGRAMS,
+         SUDO_WHO + SUDO_PROBLEM_START
+         + r"(?P<problem>[^;]+?) ; (?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; )?.*"),
+
+    # --- OpenDoas (no openlog: ident "doas", no pid) ------------------------------------
+    # doas.c: "%s ran command %s as %s from %s" (v0.1-HEAD): user, argv joined by spaces
+    # (as typed, LINE_MAX), target's pw_name, getcwd() or "(failed)".  Command and
+    # directory are free text: the target is the FIRST " as X from /" (no directory can
+    # change it), the command runs to the LAST one (an injected " as X from /" shows).
+    rule("doas_command", "sudo", DOAS,
+         r"(?P<user>\S+) ran command (?=(?P<command>.*) as \S+ from (?:/|\(failed\)\Z))"
+         r".*? as (?P<target>\S+) from (?:/.*|\(failed\))"),
+    # doas.c: "failed command for %s: %s" (v0.1-v6.6.1), "command not permitted for %s:
+    # %s" (v6.8-HEAD, 7441dfc)
+    rule("doas_not_permitted", "sudo_failed", DOAS,
+         r"(?:failed command|command not permitted) for (?P<user>[^\s:]+): (?P<command>.*)"),
+    # pam.c pamauth() / shadow.c shadowauth(): "failed auth for %s"; "tty required for %s"
+    # (shadow authentication without a terminal)
+    rule("doas_failed_auth", "sudo_failed", DOAS,
+         r"(?:failed auth|tty required) for (?P<user>\S+)"),
+    # pam_unix with PAM service "doas": user= and ruser= are both the invoking user
+    rule("doas_pam_failure", "sudo_failed", DOAS, PAM_AUTH_FAILURE),
+
+    # --- pkexec (openlog("pkexec", LOG_PID, LOG_AUTHPRIV)) ---------------------------------
+    # pkexec.c log_message(LOG_NOTICE, "Executing command") (0.96-127)
+    rule("pkexec_command", "sudo", PKEXEC,
+         r"(?P<user>[^\s:]+): Executing command" + PKEXEC_FIELDS),
+    # "Error executing command as another user: Not authorized" (0.96-), "...: Request
+    # dismissed" (0.101-); "The value for the SHELL variable was not found [in ]the
+    # /etc/shells file", "The value for environment variable %s contains su(sc|sp)i..."
+    # ("in" and "suspicious" from 121)
+    rule("pkexec_refused", "sudo_failed", PKEXEC,
+         r"(?P<user>[^\s:]+): (?:Error executing command as another user: "
+         r"(?:Not authorized|Request dismissed)"
+         r"|The value for the SHELL variable was not found (?:in )?the /etc/shells file"
+         r"|The value for environment variable \S+ contains (?:suspicious|suscipious) content)"
+         + PKEXEC_FIELDS),
+)
+
+# --- su, login, the account tools and PAM of any program
+SU_LOGIN_RULES = (
+    ### su: util-linux (Debian >= 10, Ubuntu >= 20.04, RHEL >= 7, Arch, ...) ###
+    # login-utils/su.c log_su() (2.22) and su-common.c log_syslog() (2.23 .. 2.42):
+    #   "%s(to %s) %s on %s" with "FAILED SU " for a failure.  facility auth (not
+    #   authpriv: on RHEL it goes to /var/log/messages, not /var/log/secure);
+    #   tag "su" without pid up to 2.37, "su[pid]" from 2.38 (LOG_PID).
+    #   old user "" when getlogin() and getpwuid() fail; tty "none" without one
+    #   ("/dev/pts/0" in 2.22, "(null)" in 2.23's inverted test).
+    rule("su_failed", "su_failed", SU,
+         r"FAILED SU \(to (?P<target>[^\s)]+)\) (?P<user>\S*) on (?P<tty>\S+)"),
+    rule("su_success", "su", SU,
+         r"\(to (?P<target>[^\s)]+)\) (?P<user>\S*) on (?P<tty>\S+)"),
+    ### su: shadow (Debian <= 9, Ubuntu <= 18.04, Slackware, Alpine's shadow-su) ###
+    # libmisc/sulog.c, lib/sulog.c sulog() (4.0.14 .. 4.20, always written):
+    #   "Successful su for %s by %s" / "FAILED su for %s by %s" (target, caller).
+    #   The failed target may be a name that does not exist ("No passwd entry"):
+    #   anything; the caller is a passwd name: the last " by ".
+    rule("su_shadow_failed", "su_failed", SU,
+         r"FAILED su for (?P<target>.*) by (?P<user>\S+)"),
+    rule("su_shadow_success", "su", SU,
+         r"Successful su for (?P<target>.*) by (?P<user>\S+)"),
+    # src/su.c (SYSLOG_SU_ENAB, Debian's default yes) 4.0.10 .. 4.20:
+    #   success "+ %s %s:%s", failure su_failure() "- %s %s:%s": tty, caller, target;
+    #   tty "pts/0" up to 4.1.4, ttyname(0) "/dev/pts/0" from 4.1.5, "???" without
+    #   one; caller/target "???" when empty.  (4.0.3 .. 4.0.9 wrote "%s-%s".)
+    rule("su_shadow_sulog_failed", "su_failed", SU,
+         r"- (?P<tty>\S+) (?P<user>[^\s:]+):(?P<target>.+)"),
+    rule("su_shadow_sulog", "su", SU,
+         r"\+ (?P<tty>\S+) (?P<user>[^\s:]+):(?P<target>.+)"),
+    # su's PAM session (both su's; on RHEL the only su line in /var/log/secure).
+    # "by (uid=0)": no login name (su run by root from a script or a unit):
+    # the caller is root, so that the pair "(to nobody) root on none" + this
+    # line of the same pid folds into one act (HostSummary.last_act).
+    rule("su_pam_session", "su", SU,
+         r"pam_unix\((?:su|su-l)(?::session)?\): " + SESSION_USER.format("target")
+         + r"(?P<user>[^\s(]+)\(uid=\d+\)"),
+    rule("su_pam_session_uid0", "su", SU,
+         r"pam_unix\((?:su|su-l)(?::session)?\): " + SESSION_USER.format("target")
+         + r"\(uid=0\)", user="root"),
+    rule("su_pam_session_nologin", "su", SU,
+         r"pam_unix\((?:su|su-l)(?::session)?\): " + SESSION_USER.format("target")
+         + r"\(uid=\d+\)"),
+    # su's PAM failures: echoes of "FAILED SU"/"FAILED su" (ECHO_RULES).
+    # service su/su-l and ruser= (the caller) make classify() swap: user = caller,
+    # target = user=.
+    rule("su_pam_failure", "su_failed", SU, PAM_AUTH_FAILURE),
+    rule("su_pam_failure", "su_failed", SU, PAM_SSS_FAILURE),
+    rule("su_pam_failure", "su_failed", SU, PAM_MORE_FAILURES),
+    rule("su_pam_failure", "su_failed", SU, PAM_OTHER_FAILURES),
+
+    ### sudo's PAM failures: echoes of sudo's own "N incorrect password attempts" ###
+    rule("sudo_pam_failure", "sudo_failed", SUDO_PROGRAMS, PAM_AUTH_FAILURE),
+    rule("sudo_pam_failure", "sudo_failed", SUDO_PROGRAMS, PAM_SSS_FAILURE),
+    rule("sudo_pam_failure", "sudo_failed", SUDO_PROGRAMS, PAM_MORE_FAILURES),
+    rule("sudo_pam_failure", "sudo_failed", SUDO_PROGRAMS, PAM_OTHER_FAILURES),
+
+    ### login: util-linux (RHEL >= 7, Debian >= 13, Arch, Fedora) ###
+    # login-utils/login.c (2.20 .. 2.42), openlog("login", LOG_ODELAY, LOG_AUTHPRIV):
+    #   no pid in a classic syslog file (rsyslog's imjournal adds it on RHEL).
+    #   log_syslog(): "ROOT LOGIN ON %s FROM %s", "ROOT LOGIN ON %s",
+    #   "LOGIN ON %s BY %s FROM %s", "LOGIN ON %s BY %s" (tty name, pw_name, -h host)
+    rule("console_root_login", "login", LOGIN,
+         r"ROOT LOGIN ON (?P<tty>\S+)(?: FROM (?P<ip>\S+))?", user="root"),
+    rule("console_login", "login", LOGIN,
          r"LOGIN ON (?P<tty>\S+) BY (?P<user>\S+)(?: FROM (?P<ip>\S+))?"),
-    rule("console_login_failed", "login_failed", ("login",),
-         r"FAILED LOGIN \(\d+\)(?: on '(?P<tty>[^']*)')?(?: from '(?P<ip>[^']*)')?"
-         r" FOR '(?P<user>[^']*)', .*"),
-    rule("console_login_failed_util", "login_failed", ("login",),
-         r"FAILED LOGIN \d+ FROM (?P<tty>\S+) FOR (?P<user>.*?), .*"),
-    rule("console_pam_failure", "login_failed", ("login",), PAM_AUTH_FAILURE),
-    # account changes (shadow-utils)
-    rule("account_new", "account", ACCOUNT_PROGRAMS,
-         r"(?:new user|new group|group added to \S+): name=(?P<user>[^,\s]+).*"),
+    # loginpam_auth(): hostname = -h host, else the tty name, else "<unknown>";
+    #   user "(unknown)" for PAM_USER_UNKNOWN without LOG_UNKFAIL_ENAB.
+    #   "FAILED LOGIN %u FROM %s FOR %s, %s"  (%d up to 2.21; also shadow 4.0.4 .. 4.0.15,
+    #   where FROM is the -h host, "" on a console)
+    #   "TOO MANY LOGIN TRIES (%u) FROM %s FOR %s, %s", "FAILED LOGIN SESSION FROM %s FOR %s, %s"
+    #   pam_strerror() has no ", ": the user is what comes before the last ", ".
+    rule("console_login_unknown_util", "invalid_user", LOGIN,
+         r"(?:FAILED LOGIN \d+|TOO MANY LOGIN TRIES \(\d+\)|FAILED LOGIN SESSION)"
+         r" FROM (?:" + REMOTE_HOST + r"|(?P<tty>\S*)) FOR \(unknown\), [^,]*"),
+    rule("console_login_failed_util", "login_failed", LOGIN,
+         r"(?:FAILED LOGIN \d+|TOO MANY LOGIN TRIES \(\d+\)|FAILED LOGIN SESSION)"
+         r" FROM (?:" + REMOTE_HOST + r"|(?P<tty>\S*)) FOR (?P<user>.*), [^,]*"),
+    # DIALUP AT %s BY %s: only before LOGIN ON ttyS* by the same function: NOISE
+
+    ### login: shadow (Debian <= 12, Ubuntu, Slackware, Alpine's shadow-login) ###
+    # src/login.c: fromhost = " on '%.100s' from '%.200s'" or " on '%.100s'"
+    #   (4.0.16 .. 4.20; "`%.100s'" in 4.0.3): hence two spaces after ROOT LOGIN.
+    #   "ROOT LOGIN %s" (4.0 .. 4.20), "'%s' logged in %s" (LOG_OK_LOGINS; "`%s'" < 4.1.3)
+    rule("console_root_login_shadow", "login", LOGIN,
+         r"ROOT LOGIN  on " + Q + r"(?P<tty>[^']*)'(?: from " + Q + r"(?P<ip>[^']*)')?",
+         user="root"),
+    rule("console_login_shadow", "login", LOGIN,
+         Q + r"(?P<user>.*)' logged in  on " + Q + r"(?P<tty>[^']*)'(?: from " + Q
+         + r"(?P<ip>[^']*)')?"),
+    # "FAILED LOGIN (%u)%s FOR '%s', %s" and "TOO MANY LOGIN TRIES (%u)%s FOR '%s'"
+    #   (4.0.16 .. 4.20, "(%d)" and "`%s'" up to 4.1.2); the user is 'UNKNOWN' when
+    #   it does not exist and LOG_UNKFAIL_ENAB is off (Debian's default).
+    rule("console_login_unknown", "invalid_user", LOGIN,
+         r"(?:FAILED LOGIN|TOO MANY LOGIN TRIES) \(\d+\) on " + Q + r"(?P<tty>[^']*)'"
+         r"(?: from " + Q + r"(?P<ip>[^']*)')? FOR " + Q + r"UNKNOWN'(?:, [^,]*)?"),
+    rule("console_login_failed", "login_failed", LOGIN,
+         r"FAILED LOGIN \(\d+\) on " + Q + r"(?P<tty>[^']*)'(?: from " + Q
+         + r"(?P<ip>[^']*)')? FOR " + Q + r"(?P<user>.*)', [^,]*"),
+    rule("console_too_many_tries", "login_failed", LOGIN,
+         r"TOO MANY LOGIN TRIES \(\d+\) on " + Q + r"(?P<tty>[^']*)'(?: from " + Q
+         + r"(?P<ip>[^']*)')? FOR " + Q + r"(?P<user>.*)'"),
+    # shadow built without PAM (Slackware, Alpine): src/login.c 4.0 .. 4.20
+    #   "ILLEGAL ROOT LOGIN %s", "LOGIN '%s' REFUSED %s", "invalid password for '%s' %s",
+    #   "exceeded failure limit for '%s' %s", "REPEATED login failures%s",
+    #   "invalid login time for '%s'%s"  (fromhost as above; "`%s'" < 4.1.3)
+    rule("console_root_refused", "login_failed", LOGIN,
+         r"ILLEGAL ROOT LOGIN  on " + Q + r"(?P<tty>[^']*)'(?: from " + Q + r"(?P<ip>[^']*)')?",
+         user="root"),
+    rule("console_refused", "login_failed", LOGIN,
+         r"(?:LOGIN|invalid password for|exceeded failure limit for|invalid login time for) "
+         + Q + r"(?P<user>.*)'(?: REFUSED)?  ?on " + Q + r"(?P<tty>[^']*)'(?: from " + Q
+         + r"(?P<ip>[^']*)')?"),
+    rule("console_repeated_failures", "login_failed", LOGIN,
+         r"REPEATED login failures on " + Q + r"(?P<tty>[^']*)'(?: from " + Q
+         + r"(?P<ip>[^']*)')?"),
+    # login's own PAM failures: echoes of "FAILED LOGIN ..." that login writes for
+    # every failed attempt (both logins); util-linux's login writes no pid, so
+    # they could not be folded by process (ECHO_RULES_ADDED).
+    rule("login_pam_failure", "login_failed", LOGIN, PAM_AUTH_FAILURE),
+    rule("login_pam_failure", "login_failed", LOGIN, PAM_SSS_FAILURE),
+    rule("login_pam_failure", "login_failed", LOGIN, PAM_MORE_FAILURES),
+    rule("login_pam_failure", "login_failed", LOGIN, PAM_OTHER_FAILURES),
+
+    ### shadow-utils account tools (LOG_PID, LOG_AUTHPRIV) ###
+    # useradd.c: "new user: name=%s, UID=%u, GID=%u, home=%s, shell=%s" (4.1 .. 4.7),
+    #   ", from=%s" added in 4.8 (ttyname or "none"); "new group: name=%s, GID=%u"
+    #   (useradd's user group, groupadd 4.0 .. 4.20)
+    rule("account_new_user", "account", ACCOUNT_PROGRAMS,
+         r"new user: name=(?P<user>[^,]*), UID=.*"),
+    rule("account_new_group", "account", ACCOUNT_PROGRAMS,
+         r"new group: name=(?P<user>[^,]*), GID=\d+"),
+    # userdel.c: "delete user '%s'\n" (the newline dropped by the syslog daemon),
+    #   "removed group '%s' owned by '%s'\n"; "`%s'" up to 4.1.2
+    rule("account_delete_user", "account", ACCOUNT_PROGRAMS,
+         r"delete user " + Q + r"(?P<user>[^']*)'\s*"),
+    rule("account_group_of_user_removed", "account", ACCOUNT_PROGRAMS,
+         r"removed group " + Q + r"[^']*' owned by " + Q + r"(?P<user>[^']*)'\s*"),
+    # useradd.c/usermod.c/userdel.c: "add '%s' to group '%s'", "delete '%s' from group '%s'"
     rule("account_group_member", "account", ACCOUNT_PROGRAMS,
-         r"(?:add|delete) '(?P<user>[^']+)' (?:to|from) (?:shadow )?group '[^']+'"),
-    rule("account_gpasswd", "account", ACCOUNT_PROGRAMS,
-         r"user (?P<user>\S+) (?:added|removed) by \S+ (?:to|from) group \S+"),
+         r"(?:add|delete) " + Q + r"(?P<user>[^']*)' (?:to|from) group " + Q + r"[^']*'\s*"),
+    # usermod.c (4.0 .. 4.20): "change user name '%s' to '%s'", "change '%s' to '%s' in
+    #   group '%s'", "change admin '%s' to '%s' in shadow group '%s'", "lock user '%s'
+    #   password", "unlock user '%s' password", "change user '%s' password",
+    #   "change user '%s' {UID,GID,home,shell,inactive,expiration} from '%s' to '%s'"
+    rule("account_user_renamed", "account", ACCOUNT_PROGRAMS,
+         r"change user name " + Q + r"(?P<user>[^']*)' to " + Q + r"[^']*'"),
+    rule("account_member_renamed", "account", ACCOUNT_PROGRAMS,
+         r"change (?:admin )?" + Q + r"(?P<user>[^']*)' to " + Q + r"[^']*' in (?:shadow )?group "
+         + Q + r"[^']*'"),
+    rule("account_lock", "account", ACCOUNT_PROGRAMS,
+         r"(?:lock|unlock) user " + Q + r"(?P<user>[^']*)' password"),
+    rule("account_user_changed", "account", ACCOUNT_PROGRAMS,
+         r"change user " + Q + r"(?P<user>[^']*)' .*"),
+    # passwd.c: "password for '%s' changed by '%s'" (-l, -u, -d, -e, -n, -x, ... with
+    #   PAM; every change without PAM), "password locked for '%s'" (no PAM)
     rule("account_password_by", "account", ACCOUNT_PROGRAMS,
-         r"password for '(?P<user>[^']+)' changed by '[^']*'"),
+         r"password for " + Q + r"(?P<user>[^']*)' changed by " + Q + r"[^']*'"),
+    rule("account_password_locked", "account", ACCOUNT_PROGRAMS,
+         r"password locked for " + Q + r"(?P<user>[^']*)'"),
+    # passwd.c/lib/pwdcheck.c without PAM: "incorrect password for %s" / "`%s'": a failed
+    #   authentication of a local user
+    rule("account_incorrect_password", "login_failed", ACCOUNT_PROGRAMS,
+         r"incorrect password for `?(?P<user>[^`'\s]+)'?"),
+    # chage.c: "changed password expiry for %s"
     rule("account_expiry", "account", ACCOUNT_PROGRAMS,
-         r"changed password expiry for (?P<user>\S+)"),
-    rule("account_named", "account", ACCOUNT_PROGRAMS,
-         r".*?\b(?:user|group) '(?P<user>[^']+)'.*"),
-    rule("account_password", "account", ACCOUNT_PROGRAMS,
-         r"pam_unix\([\w-]+:chauthtok\): password changed for (?P<user>\S+)"),
+         r"changed password expiry for (?P<user>.*)"),
+    # gpasswd.c 4.1.3 .. 4.20: "user %s added by %s to group %s%s", "user %s removed by
+    #   %s from group %s%s" (suffix "" then " in /etc/group": the second is NOISE)
+    rule("account_gpasswd_member", "account", ACCOUNT_PROGRAMS,
+         r"user (?P<user>\S+) (?:added|removed) by \S+ (?:to|from) group \S+"),
+    #   4.0 .. 4.1.2: "add member %s to group %s by %s", "remove member %s from group %s by %s"
+    rule("account_gpasswd_member_old", "account", ACCOUNT_PROGRAMS,
+         r"(?:add|remove) member (?P<user>\S+) (?:to|from) group \S+ by \S+"),
+    #   group-wide (user = the group, as for "new group"): "password of group %s changed
+    #   by %s%s", "... removed by %s%s", "access to group %s restricted by %s%s",
+    #   "administrators of group %s set by %s to %s%s", "members of group %s set by %s to %s%s"
+    rule("account_gpasswd_group", "account", ACCOUNT_PROGRAMS,
+         r"(?:password of|access to|administrators of|members of) group (?P<user>\S+)"
+         r" (?:changed|removed|restricted|set) by \S+(?: to .*)?"),
+    #   4.0 .. 4.1.2: "change the password for group %s by %s", "remove password from group
+    #   %s by %s", "restrict access to group %s by %s", "set {administrators,members} of %s to %s"
+    rule("account_gpasswd_group_old", "account", ACCOUNT_PROGRAMS,
+         r"(?:change the password for|remove password from|restrict access to) group"
+         r" (?P<user>\S+) by \S+"),
+    rule("account_gpasswd_set_old", "account", ACCOUNT_PROGRAMS,
+         r"set (?:administrators|members) of (?P<user>\S+) to .*"),
+    # chsh.c "changed user '%s' shell to '%s'", chfn.c "changed user '%s' information"
+    rule("account_shell", "account", ACCOUNT_PROGRAMS,
+         r"changed user " + Q + r"(?P<user>[^']*)' shell to " + Q + r".*'"),
+    rule("account_info", "account", ACCOUNT_PROGRAMS,
+         r"changed user " + Q + r"(?P<user>[^']*)' information"),
+    # groupdel.c 4.1.3 .. 4.20: "group '%s' removed\n" (after "... removed from %s": NOISE);
+    #   4.0 .. 4.1.2: "remove group `%s'\n"
+    rule("account_group_deleted", "account", ACCOUNT_PROGRAMS,
+         r"group '(?P<user>[^']*)' removed\s*"),
+    rule("account_group_deleted_old", "account", ACCOUNT_PROGRAMS,
+         r"remove group " + Q + r"(?P<user>[^']*)'\s*"),
+    # groupmod.c 4.1.3 .. 4.20: "group changed in %s (%s)", the action "group %s/%lu,
+    #   new name: %s" (/etc/group, /etc/passwd) or "group %s, new name: ..." (gshadow);
+    #   4.0 .. 4.1.2: "change group `%s' to `%s'", "change GID for `%s' to %u"
+    rule("account_group_changed", "account", ACCOUNT_PROGRAMS,
+         r"group changed in \S+ \(group (?P<user>[^/,)\s]*)[^)]*\)"),
+    rule("account_group_changed_old", "account", ACCOUNT_PROGRAMS,
+         r"change (?:group|GID for) " + Q + r"(?P<user>[^']*)' to .*"),
+    # useradd.c: "failed adding user '%s', data deleted" (4.1 .. 4.12), ", exit code: %d" (4.13 ..)
+    rule("account_add_failed", "account", ACCOUNT_PROGRAMS,
+         r"failed adding user " + Q + r"(?P<user>[^']*)', .*"),
+
+    ### Linux-PAM and SSSD, any program ###
+    # a password changed: pam_unix passverify.c unix_update_passwd()/unix_update_shadow()
+    #   "password changed for %s" (0.75 .. 1.7.2; in the application, or in the
+    #   unix_update helper under SELinux), NIS pam_unix_passwd.c "password%s changed for
+    #   %s on %s" (" not" when it failed)
+    rule("pam_password_changed", "account", None,
+         pam_prefix("pam_unix", "chauthtok")
+         + r"password(?: not)? changed for (?P<user>\S+)(?: on \S+)?"),
+    rule("account_password_helper", "account", ACCOUNT_PROGRAMS + ("unix_update",),
+         r"password changed for (?P<user>\S+)"),
+    # authentication failures
+    rule("pam_auth_failure", "login_failed", None, PAM_AUTH_FAILURE),
+    rule("pam_sss_auth_failure", "login_failed", None, PAM_SSS_FAILURE),
+    rule("pam_more_failures", "login_failed", None, PAM_MORE_FAILURES),
+    # "check pass; user unknown" (support.c, helper passverify.c), "check pass; user (%s)
+    #   unknown" with the audit option: the name may be a password typed as a name
+    rule("pam_user_unknown", "invalid_user", None,
+         pam_prefix("pam_unix", "auth") + r"check pass; user (?:unknown|\((?P<user>.*)\) unknown)"),
+    # pam_unix_auth.c/pam_unix_passwd.c: "bad username [%s]" (a name starting with - or +)
+    rule("pam_bad_username", "invalid_user", None,
+         pam_prefix("pam_unix") + r"bad username \[(?P<user>.*)\]"),
+    # pam_unix_acct.c: "account %s has expired (account expired)", "... (failed to change
+    #   password)" (0.75 .. 1.7.2)
+    rule("pam_account_expired", "login_failed", None,
+         pam_prefix("pam_unix", "account") + r"account (?P<user>.*) has expired"
+         r" \((?:account expired|failed to change password)\)"),
+    # pam_sss.c: "received for user %s: %d (%s)" after an authentication failure;
+    #   10 is PAM_USER_UNKNOWN; "Access denied for user %s: %d (%s)" (account);
+    #   "Authentication failed for user %s: %d (%s)" (password change, old one wrong)
+    rule("pam_sss_user_unknown", "invalid_user", None,
+         pam_prefix("pam_sss", "auth") + r"received for user (?P<user>.*): 10"
+         r" \(User not known to the underlying authentication module\)"),
+    rule("pam_sss_failure", "login_failed", None,
+         pam_prefix("pam_sss")
+         + r"(?:received for user|Access denied for user|Authentication failed"
+         r" for user) (?P<user>.*): \d+ \([^()]*\)"),
+    # pam_faillock.c (Linux-PAM 1.4.0 .. 1.7.2; RHEL 6/7 backports): "Consecutive login
+    #   failures for user %s account temporarily locked"; "User unknown" ("User unknown: %s"
+    #   with audit) in preauth/authfail
+    rule("pam_faillock_locked", "login_failed", None,
+         pam_prefix("pam_faillock", "auth") + r"Consecutive login failures for user (?P<user>.*)"
+         r" account temporarily locked"),
+    rule("pam_faillock_user_unknown", "invalid_user", None,
+         pam_prefix("pam_faillock", "auth") + r"User unknown(?:: (?P<user>.*))?"),
+    # pam_tally2.c (1.1.0 .. 1.4.0) and pam_tally.c (0.75 .. 1.4.0): "user %s (%lu) tally
+    #   %hu, deny %hu", "user %s (%lu) has time limit [%lds left] since last failure."
+    #   Linux-PAM < 0.99 tagged pam_tally's own lines "pam_tally[pid]:"
+    rule("pam_tally_denied", "login_failed", None,
+         r"(?:pam_tally2?\(" + PAM_SERVICE + r"(?::\w+)?\): )?user (?P<user>.*) \(\d+\)"
+         r" (?:tally \d+, deny \d+|has time limit \[\d+s left\] since last failure\.)"),
+    # pam_succeed_if.c (0.99 .. 1.7.2): 'requirement "%s %s %s" not met by user "%s"'
+    #   ("was met" is NOISE)
+    rule("pam_succeed_if_not_met", "login_failed", None,
+         pam_prefix("pam_succeed_if") + r'requirement "[^"]*" not met by user "(?P<user>.*)"'),
+    # pam_access.c (0.75 .. 1.7.2): "access denied for user `%s' from `%s'", from the
+    #   rhost, else the tty without /dev/, else the service; 0.7x tag "pam_access[pid]:"
+    rule("pam_access_denied", "login_failed", None,
+         r"(?:" + pam_prefix("pam_access") + r")?access denied for user `(?P<user>.*)' from `(?:"
+         + REMOTE_HOST + r"|(?P<tty>[^`']*))'"),
+    # pam_securetty.c (0.75 .. 1.7.2): "access denied: tty '%s' is not secure !" (root,
+    #   or a user that does not exist); 0.7x tag "PAM-securetty[pid]:"
+    rule("pam_securetty_denied", "login_failed", None,
+         r"(?:" + pam_prefix("pam_securetty")
+         + r")?access denied: tty '(?P<tty>.*)' is not secure !"),
+    # pam_listfile.c: "Refused user %s for service %s" (0.99 .. 1.7.2; 0.7x: prefix
+    #   "PAM-listfile: " under the application's tag)
+    rule("pam_listfile_refused", "login_failed", None,
+         r"(?:" + pam_prefix("pam_listfile")
+         + r"|PAM-listfile: )Refused user (?P<user>.*) for service "
+         + PAM_SERVICE),
+    # logins: a session opened through a service a person logs in through
+    rule("pam_session_login", "login", None,
+         r"pam_unix\((?P<method>" + any_of(LOGIN_SERVICES) + r")(?::session)?\): "
+         + SESSION_USER.format("user") + r"[^\s(]*\(uid=\d+\)"),
+
+    # everything else an account tool writes is an account matter (its PAM
+    # failures above are failures: "passwd" asking for the current password)
     rule("account_other", "account", ACCOUNT_PROGRAMS, r".*"),
 )
+
+# In order: the first rule whose pattern matches the whole message wins, so
+# the specific come before the general, and any program's PAM after all.
+RULES = SSHD_AUTH_RULES + SSHD_CONNECTION_RULES + DROPBEAR_RULES + SUDO_RULES + SU_LOGIN_RULES
+
+# The rules after whose line the connection's process is gone (sshd's
+# cleanup_exit(), logdie(), fatal(), the listener's child_reap(); dropbear's
+# svr_dropbear_exit()): its pid may serve another connection later.
+CONNECTION_ENDS = (
+    "ssh_too_many_failures", "ssh_too_many_failures_bare", "ssh_change_of_username",
+    "ssh_change_of_username_old", "ssh_closed_authenticating", "ssh_closed_invalid",
+    "ssh_disconnected_authenticating", "ssh_disconnected_invalid", "ssh_pam_account_denied",
+    "ssh_probe_no_ident", "ssh_probe_bad_version", "ssh_probe_major_differ",
+    "ssh_probe_scanner", "ssh_probe_ident_write", "ssh_probe_kex", "ssh_probe_banner",
+    "ssh_closed_preauth", "ssh_disconnected_preauth", "ssh_received_disconnect_preauth",
+    "ssh_probe_negotiate", "ssh_probe_kex_nomatch", "ssh_probe_packet_fatal",
+    "ssh_probe_disconnecting", "ssh_probe_disconnecting_old", "ssh_probe_discard",
+    "ssh_probe_socket_fatal", "ssh_probe_ip_options", "ssh_probe_timeout",
+    "ssh_probe_child_crash", "ssh_probe_child_signal", "ssh_probe_tcpwrap",
+    "ssh_probe_tcpwrap_plain", "ssh_probe_preauth_fatal", "ssh_connection_closed",
+    "ssh_connection_disconnected", "ssh_connection_received_disconnect",
+    "ssh_connection_packet_fatal", "ssh_connection_read_error", "ssh_connection_client_timeout",
+    "ssh_connection_closing", "ssh_connection_socket_fatal", "ssh_connection_timed_out",
+    "dropbear_exit_after_auth", "dropbear_max_tries_invalid", "dropbear_max_tries_invalid_old",
+    "dropbear_exit_before_auth_user", "dropbear_exit_before_auth_user_old",
+    "dropbear_exit_before_auth", "dropbear_exit_before_auth_old", "dropbear_early_exit_socket",
+)
+# Lines the listening sshd writes about other connections than its own.
+LISTENER_RULES = ("ssh_probe_drop", "ssh_probe_drop_count")
+
+# Noise: lines known to be harmless, dropped before anything else.  They are
+# matched against "program[pid]: message" (see noise_text()) and anchored at
+# the program, so that no user name can make a line noise; what is not known
+# to be harmless stays visible.  [filter] ignore adds to these.
+ANY_TAG = r"^[\w./-]+\]?(?:\[\d+\])?: "
+SSHD_TAG = r"^sshd(?:-session)?\[\d+\]: "
+DEFAULT_NOISE = (
+    # the magazine article's cron sessions, and the PAM bookkeeping of every session
+    r"^CRON\[",
+    ANY_TAG + r"pam_limits\(",
+    ANY_TAG + r"pam_env\([\w-]+:session\): deprecated reading of user environment",
+    ANY_TAG + r"pam_systemd\(",
+    r"^systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out)",
+    r"^systemd-logind\[\d+\]: (?:New seat|Watching system buttons)",
+    # sshd.c: the listener starting and stopping
+    SSHD_TAG + r"(?:Server listening on|Received signal \d+; terminating)",
+    # pam_unix support.c _cleanup_failures(): "service(%s) ignoring max retries; %d >
+    # %d" (pam_syslog() at pam_end(): prefix "PAM"): follows "PAM N more ..."
+    SSHD_TAG + r"PAM service\([\w-]+\) ignoring max retries; \d+ > \d+$",
+    # pam_unix passverify.c / support.c: "check pass; user unknown" (an unknown user;
+    # "Invalid user" and "authentication failure" say it)
+    SSHD_TAG + r"pam_unix\([\w-]+:auth\): check pass; user unknown$",
+    # auth-shadow.c: error("Could not get shadow information for %.100s") -- for an
+    # invalid user sshd checks its fake passwd entry "NOUSER" (without PAM)
+    SSHD_TAG + r"error: Could not get shadow information for NOUSER$",
+    # VERBOSE lines of a key that fits (before "Accepted publickey"):
+    # auth2-pubkey.c "Found matching %s key: %s" (4.0-6.2), "Found matching %s CA: %s"
+    # and "%s certificate %s allowed by trusted %s key %s" (5.4), "Accepted
+    # certificate ID \"%s\" [(serial %llu) ]signed by %s CA %s via %s" (5.5+),
+    # auth2-pubkey(file).c "Accepted key %s %s found at %s", "Accepted certificate ID
+    # \"%s\" (serial %llu) signed by CA %s %s found at %s" (7.7+); auth2-hostbased.c
+    # "Accepted %s public key %s from %s@%s", "Accepted certificate ID \"%s\" signed
+    # by %s CA %s from %s@%s" (5.6+).  ("Accepted" + a method name is a login: no
+    # method is called "key", "certificate" or a key type.)
+    SSHD_TAG + r"(?:Found matching [A-Z][A-Z0-9-]* (?:key|CA): |[A-Z][A-Z0-9-]* certificate"
+    r" \S+ allowed by trusted |Accepted key [A-Z][A-Z0-9-]* \S+ found at |Accepted certificate"
+    r" ID \"|Accepted [A-Z][A-Z0-9-]* public key \S+ from )",
+    # auth.c auth_root_allowed(): "Root login accepted for forced command." (the
+    # login itself is its "Accepted" line)
+    SSHD_TAG + r"Root login accepted for forced command\.$",
+    # auth-shadow.c auth_shadow_pwexpired(): "User %.100s password has expired
+    # (password aged|root forced)": the login goes on to a forced password change
+    SSHD_TAG + r"User \S+ password has expired \((?:password aged|root forced)\)$",
+    # a key the server does not take (the attempt's end is counted by its own line):
+    # auth2-pubkey.c "userauth_pubkey: key type %s not in PubkeyAcceptedKeyTypes"
+    # (6.8-8.4), "... PubkeyAcceptedAlgorithms" (8.5+), "userauth_pubkey: signature
+    # algorithm %s not in PubkeyAcceptedAlgorithms" (9.0+), "unsupported public key
+    # algorithm: %s", "certificate signature algorithm %s: %s"; the same from
+    # userauth_hostbased; "Refusing RSA key because client uses unsafe signature
+    # scheme" / "... peer uses unsafe signature format" (6.5-9.2); "refusing
+    # previously-used %s key" (6.8+, AuthenticationMethods with the same key twice)
+    SSHD_TAG + r"(?:userauth_pubkey|userauth_hostbased): (?:key type \S+ not in "
+    r"|signature algorithm \S+ not in |unsupported public key algorithm: "
+    r"|certificate signature algorithm )",
+    SSHD_TAG + r"(?:Refusing RSA key because (?:client|peer) uses unsafe signature "
+    r"|refusing previously-used \S+ key)",
+    # session.c / sshd.c after authentication (VERBOSE): "Starting session: %s%s%s for
+    # %s from %.200s port %d" 6.5-7.1, "... id %d" 7.2+; "Close session: user %s from
+    # %.200s port %d id %d" 7.2+; "Transferred: sent %llu, received %llu bytes" 5.1+;
+    # "User child is on pid %ld" 5.1+; "Changed root directory to \"%s\"" 4.9+;
+    # logit("subsystem request for %.100s") 4.0-5.5, "... by user %s" 5.6-6.4,
+    # "... by user %s failed, subsystem not found" 6.5+
+    SSHD_TAG + r"(?:Starting session: |Close session: user |Transferred: sent \d+, received"
+    r" \d+ bytes$|User child is on pid \d+$|Changed root directory to \"|subsystem request for )",
+    # sshd.c listener, MaxStartups (8.4+): error("beginning MaxStartups throttling"),
+    # error("in MaxStartups throttling for %s, %u connections dropped"),
+    # logit("exited MaxStartups throttling after %s, %u connections dropped")
+    SSHD_TAG + r"(?:error: )?(?:beginning MaxStartups throttling$|in MaxStartups throttling"
+    r" for |exited MaxStartups throttling after )",
+    # srclimit.c srclimit_penalise() 9.8+ (verbose_f/do_log2_f/logit_f, so
+    # "srclimit_penalise: "): the listener's bookkeeping of penalties already counted;
+    # show_info() / srclimit_penalty_info() status dumps: "%d active startups",
+    # "child %d: fd=%d pid=%ld %s%s", "%zu active %s penalties", "client %s %s (%s)"
+    SSHD_TAG + r"(?:srclimit_penalise: |\d+ active startups$|child \d+: fd=-?\d+ pid=-?\d+ "
+    r"|\d+ active ipv[46] penalties$|client \S+ penalty: )",
+    # canohost.c 4.0-4.3: "reverse mapping checking getaddrinfo for %.700s failed -
+    # POSSIBLE BREAKIN ATTEMPT!" (BREAK-IN 4.3): no address to give
+    SSHD_TAG + r"reverse mapping checking getaddrinfo for \S+ failed - POSSIBLE BREAK-?IN"
+    r" ATTEMPT!$",
+    # svr-main.c: the listener starting (0.44-2026.94)
+    DROPBEAR_TAG + r"(?:Running in background|Not backgrounding|Not forking)$",
+    # svr_dropbear_exit() in the listener, stopped by SIGTERM: "premature exit: %s"
+    # (0.44-0.52), "Premature exit: %s" (0.53-2013.60), "Early exit: %s" (2013.62-)
+    DROPBEAR_TAG + r"(?:[Pp]remature|Early) exit: Terminated by signal$",
+    # svr-chansession.c, after auth: "user %s executing login shell" (0.49-0.52),
+    # "User %s executing login shell" / "User %s executing '%s'" (0.53-2026.94)
+    DROPBEAR_TAG + r"[Uu]ser [^\s']+ executing (?:login shell$|')",
+    # svr-authpubkeyoptions.c, authorized_keys options of the key that matched
+    DROPBEAR_TAG + r"(?:(?:Port forwarding|Agent forwarding|X11 forwarding|Pty allocation)"
+    r" disabled\.|Restrict option set)$",
+    DROPBEAR_TAG + r"(?:Forced command|Command forced to) '",
+    # svr-kex.c with -R: a host key made on the first connection that needs it
+    # (2013.62-2026.94): "Generated hostkey %s, fingerprint is %s"
+    DROPBEAR_TAG + r"Generated hostkey \S+, fingerprint is ",
+    # pam_unix for a nonexistent user (2019.77+ runs PAM for them); the nonexistent-user
+    # line and "Bad PAM password attempt for '<invalid username>'" report it
+    DROPBEAR_TAG + r"pam_unix\(sshd:auth\): check pass; user unknown$",
+    # do_syslog(): the rest of a line cut at syslog_maxlen, "%8s : (command continued) %s";
+    # the first part was reported.  Not when the rest still holds " ; USER=" or
+    # "COMMAND=" (a cut before the target or the command, as a long directory makes):
+    # then it stays a line not understood, so that target and command are seen.
+    (r"^sudo(?:\[\d+\])?: +[^\s\[(]\S* : \(command continued\)"
+     r" (?!.*(?: ; USER=|COMMAND=))"),
+    # sudo-rs syslog.rs: the rest of a message longer than 960 bytes, "[...] " first
+    # (v0.2.0 cuts after a blank and appends "[...]"; v0.2.1+ appends " [...]")
+    r"^sudo(?:-rs)?(?:\[\d+\])?: \[\.\.\.\] (?!.*(?: ; USER=|COMMAND=))",
+    # pam_unix_sess.c: "session opened for user %s(uid=%s) by %s(uid=%lu)" (1.4.0+,
+    # before "session opened for user %s by %s(uid=%lu)") for doas and pkexec (polkit-1;
+    # pkexec opens the session before its first openlog(): no pid unless the journal's)
+    r"^doas(?:\[\d+\])?: pam_unix\(doas:session\): session opened for user ",
+    # sessions that are no login, or told better elsewhere (see LOGIN_SERVICES);
+    # "(?::session)?" for Linux-PAM < 0.99's rewritten tag
+    ANY_TAG + r"pam_unix\(" + any_of(NOISE_SESSION_SERVICES)
+    + r"(?::session)?\): session opened for user ",
+    ANY_TAG + r"pam_unix\(" + PAM_SERVICE + r"(?::session)?\): session closed for user ",
+    # runuser (root running a command as another user) is never reported
+    r"^runuser(?:\[\d+\])?: ",
+    # unix_chkpwd (the helper of a program that is not root: screen lockers) repeats
+    # the failure its caller's pam_unix logs (unix_chkpwd.c, passverify.c 0.99 .. 1.7.2)
+    r"^unix_chkpwd\[\d+\]: (?:password check failed for user \(|check pass; user unknown$)",
+    # shadow's su: its words for a failure that "FAILED su for" repeats
+    # (su.c: "pam_authenticate: %s", "pam_acct_mgmt: %s", "pam_chauthtok: %s",
+    # "No passwd entry for user '%s'", then su_failure())
+    r"^su(?:\[\d+\])?: (?:pam_authenticate|pam_acct_mgmt|pam_chauthtok): ",
+    r"^su(?:\[\d+\])?: No passwd entry for user '",
+    # SSSD's success line (pam_sss.c "authentication success; ..."): the program's
+    # own line or its session says it
+    ANY_TAG + r"pam_sss\(" + PAM_SERVICE + r":auth\): authentication success; ",
+    # pam_succeed_if's "was met" (gdm-launch-environment's greeter, every time)
+    ANY_TAG + r"pam_succeed_if\(" + PAM_SERVICE
+    + r":\w+\): requirement \"[^\"]*\" was met by user \"",
+    # no password typed (^C, a client gone): pam_unix_auth.c; support.c converse()
+    ANY_TAG + r"pam_unix\(" + PAM_SERVICE
+    + r"(?::auth)?\): (?:auth could not identify password for \[|"
+    r"conversation failed$)",
+    # support.c _cleanup_failures(), after "N more authentication failures"
+    ANY_TAG + r"PAM service\(" + PAM_SERVICE + r"\) ignoring max retries; ",
+    # util-linux login: "DIALUP AT %s BY %s" comes just before "LOGIN ON ttyS0 BY ..."
+    r"^login(?:\[\d+\])?: DIALUP AT ",
+    # shadow-utils writing one change once per file: the line for the whole
+    # change always follows ("new group:", "group 'x' removed", the gpasswd
+    # line without " in /etc/group"), or the same change in /etc/group precedes
+    r"^groupadd\[\d+\]: group added to \S+: name=",
+    r"^groupdel\[\d+\]: group '[^']*' removed from \S+$",
+    r"^gpasswd\[\d+\]: .* in \S*/g(?:roup|shadow)$",
+    (r"^(?:useradd|usermod|userdel)\[\d+\]: (?:(?:add|delete) [`'][^']*' (?:to|from) "
+     r"|removed |change [`'][^']*' to [`'][^']*' in )shadow group "),
+)
 # fmt: on
-# The rules after which a connection's process is gone: its pid may serve another.
-CONNECTION_ENDS = ()
 
 
 class Record(NamedTuple):
@@ -857,14 +2115,15 @@ def parse_unknown_header(line):
 
 def record_of(time, host, program, pid, message, line):
     """Given the parts of a syslog line (pid as text), return its Record,
-    without the Solaris message ID in front of the message, and with rsyslog's
-    "message repeated N times: [ ... ]" as the message it repeats, N times.
+    without the Solaris message ID or dropbear's own stamp in front of the
+    message, and with rsyslog's "message repeated N times: [ ... ]" as the
+    message it repeats, N times.
     """
     count = 1
-    if message.startswith("[ID "):
-        solaris = SOLARIS_ID.match(message)
-        if solaris:
-            message = message[solaris.end() :]
+    if message.startswith("["):
+        prefix = SOLARIS_ID.match(message) or STDERR_STAMP.match(message)
+        if prefix:
+            message, pid = message[prefix.end() :], prefix.groupdict().get("pid") or pid
     if message.startswith("message repeated "):
         repeated = REPEATED.fullmatch(message)
         if repeated:
@@ -946,13 +2205,17 @@ def classify(record):
         user, target = get("ruser"), user  # su's and sudo's PAM: ruser ran it, user= is whom as
     elif not user and "service" in fields:
         user = get("ruser")  # a PAM failure without user= names the caller in ruser=
-    port, pid = get("port"), get("connection")
+    port, pid, count = get("port"), get("connection"), get("count")
+    if rule.name in LISTENER_RULES:
+        connection = None
+    else:
+        connection = process_of(record.program, int(pid) if pid else record.pid)
     return Event(
         record.time, record.host, record.program, record.pid, rule.kind, record.line,
         record.message, rule.name, user, target, ip and plain_address(ip),
         int(port) if port else None, get("method"), get("command"), get("key_type"),
-        get("fingerprint"), get("tty"), process_of(record.program, int(pid) if pid else record.pid),
-        record.count,
+        get("fingerprint"), get("tty"), connection,
+        record.count * int(count) if count else record.count,
     )  # fmt: skip
 
 
@@ -1034,12 +2297,14 @@ def follow_connections(events):
             continue
         key = (event.host, event.connection)
         if event.ip:
-            addresses[key] = (event.ip, event.port)
+            known = addresses.get(key)
+            port = event.port or (known[1] if known and known[0] == event.ip else None)
+            addresses[key] = (event.ip, port)
             addresses.move_to_end(key)
             if len(addresses) > RECENT_CONNECTIONS:
                 addresses.popitem(last=False)
             for held in waiting.pop(key, ()):
-                yield held._replace(ip=event.ip, port=held.port or event.port)
+                yield held._replace(ip=event.ip, port=held.port or port)
         elif key in addresses:
             ip, port = addresses[key]
             event = event._replace(ip=ip, port=event.port or port)
@@ -1075,10 +2340,11 @@ def event_json(event):
 # the volume, at most [alerts] max_messages: the least urgent are folded
 # into the last one.
 
-# su and sudo log each failure again in their own words, which say more
-# ("FAILED SU (to root) mallory on pts/1", "3 incorrect password attempts ;
-# ... COMMAND=/bin/sh"): their PAM lines are not counted twice.
-ECHO_RULES = ("su_pam_failure", "sudo_pam_failure")
+# su, sudo, doas and login log each failure again in their own words, which
+# say more ("FAILED SU (to root) mallory on pts/1", "3 incorrect password
+# attempts ; ... COMMAND=/bin/sh", "FAILED LOGIN (1) on '/dev/tty1' FOR
+# 'root'"): their PAM lines are not counted twice.
+ECHO_RULES = ("su_pam_failure", "sudo_pam_failure", "doas_pam_failure", "login_pam_failure")
 PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
 KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
@@ -1122,20 +2388,16 @@ class HostSummary:
         self.failure_users = Counter()
         self.connections = OrderedDict()  # Event.connection -> [ip counted, user counted]
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
-        self.last_act = (None,) * 5  # (program, pid, kind, target, user) of the last privilege act
+        self.last_act = (None,) * 5  # (program, pid, kind, target, user): see is_echo()
 
     def add(self, event):
         """Given an Event, count it (as many times as its line was written)."""
         count = event.count
+        if event.rule in ECHO_RULES or self.is_echo(event):
+            return
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
-        elif event.rule in ECHO_RULES:
-            pass
         elif event.kind in PRIVILEGE_KINDS:
-            act = (event.program, event.pid, event.kind, event.target)
-            if self.is_echo(act, event):
-                return  # su logs "(to root) alice on pts/0" and its PAM session: one act
-            self.last_act = act + (event.user,)
             line = privilege_line(event)
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
                 self.privilege[line] += count
@@ -1155,12 +2417,20 @@ class HostSummary:
                 self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
-    def is_echo(self, act, event):
-        """Given the act of a su Event and the Event, return whether it is the
-        act just counted, told again by PAM (which may not name the user)."""
-        if event.kind != "su" or event.pid is None or act != self.last_act[:4]:
+    def is_echo(self, event):
+        """Given an Event, return whether it is the su or login just counted,
+        told again: su writes "(to root) alice on pts/0" and its PAM session,
+        login its PAM session and "LOGIN ON tty1 BY alice", one after the other
+        from one process (PAM may not name the user).  Each pair is one act.
+        """
+        if event.kind not in ("su", "login"):
             return False
-        return event.user in (None, self.last_act[4])
+        act = (event.program, event.pid, event.kind, event.target)
+        if act == self.last_act[:4] and event.user in (None, self.last_act[4]):
+            self.last_act = (None,) * 5  # the pair is whole: the next act counts again
+            return True
+        self.last_act = act + (event.user,)
+        return False
 
     def add_failure(self, event):
         """Given a failure Event, count its connection once, whatever number
@@ -1985,10 +3255,9 @@ def journal_record(reader, realtime):
     program = journal_field(reader, "SYSLOG_IDENTIFIER") or journal_field(reader, "_COMM")
     pid = journal_field(reader, "_PID") or journal_field(reader, "SYSLOG_PID")
     message = journal_field(reader, "MESSAGE") or ""
-    pid = int(pid) if pid and pid.isdigit() else None
-    tag = f"{program}[{pid}]" if pid else program
+    tag = f"{program}[{pid}]" if pid and pid.isdigit() else program
     line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
-    return Record(stamp, host, program, pid, message, line)
+    return record_of(stamp, host, program, pid, message, line)
 
 
 def read_journal_position(path):

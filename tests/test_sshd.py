@@ -4,6 +4,7 @@ made with the OpenSSH client (sshpass for passwords, a generated key), then
 authwatch, and what reaches the Pushover stand-in."""
 
 import contextlib
+import json
 import os
 import pwd
 import re
@@ -18,7 +19,7 @@ from conftest import run_main, sent_forms
 
 USER = "awtest"
 PASSWORD = "correct-horse-battery-staple-42"
-TOOLS = ("/usr/sbin/sshd", "/usr/sbin/rsyslogd", "sshpass", "ssh", "ssh-keygen", "logger")
+TOOLS = ("/usr/sbin/sshd", "/usr/sbin/rsyslogd", "sshpass", "ssh", "ssh-keygen", "logger", "sudo")
 
 
 def skip_reason():
@@ -26,7 +27,9 @@ def skip_reason():
         return "needs root: it starts sshd and rsyslogd and adds a user"
     missing = [tool for tool in TOOLS if not shutil.which(tool)]
     if missing:
-        return f"needs {', '.join(missing)} (openssh-server, openssh-client, sshpass, rsyslog)"
+        return (
+            f"needs {', '.join(missing)} (openssh-server, openssh-client, sshpass, rsyslog, sudo)"
+        )
     if os.path.exists("/dev/log"):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
@@ -68,10 +71,13 @@ def port_open(port):
 
 
 @pytest.fixture
-def machine(public_tmp):
+def machine(public_tmp, request):
     """sshd and rsyslogd of the test's own, and a user with a password and a
     key; everything is stopped and removed afterwards, by PID.  (sshd reads
-    the authorized keys as the user: the folder must be open to all.)"""
+    the authorized keys as the user: the folder must be open to all.)  sshd
+    logs at LogLevel INFO, or at the level a test names by indirect
+    parametrization."""
+    log_level = getattr(request, "param", "INFO")
     started = []
     folder = public_tmp / "machine"
     folder.mkdir()
@@ -120,7 +126,7 @@ def machine(public_tmp):
         os.makedirs("/run/sshd", exist_ok=True)
         (folder / "sshd_config").write_text(
             f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
-            f"PidFile {folder / 'sshd.pid'}\nSyslogFacility AUTH\nLogLevel INFO\n"
+            f"PidFile {folder / 'sshd.pid'}\nSyslogFacility AUTH\nLogLevel {log_level}\n"
             "UsePAM yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
             f"AuthorizedKeysFile {folder / 'authorized_keys'}\nStrictModes no\n"
             "PermitRootLogin no\n"
@@ -218,3 +224,35 @@ def test_real_logins_reach_the_phone(machine, config_file, pushover):
     )
     assert f"{USER} ×1" in digest["message"] and "nosuchuser ×1" in digest["message"]
     assert "Other:" not in digest["message"], digest["message"]
+
+
+@pytest.mark.parametrize("machine", ["VERBOSE"], indirect=True)
+def test_verbose_sshd_sudo_and_su_leave_no_line_not_understood(machine):
+    port, log = machine["port"], machine["log"]
+    start = log.stat().st_size
+    assert ssh(port, USER, password="wrong password") != 0
+    assert ssh(port, USER, password=PASSWORD) == 0
+    assert ssh(port, USER, key=machine["key"]) == 0
+    with socket.create_connection(("127.0.0.1", port)):
+        pass  # a probe: connects and says nothing
+    # sudo and su with no terminal, as from cron or a script
+    subprocess.run(["sudo", "-u", "nobody", "true"], check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(["su", "-s", "/bin/sh", "-c", "true", "nobody"], check=True)
+    wait_for(lambda: "su:" in log.read_text(errors="replace")[start:], "the su lines")
+    wait_for(lambda: log.read_text(errors="replace").count("Connection closed") >= 1, "the probe")
+    time.sleep(1)  # the last lines of the sessions
+
+    tail = log.parent / "tail.log"
+    tail.write_bytes(log.read_bytes()[start:])
+    result = run_main("--dry-run", "--json", "--from-start", "--log", str(tail))
+    assert (result.status, result.stderr) == (0, ""), result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    text = tail.read_text(errors="replace")
+    assert [event["line"] for event in events if event["kind"] == "other"] == [], text
+    kinds = [(event["kind"], event["user"], event["target"]) for event in events]
+    assert kinds.count(("login", USER, None)) == 2, text
+    assert ("sudo", "root", "nobody") in kinds, text
+    assert kinds.count(("su", "root", "nobody")) + kinds.count(("su", None, "nobody")) >= 1, text
+    failures = [event for event in events if event["kind"] in ("login_failed", "probe")]
+    assert {event["ip"] for event in failures} == {"127.0.0.1"}, text
+    assert any(event["kind"] == "probe" for event in failures), text

@@ -1,0 +1,103 @@
+"""Every rule and every noise pattern runs in time linear in the length of
+the line, on crafted worst cases: a local user can write any line with
+logger(1), up to 64 KiB.  Timed as a ratio between sizes, never against a
+clock: a match on a line eight times longer may take about eight times as
+long, not sixty-four."""
+
+import re
+import time
+
+import pytest
+from conftest import NOW
+from test_parsing import SAMPLES
+
+import authwatch
+
+SIZES = (8 * 1024, 64 * 1024)
+LINEAR = 8  # how much longer the long line is
+SLACK = 2.5  # timers and caches: a quadratic pattern shows 8 times more than this allows
+
+
+def crafted(message, size):
+    """Given a message a rule matches and a size, return hostile variants of
+    about that size: the message repeated, and its head followed by a piece
+    of it (one to six words) pumped again and again, so that what must end
+    the match never comes: the pieces a pattern may try again at every place.
+    """
+    bounds = sorted(
+        {0, len(message)} | {index for index, char in enumerate(message) if char == " "}
+    )
+    variants = [(message + " ") * (size // (len(message) + 1) + 1)]
+    for first, start in enumerate(bounds):
+        for end in bounds[first + 1 : first + 7]:
+            piece = message[start:end]
+            variants.append(message[:start] + piece * (size // len(piece) + 1))
+    return [variant[:size] for variant in variants]
+
+
+def slowest(match, texts, runs=3):
+    """Given a match function and texts, return the most seconds any text
+    took (the best of a few runs each)."""
+    worst = 0.0
+    for text in texts:
+        best = min(timed(match, text) for _ in range(runs))
+        worst = max(worst, best)
+    return worst
+
+
+def timed(match, text):
+    started = time.perf_counter()
+    match(text)
+    return time.perf_counter() - started
+
+
+def messages_by_rule():
+    """Return {rule name: [messages of its samples]} (two samples a rule)."""
+    found = {}
+    for *_, line, _ in SAMPLES:
+        record = authwatch.parse_line(line, NOW)
+        name = authwatch.classify(record).rule
+        if name and len(found.setdefault(name, [])) < 2:
+            found[name].append(record.message)
+    return found
+
+
+MESSAGES = messages_by_rule()
+
+
+def growth(match, messages, suspects=3):
+    """Given a match function and messages, return how much longer the
+    largest crafted lines took than the smaller ones, for the few variants
+    that were slowest at the smaller size."""
+    small = [text for message in messages for text in crafted(message, SIZES[0])]
+    large = [text for message in messages for text in crafted(message, SIZES[1])]
+    order = sorted(range(len(small)), key=lambda index: -timed(match, small[index]))
+    return max(
+        slowest(match, [large[index]]) / max(slowest(match, [small[index]]), 1e-6)
+        for index in order[:suspects]
+    )
+
+
+@pytest.mark.parametrize("rule", authwatch.RULES, ids=lambda rule: rule.name)
+def test_every_rule_is_linear(rule):
+    match = re.compile(rule.pattern).fullmatch
+    messages = MESSAGES.get(rule.name)
+    assert messages, f"{rule.name} has no sample to craft lines from"
+    assert growth(match, messages) < LINEAR * SLACK
+
+
+@pytest.mark.parametrize("pattern", authwatch.DEFAULT_NOISE)
+def test_every_noise_pattern_is_linear(pattern):
+    match = re.compile(pattern).match
+    noise_lines = [
+        authwatch.noise_text(authwatch.parse_line(line, NOW))
+        for *_, line, expected in SAMPLES
+        if expected == "noise"
+    ]
+    texts = [text for text in noise_lines if match(text)][:2]
+    assert growth(match, texts) < LINEAR * SLACK
+
+
+def test_the_header_parser_is_linear():
+    lines = [line for *_, line, _ in SAMPLES[:: max(1, len(SAMPLES) // 40)]]
+    assert growth(lambda line: authwatch.parse_line(line, NOW), lines) < LINEAR * SLACK
