@@ -1163,6 +1163,11 @@ SSHD_CONNECTION_RULES = (
     # (kind "connection": gives its pid the address, then is not reported)
     # sshd.c main(): verbose("Connection from %.500s port %d") 4.0-6.4, "Connection
     # from %s port %d on %s port %d" 6.5-7.6, + " rdomain \"%s\"" 7.7+ (sshd-session 9.8+)
+    # session.c do_exec() (VERBOSE): "Starting session: %s%s%s for %s from %.200s
+    # port %d" 6.5-7.1, "... id %d" 7.2+: the first line of the post-auth child,
+    # whose own pid writes the connection's end
+    rule("ssh_connection_session", "connection", SSHD,
+         r"Starting session: .* from " + ADDR_PORT + r"(?: id \d+)?"),
     rule("ssh_connection_from", "connection", SSHD,
          r"Connection from " + ADDR_PORT + r"(?: on \S+ port \d{1,5}(?: rdomain \".*\")?)?"),
     # the end of a connection without [preauth]: banner exchange (8.3-10.2, at INFO
@@ -1797,7 +1802,7 @@ CONNECTION_ENDS = (
     "ssh_change_of_username_old", "ssh_closed_authenticating", "ssh_closed_invalid",
     "ssh_disconnected_authenticating", "ssh_disconnected_invalid", "ssh_pam_account_denied",
     "ssh_probe_no_ident", "ssh_probe_bad_version", "ssh_probe_major_differ",
-    "ssh_probe_scanner", "ssh_probe_ident_write", "ssh_probe_kex", "ssh_probe_banner",
+    "ssh_probe_ident_write", "ssh_probe_banner",
     "ssh_closed_preauth", "ssh_disconnected_preauth", "ssh_received_disconnect_preauth",
     "ssh_probe_negotiate", "ssh_probe_kex_nomatch", "ssh_probe_packet_fatal",
     "ssh_probe_disconnecting", "ssh_probe_disconnecting_old", "ssh_probe_discard",
@@ -1811,6 +1816,12 @@ CONNECTION_ENDS = (
     "dropbear_exit_before_auth_user", "dropbear_exit_before_auth_user_old",
     "dropbear_exit_before_auth", "dropbear_exit_before_auth_old", "dropbear_early_exit_socket",
 )
+# A connection whose only line is one of these (with a port, without a user)
+# was a probe: OpenSSH 7.3 to 9.7 writes "Connection closed by ADDR port N" at
+# LogLevel INFO only when the banner exchange failed, and from 9.5 on nothing
+# else about it.  (From 9.8 sshd-session writes it also when a logged-in
+# client's connection drops; a session's child says "Starting session" first.)
+ALONE_PROBES = (("sshd", "ssh_connection_closed"),)
 # Lines the listening sshd writes about other connections than its own.
 LISTENER_RULES = ("ssh_probe_drop", "ssh_probe_drop_count")
 
@@ -1870,13 +1881,12 @@ DEFAULT_NOISE = (
     r"|certificate signature algorithm )",
     SSHD_TAG + r"(?:Refusing RSA key because (?:client|peer) uses unsafe signature "
     r"|refusing previously-used \S+ key)",
-    # session.c / sshd.c after authentication (VERBOSE): "Starting session: %s%s%s for
-    # %s from %.200s port %d" 6.5-7.1, "... id %d" 7.2+; "Close session: user %s from
+    # session.c / sshd.c after authentication (VERBOSE): "Close session: user %s from
     # %.200s port %d id %d" 7.2+; "Transferred: sent %llu, received %llu bytes" 5.1+;
     # "User child is on pid %ld" 5.1+; "Changed root directory to \"%s\"" 4.9+;
     # logit("subsystem request for %.100s") 4.0-5.5, "... by user %s" 5.6-6.4,
     # "... by user %s failed, subsystem not found" 6.5+
-    SSHD_TAG + r"(?:Starting session: |Close session: user |Transferred: sent \d+, received"
+    SSHD_TAG + r"(?:Close session: user |Transferred: sent \d+, received"
     r" \d+ bytes$|User child is on pid \d+$|Changed root directory to \"|subsystem request for )",
     # sshd.c listener, MaxStartups (8.4+): error("beginning MaxStartups throttling"),
     # error("in MaxStartups throttling for %s, %u connections dropped"),
@@ -2287,6 +2297,7 @@ def follow_connections(events):
     (a bare "kex_exchange_identification: Connection closed by remote host"
     is followed by "Connection closed by ADDR port N").  A failure whose
     address never comes is yielded without one, at the latest at the end.
+    A line of ALONE_PROBES that is all a connection wrote is a probe.
     Memory stays bounded: the oldest connections are forgotten first.
     """
     addresses = OrderedDict()  # connection -> (ip, port)
@@ -2296,6 +2307,9 @@ def follow_connections(events):
             yield event
             continue
         key = (event.host, event.connection)
+        alone = key not in addresses and key not in waiting
+        if alone and (event.program, event.rule) in ALONE_PROBES and event.port and not event.user:
+            event = event._replace(kind="probe")
         if event.ip:
             known = addresses.get(key)
             port = event.port or (known[1] if known and known[0] == event.ip else None)
@@ -2346,6 +2360,8 @@ def event_json(event):
 # 'root'"): their PAM lines are not counted twice.
 ECHO_RULES = ("su_pam_failure", "sudo_pam_failure", "doas_pam_failure", "login_pam_failure")
 PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
+# A connection counts once, as the most telling of the kinds its lines say.
+TELLING = {"probe": 0, "login_failed": 1, "invalid_user": 2}
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
 KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
 KEPT_OTHER_LINES = 20
@@ -2386,7 +2402,8 @@ class HostSummary:
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
-        self.connections = OrderedDict()  # Event.connection -> [ip counted, user counted]
+        # Event.connection -> [the kind it counts as, ip counted, user counted]
+        self.connections = OrderedDict()
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
         self.last_act = (None,) * 5  # (program, pid, kind, target, user): see is_echo()
 
@@ -2441,19 +2458,25 @@ class HostSummary:
         key = event.connection
         counted = self.connections.get(key) if key else None
         if counted is None:
-            counted = [False, False]
+            counted = [event.kind, False, False]
             self.counts[event.kind] += 1 if key else event.count
             if key:
                 self.connections[key] = counted
                 if len(self.connections) > RECENT_CONNECTIONS:
                     self.connections.popitem(last=False)
+        elif TELLING[event.kind] > TELLING[counted[0]]:
+            # a probe's connection that turns out an attempt (a key that did not
+            # fit ends with "Received disconnect ... [preauth]" first): count it so
+            self.counts[counted[0]] -= 1
+            self.counts[event.kind] += 1
+            counted[0] = event.kind
         weight = 1 if key else event.count
-        if event.ip and not counted[0]:
+        if event.ip and not counted[1]:
             self.failure_ips[event.ip] += weight
-            counted[0] = True
-        if event.user and not counted[1]:
-            self.failure_users[event.user] += weight
             counted[1] = True
+        if event.user and not counted[2]:
+            self.failure_users[event.user] += weight
+            counted[2] = True
 
     def note_time(self, group, time):
         if time and (group not in self.latest or time > self.latest[group]):

@@ -347,3 +347,76 @@ def test_a_connection_that_only_closes_before_authentication_is_counted_once():
         " 198.51.100.8 port 5001 [preauth]",  # keys only: nothing else is logged
     )
     assert message.title == "web1: 2 failed logins from 2 addresses"
+
+
+### connections: one attempt each, with its address ##########################
+
+
+def test_a_bare_connection_probe_is_counted_with_its_address():
+    # OpenSSH 8.3-9.4: the kex line names no address; the same process's next one does
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sshd[40]: error: kex_exchange_identification:"
+        " Connection closed by remote host",
+        "Nov 27 10:00:00 web1 sshd[40]: Connection closed by 192.0.2.40 port 40000",
+        "Nov 27 10:00:01 web1 sshd[41]: Connection closed by 192.0.2.41 port 40001 [preauth]",
+    )
+    assert message.title == "web1: 2 failed logins from 2 addresses"
+    assert "IPs: 192.0.2.40 ×1, 192.0.2.41 ×1" in message.body
+
+
+def test_a_key_that_did_not_fit_is_a_failed_login_not_a_probe():
+    # OpenSSH 7.5+: the client's disconnect comes before sshd's own last word
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sshd[42]: Received disconnect from 192.0.2.42 port 40002:11:"
+        " Bye Bye [preauth]",
+        "Nov 27 10:00:00 web1 sshd[42]: Disconnected from authenticating user root"
+        " 192.0.2.42 port 40002 [preauth]",
+    )
+    assert message.body.splitlines()[:3] == [
+        "1 failed login from 1 address",
+        "IPs: 192.0.2.42 ×1",
+        "Users: root ×1",
+    ]
+
+
+def test_an_invalid_user_stays_one_whatever_its_connection_says_after():
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sshd[43]: Invalid user admin from 192.0.2.43 port 40003",
+        "Nov 27 10:00:01 web1 sshd[43]: Failed password for invalid user admin"
+        " from 192.0.2.43 port 40003 ssh2",
+        "Nov 27 10:00:02 web1 sshd[43]: Connection closed by invalid user admin"
+        " 192.0.2.43 port 40003 [preauth]",
+    )
+    assert message.body.splitlines()[0] == "1 failed login (1 invalid user) from 1 address"
+
+
+def test_a_repeated_message_counts_as_often_as_it_was_written():
+    [summary] = plan(
+        "Nov 27 10:00:00 web1 sudo:    alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ;"
+        " COMMAND=/usr/bin/id",
+        "Nov 27 10:00:01 web1 last message repeated 4 times",
+        "Nov 27 10:00:02 web1 sshd[44]: message repeated 3 times: [ Failed password for root"
+        " from 192.0.2.44 port 40004 ssh2]",
+    )[:1]
+    assert summary.title == "web1: 5 sudo/su uses"
+    assert summary.body == "sudo: alice as root: /usr/bin/id ×5"
+
+
+def test_su_by_root_without_a_terminal_is_one_act():
+    # util-linux su-common.c: "(to nobody) root on none", then its PAM session
+    [message] = plan(
+        "Nov 27 10:00:00 web1 su[45]: (to nobody) root on none",
+        "Nov 27 10:00:00 web1 su[45]: pam_unix(su:session): session opened for user"
+        " nobody(uid=65534) by (uid=0)",
+    )
+    assert (message.title, message.body) == ("web1: 1 sudo/su use", "su: root as nobody")
+
+
+def test_a_console_login_and_its_pam_session_are_one_login():
+    # shadow login.c: the PAM session, then "ROOT LOGIN  on 'tty1'"
+    messages = plan(
+        "Nov 27 10:00:00 web1 login[46]: pam_unix(login:session): session opened for user"
+        " root(uid=0) by LOGIN(uid=0)",
+        "Nov 27 10:00:00 web1 login[46]: ROOT LOGIN  on 'tty1'",
+    )
+    assert [message.title for message in messages] == ["web1: login root on the console"]
