@@ -523,6 +523,7 @@ SYSLOG_LINE = re.compile(
     f"|(?P<iso>{ISO_STAMP}))"
     f" (?:(?P<host>[^\\s\\[]*[^\\s\\[:]) )?(?:{FACILITY_LEVEL} )?{TAG}"
 )
+HEADER_PARTS = ("classic", "year", "iso", "host", "program", "module", "pid", "message")
 # <PRI>1 STAMP HOST APP PROCID MSGID [SD...] MSG, "-" for what is not there
 RFC5424_LINE = re.compile(
     r"(?:<\d{1,3}>)?1 (?P<iso>\S+) (?P<host>\S+) (?P<program>\S+) (?P<pid>\S+) \S+"
@@ -1231,7 +1232,6 @@ SSHD_CONNECTION_RULES = (
 
 # --- dropbear (0.44 .. 2026.94)
 DROPBEAR = ("dropbear",)
-DROPBEAR_TAG = r"^dropbear\[\d+\]: "
 
 # "192.0.2.1:52144", "2001:db8::1:52144" (<= 2026.93), "[2001:db8::1]:52144"
 # (>= 2026.94), "fe80::1%br-lan:22", "::ffff:192.0.2.1:22".  Greedy, so an
@@ -1790,14 +1790,207 @@ SU_LOGIN_RULES = (
     rule("account_other", "account", ACCOUNT_PROGRAMS, r".*"),
 )
 
+# --- Noise: lines known to be harmless, dropped before anything else; what is
+# not known to be harmless stays visible.  Rules of their own, tried first, so
+# that one match per line finds both; a noise rule matches the start of the
+# message ([filter] ignore adds patterns of the admin's own).
+def noise(name, programs, pattern):
+    """Given a noise rule's name, the programs whose lines it is for (None:
+    any) and a pattern of the start of a harmless message, return its Rule."""
+    return Rule(name, "noise", programs, f"(?:{pattern})(?s:.*)", ())
+
+
+NOISE_RULES = (
+    # the magazine article's cron sessions, and the PAM bookkeeping of every session
+    noise("noise_cron", ("CRON",),
+          r""),
+    noise("noise_pam_limits", None,
+          r"pam_limits\("),
+    noise("noise_pam_env_deprecated", None,
+          r"pam_env\([\w-]+:session\): deprecated reading of user environment"),
+    noise("noise_pam_systemd", None,
+          r"pam_systemd\("),
+    # systemd-logind's sessions: the login itself is told by the program it runs
+    noise("noise_logind_sessions", ("systemd-logind",),
+          r"(?:New session|Removed session|Session \d+ logged out)"),
+    noise("noise_logind_seats", ("systemd-logind",),
+          r"(?:New seat|Watching system buttons)"),
+    # sshd.c: the listener starting and stopping
+    noise("noise_sshd_listener", SSHD,
+          r"(?:Server listening on|Received signal \d+; terminating)"),
+    # pam_unix passverify.c / support.c: "check pass; user unknown" (an unknown user;
+    # "Invalid user" and "authentication failure" say it)
+    noise("noise_pam_unknown_user_told", CONNECTION_PROGRAMS,
+          r"pam_unix\([\w-]+:auth\): check pass; user unknown$"),
+    # auth-shadow.c: error("Could not get shadow information for %.100s") -- for an
+    # invalid user sshd checks its fake passwd entry "NOUSER" (without PAM)
+    noise("noise_sshd_no_shadow_nouser", SSHD,
+          r"error: Could not get shadow information for NOUSER$"),
+    # VERBOSE lines of a key that fits (before "Accepted publickey"):
+    # auth2-pubkey.c "Found matching %s key: %s" (4.0-6.2), "Found matching %s CA: %s"
+    # and "%s certificate %s allowed by trusted %s key %s" (5.4), "Accepted
+    # certificate ID \"%s\" [(serial %llu) ]signed by %s CA %s via %s" (5.5+),
+    # auth2-pubkey(file).c "Accepted key %s %s found at %s", "Accepted certificate ID
+    # \"%s\" (serial %llu) signed by CA %s %s found at %s" (7.7+); auth2-hostbased.c
+    # "Accepted %s public key %s from %s@%s", "Accepted certificate ID \"%s\" signed
+    # by %s CA %s from %s@%s" (5.6+).  ("Accepted" + a method name is a login: no
+    # method is called "key", "certificate" or a key type.)
+    noise("noise_sshd_key_found", SSHD,
+          r"(?:Found matching [A-Z][A-Z0-9-]* (?:key|CA): "
+          r"|[A-Z][A-Z0-9-]* certificate \S+ allowed by trusted "
+          r"|Accepted key [A-Z][A-Z0-9-]* \S+ found at |Accepted certificate ID \""
+          r"|Accepted [A-Z][A-Z0-9-]* public key \S+ from )"),
+    # auth.c auth_root_allowed(): "Root login accepted for forced command." (the
+    # login itself is its "Accepted" line)
+    noise("noise_sshd_root_forced_command", SSHD,
+          r"Root login accepted for forced command\.$"),
+    # auth-shadow.c auth_shadow_pwexpired(): "User %.100s password has expired
+    # (password aged|root forced)": the login goes on to a forced password change
+    noise("noise_sshd_password_expired", SSHD,
+          r"User \S+ password has expired \((?:password aged|root forced)\)$"),
+    # a key the server does not take (the attempt's end is counted by its own line):
+    # auth2-pubkey.c "userauth_pubkey: key type %s not in PubkeyAcceptedKeyTypes"
+    # (6.8-8.4), "... PubkeyAcceptedAlgorithms" (8.5+), "userauth_pubkey: signature
+    # algorithm %s not in PubkeyAcceptedAlgorithms" (9.0+), "unsupported public key
+    # algorithm: %s", "certificate signature algorithm %s: %s"; the same from
+    # userauth_hostbased; "Refusing RSA key because client uses unsafe signature
+    # scheme" / "... peer uses unsafe signature format" (6.5-9.2); "refusing
+    # previously-used %s key" (6.8+, AuthenticationMethods with the same key twice)
+    noise("noise_sshd_key_type_refused", SSHD,
+          r"(?:userauth_pubkey|userauth_hostbased): (?:key type \S+ not in "
+          r"|signature algorithm \S+ not in |unsupported public key algorithm: "
+          r"|certificate signature algorithm )"),
+    noise("noise_sshd_key_refused_quietly", SSHD,
+          r"(?:Refusing RSA key because (?:client|peer) uses unsafe signature "
+          r"|refusing previously-used \S+ key)"),
+    # session.c / sshd.c after authentication (VERBOSE): "Close session: user %s from
+    # %.200s port %d id %d" 7.2+; "Transferred: sent %llu, received %llu bytes" 5.1+;
+    # "User child is on pid %ld" 5.1+; "Changed root directory to \"%s\"" 4.9+;
+    # logit("subsystem request for %.100s") 4.0-5.5, "... by user %s" 5.6-6.4,
+    # "... by user %s failed, subsystem not found" 6.5+
+    noise("noise_sshd_session_bookkeeping", SSHD,
+          r"(?:Close session: user |Transferred: sent \d+, received \d+ bytes$"
+          r"|User child is on pid \d+$|Changed root directory to \"|subsystem request for )"),
+    # sshd.c listener, MaxStartups (8.4+): error("beginning MaxStartups throttling"),
+    # error("in MaxStartups throttling for %s, %u connections dropped"),
+    # logit("exited MaxStartups throttling after %s, %u connections dropped")
+    noise("noise_sshd_maxstartups", SSHD,
+          r"(?:error: )?(?:beginning MaxStartups throttling$|in MaxStartups throttling"
+          r" for |exited MaxStartups throttling after )"),
+    # srclimit.c srclimit_penalise() 9.8+ (verbose_f/do_log2_f/logit_f, so
+    # "srclimit_penalise: "): the listener's bookkeeping of penalties already counted;
+    # show_info() / srclimit_penalty_info() status dumps: "%d active startups",
+    # "child %d: fd=%d pid=%ld %s%s", "%zu active %s penalties", "client %s %s (%s)"
+    noise("noise_sshd_penalties", SSHD,
+          r"(?:srclimit_penalise: |\d+ active startups$|child \d+: fd=-?\d+ pid=-?\d+ "
+          r"|\d+ active ipv[46] penalties$|client \S+ penalty: )"),
+    # canohost.c 4.0-4.3: "reverse mapping checking getaddrinfo for %.700s failed -
+    # POSSIBLE BREAKIN ATTEMPT!" (BREAK-IN 4.3): no address to give
+    noise("noise_sshd_reverse_mapping_old", SSHD,
+          r"reverse mapping checking getaddrinfo for \S+ failed - POSSIBLE BREAK-?IN"
+          r" ATTEMPT!$"),
+    # svr-main.c: the listener starting (0.44-2026.94)
+    noise("noise_dropbear_listener", DROPBEAR,
+          r"(?:Running in background|Not backgrounding|Not forking)$"),
+    # svr_dropbear_exit() in the listener, stopped by SIGTERM: "premature exit: %s"
+    # (0.44-0.52), "Premature exit: %s" (0.53-2013.60), "Early exit: %s" (2013.62-)
+    noise("noise_dropbear_terminated", DROPBEAR,
+          r"(?:[Pp]remature|Early) exit: Terminated by signal$"),
+    # svr-chansession.c, after auth: "user %s executing login shell" (0.49-0.52),
+    # "User %s executing login shell" / "User %s executing '%s'" (0.53-2026.94)
+    noise("noise_dropbear_executing", DROPBEAR,
+          r"[Uu]ser [^\s']+ executing (?:login shell$|')"),
+    # svr-authpubkeyoptions.c, authorized_keys options of the key that matched
+    noise("noise_dropbear_key_options", DROPBEAR,
+          r"(?:(?:Port forwarding|Agent forwarding|X11 forwarding|Pty allocation)"
+          r" disabled\.|Restrict option set)$"),
+    noise("noise_dropbear_forced_command", DROPBEAR,
+          r"(?:Forced command|Command forced to) '"),
+    # svr-kex.c with -R: a host key made on the first connection that needs it
+    # (2013.62-2026.94): "Generated hostkey %s, fingerprint is %s"
+    noise("noise_dropbear_hostkey_generated", DROPBEAR,
+          r"Generated hostkey \S+, fingerprint is "),
+    # do_syslog(): the rest of a line cut at syslog_maxlen, "%8s : (command continued) %s";
+    # the first part was reported.  Not when the rest still holds " ; USER=" or
+    # "COMMAND=" (a cut before the target or the command, as a long directory makes):
+    # then it stays a line not understood, so that target and command are seen.
+    noise("noise_sudo_command_continued", SUDO_PROGRAMS,
+          r" *[^\s\[(]\S* : \(command continued\) (?!.*(?: ; USER=|COMMAND=))"),
+    # sudo-rs syslog.rs: the rest of a message longer than 960 bytes, "[...] " first
+    # (v0.2.0 cuts after a blank and appends "[...]"; v0.2.1+ appends " [...]")
+    noise("noise_sudo_rs_continued", SUDO_PROGRAMS,
+          r"\[\.\.\.\] (?!.*(?: ; USER=|COMMAND=))"),
+    # pam_unix_sess.c: "session opened for user %s(uid=%s) by %s(uid=%lu)" (1.4.0+,
+    # before "session opened for user %s by %s(uid=%lu)") for doas and pkexec (polkit-1;
+    # pkexec opens the session before its first openlog(): no pid unless the journal's)
+    noise("noise_doas_session", DOAS,
+          r"pam_unix\(doas:session\): session opened for user "),
+    # sessions that are no login, or told better elsewhere (see LOGIN_SERVICES);
+    # "(?::session)?" for Linux-PAM < 0.99's rewritten tag
+    noise("noise_pam_session_no_login", None,
+          r"pam_unix\(" + any_of(NOISE_SESSION_SERVICES)
+          + r"(?::session)?\): session opened for user "),
+    noise("noise_pam_session_closed", None,
+          r"pam_unix\(" + PAM_SERVICE + r"(?::session)?\): session closed for user "),
+    # runuser (root running a command as another user) is never reported
+    noise("noise_runuser", ("runuser",),
+          r""),
+    # unix_chkpwd (the helper of a program that is not root: screen lockers) repeats
+    # the failure its caller's pam_unix logs (unix_chkpwd.c, passverify.c 0.99 .. 1.7.2)
+    noise("noise_unix_chkpwd_echo", ("unix_chkpwd",),
+          r"(?:password check failed for user \(|check pass; user unknown$)"),
+    # shadow's su: its words for a failure that "FAILED su for" repeats
+    # (su.c: "pam_authenticate: %s", "pam_acct_mgmt: %s", "pam_chauthtok: %s",
+    # "No passwd entry for user '%s'", then su_failure())
+    noise("noise_su_pam_echo", SU,
+          r"(?:pam_authenticate|pam_acct_mgmt|pam_chauthtok): "),
+    noise("noise_su_no_passwd_entry", SU,
+          r"No passwd entry for user '"),
+    # SSSD's success line (pam_sss.c "authentication success; ..."): the program's
+    # own line or its session says it
+    noise("noise_pam_sss_success", None,
+          r"pam_sss\(" + PAM_SERVICE + r":auth\): authentication success; "),
+    # pam_succeed_if's "was met" (gdm-launch-environment's greeter, every time)
+    noise("noise_pam_succeed_if_met", None,
+          r"pam_succeed_if\(" + PAM_SERVICE
+          + r":\w+\): requirement \"[^\"]*\" was met by user \""),
+    # no password typed (^C, a client gone): pam_unix_auth.c; support.c converse()
+    noise("noise_pam_no_password_typed", None,
+          r"pam_unix\(" + PAM_SERVICE
+          + r"(?::auth)?\): (?:auth could not identify password for \[|"
+          r"conversation failed$)"),
+    # support.c _cleanup_failures(), after "N more authentication failures"
+    noise("noise_pam_max_retries", None,
+          r"PAM service\(" + PAM_SERVICE + r"\) ignoring max retries; "),
+    # util-linux login: "DIALUP AT %s BY %s" comes just before "LOGIN ON ttyS0 BY ..."
+    noise("noise_login_dialup", LOGIN,
+          r"DIALUP AT "),
+    # shadow-utils writing one change once per file: the line for the whole
+    # change always follows ("new group:", "group 'x' removed", the gpasswd
+    # line without " in /etc/group"), or the same change in /etc/group precedes
+    noise("noise_groupadd_per_file", ("groupadd",),
+          r"group added to \S+: name="),
+    noise("noise_groupdel_per_file", ("groupdel",),
+          r"group '[^']*' removed from \S+$"),
+    noise("noise_gpasswd_per_file", ("gpasswd",),
+          r".* in \S*/g(?:roup|shadow)$"),
+    noise("noise_shadow_group_per_file", ("useradd", "usermod", "userdel"),
+          r"(?:(?:add|delete) [`'][^']*' (?:to|from) "
+          r"|removed |change [`'][^']*' to [`'][^']*' in )shadow group "),
+)
+
+
 # In order: the first rule whose pattern matches the whole message wins, so
 # the specific come before the general, and any program's PAM after all.
-RULES = SSHD_AUTH_RULES + SSHD_CONNECTION_RULES + DROPBEAR_RULES + SUDO_RULES + SU_LOGIN_RULES
+RULES = (
+    NOISE_RULES + SSHD_AUTH_RULES + SSHD_CONNECTION_RULES + DROPBEAR_RULES + SUDO_RULES
+    + SU_LOGIN_RULES
+)
 
 # The rules after whose line the connection's process is gone (sshd's
 # cleanup_exit(), logdie(), fatal(), the listener's child_reap(); dropbear's
 # svr_dropbear_exit()): its pid may serve another connection later.
-CONNECTION_ENDS = (
+CONNECTION_ENDS = frozenset((
     "ssh_too_many_failures", "ssh_too_many_failures_bare", "ssh_change_of_username",
     "ssh_change_of_username_old", "ssh_closed_authenticating", "ssh_closed_invalid",
     "ssh_disconnected_authenticating", "ssh_disconnected_invalid", "ssh_pam_account_denied",
@@ -1815,163 +2008,16 @@ CONNECTION_ENDS = (
     "dropbear_exit_after_auth", "dropbear_max_tries_invalid", "dropbear_max_tries_invalid_old",
     "dropbear_exit_before_auth_user", "dropbear_exit_before_auth_user_old",
     "dropbear_exit_before_auth", "dropbear_exit_before_auth_old", "dropbear_early_exit_socket",
-)
+))
 # A connection whose only line is one of these (with a port, without a user)
 # was a probe: OpenSSH 7.3 to 9.7 writes "Connection closed by ADDR port N" at
 # LogLevel INFO only when the banner exchange failed, and from 9.5 on nothing
 # else about it.  (From 9.8 sshd-session writes it also when a logged-in
 # client's connection drops; a session's child says "Starting session" first.)
-ALONE_PROBES = (("sshd", "ssh_connection_closed"),)
+ALONE_PROBES = {"ssh_connection_closed": "sshd"}  # rule -> the program that writes it
 # Lines the listening sshd writes about other connections than its own.
-LISTENER_RULES = ("ssh_probe_drop", "ssh_probe_drop_count")
+LISTENER_RULES = frozenset(("ssh_probe_drop", "ssh_probe_drop_count"))
 
-# Noise: lines known to be harmless, dropped before anything else.  They are
-# matched against "program[pid]: message" (see noise_text()) and anchored at
-# the program, so that no user name can make a line noise; what is not known
-# to be harmless stays visible.  [filter] ignore adds to these.
-ANY_TAG = r"^[\w./-]+\]?(?:\[\d+\])?: "
-SSHD_TAG = r"^sshd(?:-session)?\[\d+\]: "
-DEFAULT_NOISE = (
-    # the magazine article's cron sessions, and the PAM bookkeeping of every session
-    r"^CRON\[",
-    ANY_TAG + r"pam_limits\(",
-    ANY_TAG + r"pam_env\([\w-]+:session\): deprecated reading of user environment",
-    ANY_TAG + r"pam_systemd\(",
-    r"^systemd-logind\[\d+\]: (?:New session|Removed session|Session \d+ logged out)",
-    r"^systemd-logind\[\d+\]: (?:New seat|Watching system buttons)",
-    # sshd.c: the listener starting and stopping
-    SSHD_TAG + r"(?:Server listening on|Received signal \d+; terminating)",
-    # pam_unix support.c _cleanup_failures(): "service(%s) ignoring max retries; %d >
-    # %d" (pam_syslog() at pam_end(): prefix "PAM"): follows "PAM N more ..."
-    SSHD_TAG + r"PAM service\([\w-]+\) ignoring max retries; \d+ > \d+$",
-    # pam_unix passverify.c / support.c: "check pass; user unknown" (an unknown user;
-    # "Invalid user" and "authentication failure" say it)
-    SSHD_TAG + r"pam_unix\([\w-]+:auth\): check pass; user unknown$",
-    # auth-shadow.c: error("Could not get shadow information for %.100s") -- for an
-    # invalid user sshd checks its fake passwd entry "NOUSER" (without PAM)
-    SSHD_TAG + r"error: Could not get shadow information for NOUSER$",
-    # VERBOSE lines of a key that fits (before "Accepted publickey"):
-    # auth2-pubkey.c "Found matching %s key: %s" (4.0-6.2), "Found matching %s CA: %s"
-    # and "%s certificate %s allowed by trusted %s key %s" (5.4), "Accepted
-    # certificate ID \"%s\" [(serial %llu) ]signed by %s CA %s via %s" (5.5+),
-    # auth2-pubkey(file).c "Accepted key %s %s found at %s", "Accepted certificate ID
-    # \"%s\" (serial %llu) signed by CA %s %s found at %s" (7.7+); auth2-hostbased.c
-    # "Accepted %s public key %s from %s@%s", "Accepted certificate ID \"%s\" signed
-    # by %s CA %s from %s@%s" (5.6+).  ("Accepted" + a method name is a login: no
-    # method is called "key", "certificate" or a key type.)
-    SSHD_TAG + r"(?:Found matching [A-Z][A-Z0-9-]* (?:key|CA): |[A-Z][A-Z0-9-]* certificate"
-    r" \S+ allowed by trusted |Accepted key [A-Z][A-Z0-9-]* \S+ found at |Accepted certificate"
-    r" ID \"|Accepted [A-Z][A-Z0-9-]* public key \S+ from )",
-    # auth.c auth_root_allowed(): "Root login accepted for forced command." (the
-    # login itself is its "Accepted" line)
-    SSHD_TAG + r"Root login accepted for forced command\.$",
-    # auth-shadow.c auth_shadow_pwexpired(): "User %.100s password has expired
-    # (password aged|root forced)": the login goes on to a forced password change
-    SSHD_TAG + r"User \S+ password has expired \((?:password aged|root forced)\)$",
-    # a key the server does not take (the attempt's end is counted by its own line):
-    # auth2-pubkey.c "userauth_pubkey: key type %s not in PubkeyAcceptedKeyTypes"
-    # (6.8-8.4), "... PubkeyAcceptedAlgorithms" (8.5+), "userauth_pubkey: signature
-    # algorithm %s not in PubkeyAcceptedAlgorithms" (9.0+), "unsupported public key
-    # algorithm: %s", "certificate signature algorithm %s: %s"; the same from
-    # userauth_hostbased; "Refusing RSA key because client uses unsafe signature
-    # scheme" / "... peer uses unsafe signature format" (6.5-9.2); "refusing
-    # previously-used %s key" (6.8+, AuthenticationMethods with the same key twice)
-    SSHD_TAG + r"(?:userauth_pubkey|userauth_hostbased): (?:key type \S+ not in "
-    r"|signature algorithm \S+ not in |unsupported public key algorithm: "
-    r"|certificate signature algorithm )",
-    SSHD_TAG + r"(?:Refusing RSA key because (?:client|peer) uses unsafe signature "
-    r"|refusing previously-used \S+ key)",
-    # session.c / sshd.c after authentication (VERBOSE): "Close session: user %s from
-    # %.200s port %d id %d" 7.2+; "Transferred: sent %llu, received %llu bytes" 5.1+;
-    # "User child is on pid %ld" 5.1+; "Changed root directory to \"%s\"" 4.9+;
-    # logit("subsystem request for %.100s") 4.0-5.5, "... by user %s" 5.6-6.4,
-    # "... by user %s failed, subsystem not found" 6.5+
-    SSHD_TAG + r"(?:Close session: user |Transferred: sent \d+, received"
-    r" \d+ bytes$|User child is on pid \d+$|Changed root directory to \"|subsystem request for )",
-    # sshd.c listener, MaxStartups (8.4+): error("beginning MaxStartups throttling"),
-    # error("in MaxStartups throttling for %s, %u connections dropped"),
-    # logit("exited MaxStartups throttling after %s, %u connections dropped")
-    SSHD_TAG + r"(?:error: )?(?:beginning MaxStartups throttling$|in MaxStartups throttling"
-    r" for |exited MaxStartups throttling after )",
-    # srclimit.c srclimit_penalise() 9.8+ (verbose_f/do_log2_f/logit_f, so
-    # "srclimit_penalise: "): the listener's bookkeeping of penalties already counted;
-    # show_info() / srclimit_penalty_info() status dumps: "%d active startups",
-    # "child %d: fd=%d pid=%ld %s%s", "%zu active %s penalties", "client %s %s (%s)"
-    SSHD_TAG + r"(?:srclimit_penalise: |\d+ active startups$|child \d+: fd=-?\d+ pid=-?\d+ "
-    r"|\d+ active ipv[46] penalties$|client \S+ penalty: )",
-    # canohost.c 4.0-4.3: "reverse mapping checking getaddrinfo for %.700s failed -
-    # POSSIBLE BREAKIN ATTEMPT!" (BREAK-IN 4.3): no address to give
-    SSHD_TAG + r"reverse mapping checking getaddrinfo for \S+ failed - POSSIBLE BREAK-?IN"
-    r" ATTEMPT!$",
-    # svr-main.c: the listener starting (0.44-2026.94)
-    DROPBEAR_TAG + r"(?:Running in background|Not backgrounding|Not forking)$",
-    # svr_dropbear_exit() in the listener, stopped by SIGTERM: "premature exit: %s"
-    # (0.44-0.52), "Premature exit: %s" (0.53-2013.60), "Early exit: %s" (2013.62-)
-    DROPBEAR_TAG + r"(?:[Pp]remature|Early) exit: Terminated by signal$",
-    # svr-chansession.c, after auth: "user %s executing login shell" (0.49-0.52),
-    # "User %s executing login shell" / "User %s executing '%s'" (0.53-2026.94)
-    DROPBEAR_TAG + r"[Uu]ser [^\s']+ executing (?:login shell$|')",
-    # svr-authpubkeyoptions.c, authorized_keys options of the key that matched
-    DROPBEAR_TAG + r"(?:(?:Port forwarding|Agent forwarding|X11 forwarding|Pty allocation)"
-    r" disabled\.|Restrict option set)$",
-    DROPBEAR_TAG + r"(?:Forced command|Command forced to) '",
-    # svr-kex.c with -R: a host key made on the first connection that needs it
-    # (2013.62-2026.94): "Generated hostkey %s, fingerprint is %s"
-    DROPBEAR_TAG + r"Generated hostkey \S+, fingerprint is ",
-    # pam_unix for a nonexistent user (2019.77+ runs PAM for them); the nonexistent-user
-    # line and "Bad PAM password attempt for '<invalid username>'" report it
-    DROPBEAR_TAG + r"pam_unix\(sshd:auth\): check pass; user unknown$",
-    # do_syslog(): the rest of a line cut at syslog_maxlen, "%8s : (command continued) %s";
-    # the first part was reported.  Not when the rest still holds " ; USER=" or
-    # "COMMAND=" (a cut before the target or the command, as a long directory makes):
-    # then it stays a line not understood, so that target and command are seen.
-    (r"^sudo(?:\[\d+\])?: +[^\s\[(]\S* : \(command continued\)"
-     r" (?!.*(?: ; USER=|COMMAND=))"),
-    # sudo-rs syslog.rs: the rest of a message longer than 960 bytes, "[...] " first
-    # (v0.2.0 cuts after a blank and appends "[...]"; v0.2.1+ appends " [...]")
-    r"^sudo(?:-rs)?(?:\[\d+\])?: \[\.\.\.\] (?!.*(?: ; USER=|COMMAND=))",
-    # pam_unix_sess.c: "session opened for user %s(uid=%s) by %s(uid=%lu)" (1.4.0+,
-    # before "session opened for user %s by %s(uid=%lu)") for doas and pkexec (polkit-1;
-    # pkexec opens the session before its first openlog(): no pid unless the journal's)
-    r"^doas(?:\[\d+\])?: pam_unix\(doas:session\): session opened for user ",
-    # sessions that are no login, or told better elsewhere (see LOGIN_SERVICES);
-    # "(?::session)?" for Linux-PAM < 0.99's rewritten tag
-    ANY_TAG + r"pam_unix\(" + any_of(NOISE_SESSION_SERVICES)
-    + r"(?::session)?\): session opened for user ",
-    ANY_TAG + r"pam_unix\(" + PAM_SERVICE + r"(?::session)?\): session closed for user ",
-    # runuser (root running a command as another user) is never reported
-    r"^runuser(?:\[\d+\])?: ",
-    # unix_chkpwd (the helper of a program that is not root: screen lockers) repeats
-    # the failure its caller's pam_unix logs (unix_chkpwd.c, passverify.c 0.99 .. 1.7.2)
-    r"^unix_chkpwd\[\d+\]: (?:password check failed for user \(|check pass; user unknown$)",
-    # shadow's su: its words for a failure that "FAILED su for" repeats
-    # (su.c: "pam_authenticate: %s", "pam_acct_mgmt: %s", "pam_chauthtok: %s",
-    # "No passwd entry for user '%s'", then su_failure())
-    r"^su(?:\[\d+\])?: (?:pam_authenticate|pam_acct_mgmt|pam_chauthtok): ",
-    r"^su(?:\[\d+\])?: No passwd entry for user '",
-    # SSSD's success line (pam_sss.c "authentication success; ..."): the program's
-    # own line or its session says it
-    ANY_TAG + r"pam_sss\(" + PAM_SERVICE + r":auth\): authentication success; ",
-    # pam_succeed_if's "was met" (gdm-launch-environment's greeter, every time)
-    ANY_TAG + r"pam_succeed_if\(" + PAM_SERVICE
-    + r":\w+\): requirement \"[^\"]*\" was met by user \"",
-    # no password typed (^C, a client gone): pam_unix_auth.c; support.c converse()
-    ANY_TAG + r"pam_unix\(" + PAM_SERVICE
-    + r"(?::auth)?\): (?:auth could not identify password for \[|"
-    r"conversation failed$)",
-    # support.c _cleanup_failures(), after "N more authentication failures"
-    ANY_TAG + r"PAM service\(" + PAM_SERVICE + r"\) ignoring max retries; ",
-    # util-linux login: "DIALUP AT %s BY %s" comes just before "LOGIN ON ttyS0 BY ..."
-    r"^login(?:\[\d+\])?: DIALUP AT ",
-    # shadow-utils writing one change once per file: the line for the whole
-    # change always follows ("new group:", "group 'x' removed", the gpasswd
-    # line without " in /etc/group"), or the same change in /etc/group precedes
-    r"^groupadd\[\d+\]: group added to \S+: name=",
-    r"^groupdel\[\d+\]: group '[^']*' removed from \S+$",
-    r"^gpasswd\[\d+\]: .* in \S*/g(?:roup|shadow)$",
-    (r"^(?:useradd|usermod|userdel)\[\d+\]: (?:(?:add|delete) [`'][^']*' (?:to|from) "
-     r"|removed |change [`'][^']*' to [`'][^']*' in )shadow group "),
-)
 # fmt: on
 
 
@@ -2021,11 +2067,13 @@ JSON_FIELDS = (
 # fmt: on
 
 
+@functools.lru_cache(maxsize=256)
 def classic_time(text, now, named_year=None):
     """Given a classic syslog time stamp ("Nov 26 19:24:53", "Nov 3 04:05:06"),
     the current local time and the year if the line names one, return the
     aware datetime it names: without a year, take the one that puts it not
-    more than a day in the future.  Return None if it is no date.
+    more than a day in the future.  Return None if it is no date.  (Cached:
+    neighbouring lines share it.)
     """
     minute = classic_minute(text[:-3], now, named_year)
     second = int(text[-2:])
@@ -2086,13 +2134,12 @@ def parse_line(line, now):
     """
     match = SYSLOG_LINE.match(line)
     if match:  # the common case, in one match
-        classic = match["classic"]
-        stamp = classic_time(classic, now, match["year"]) if classic else iso_time(match["iso"])
-        host, program, pid, message = match.group("host", "program", "pid", "message")
+        classic, year, iso, host, program, module, pid, message = match.group(*HEADER_PARTS)
+        stamp = classic_time(classic, now, year) if classic else iso_time(iso)
         if host and "." in host and NOT_A_HOST.fullmatch(host):
             host = None
-        if match["module"]:  # "sshd(pam_unix)[1]: authentication failure; ..." (Linux-PAM < 0.99)
-            message = f"{match['module']}({program}): {message}"
+        if module:  # "sshd(pam_unix)[1]: authentication failure; ..." (Linux-PAM < 0.99)
+            message = f"{module}({program}): {message}"
         if message[:1] in "[m":  # Solaris' message ID, rsyslog's "message repeated"
             return record_of(stamp, host, program, pid, message, line)
         return Record(stamp, host, program, int(pid) if pid else None, message, line)
@@ -2147,55 +2194,128 @@ def alternation(patterns):
     return "|".join(f"(?:{pattern})" for pattern in patterns)
 
 
-def compile_noise(anchored, anywhere=()):
-    """Given noise patterns that all begin with ^ (the built-in ones) and
-    others (the config's), return a function that tells whether a
-    noise_text() is noise: the anchored patterns are tried at the start only,
-    in one alternation, the others anywhere.  They are compiled on first use:
-    a run with nothing new needs none.
+@functools.cache
+def ignored(patterns):
+    """Given [filter] ignore patterns (a tuple), return a function that tells
+    whether a noise_text() holds any of them, or None when there are none.
+    Compiled on first use: a run with nothing new needs none.
     """
-
-    @functools.cache
-    def compiled():
-        start = re.compile(alternation(p.removeprefix("^") for p in anchored)).match
-        inside = re.compile(alternation(anywhere)).search
-        return (start if anchored else None), (inside if anywhere else None)
-
-    def is_noise(text):
-        start, inside = compiled()
-        return bool((start and start(text)) or (inside and inside(text)))
-
-    return is_noise
+    return re.compile(alternation(patterns)).search if patterns else None
 
 
 @functools.cache
-def matcher_for(program):
-    """Given a program name (None: not known), return (match, rules): one
-    compiled alternation of the patterns of the rules for that program, in
-    order, that fully matches a message, and for each rule the rule and its
-    (field, group name) pairs.  The winning rule is the first branch that
-    matches, found by the name of its group: one match, in C, however many
-    rules there are.  Compiled on first use, once per program.
+def rules_for(program):
+    """Given a program name (None: not known), return its rules in order and
+    the characters that begin the messages that at least one of them knows
+    by its first character.
     """
-    if program is None:  # account lines say what changed, not who wrote them
-        rules = [rule for rule in RULES if rule.kind != "account"]
+    if program is None:  # only the rules whose own words say what a line is
+        rules = [rule for rule in RULES if not re.fullmatch(rule.pattern, "")]
     else:
         rules = [rule for rule in RULES if rule.programs is None or program in rule.programs]
+    known = set().union(*(first_characters(rule.pattern) or () for rule in rules))
+    return tuple(rules), frozenset(known)
+
+
+@functools.cache
+def matcher_for(program, first):
+    """Given a program name (None: not known) and the first character of a
+    message ("" for one that no rule knows by its first character), return
+    (match, rules): one compiled alternation of the patterns of the rules
+    that may match such a message, in order, that fully matches it, and for
+    each rule the rule and the group names of its FIELDS.  The winning rule
+    is the first branch that matches, found by the name of the empty group
+    that ends it: one match, in C, however many rules there are.  Compiled
+    on first use, once per program and first character.
+    """
     branches, named = [], []
-    for index, rule in enumerate(rules):
+    for index, rule in enumerate(
+        rule
+        for rule in rules_for(program)[0]
+        if first in (first_characters(rule.pattern) or (first,))
+    ):
         fields = re.findall(r"\(\?P<(\w+)>", rule.pattern)
         pattern = re.sub(r"\(\?P([<=])(\w+)", rf"(?P\1r{index}_\2", rule.pattern)
-        branches.append(f"(?P<r{index}>{pattern})")
-        named.append((rule, tuple((field, f"r{index}_{field}") for field in fields)))
+        branches.append(f"(?:{pattern})(?P<r{index}>)")
+        groups = tuple(f"r{index}_{field}" if field in fields else "absent" for field in FIELDS)
+        named.append((rule, groups))
+    branches.append("(?P<absent>(?!))")  # never matches: the fields a rule does not have
     return re.compile("|".join(branches)).fullmatch, tuple(named)
 
 
-def classify(record):
-    """Given a Record that is not noise, return its Event: the first rule for
-    its program that matches the whole message (every rule when the program
-    is not known), or kind 'other'.
+@functools.cache
+def first_characters(pattern):
+    """Given a rule's pattern, return the characters that a message it matches
+    may begin with (a frozenset), or None when that may be any character.
+    Read from Python's own parse of the pattern.
     """
-    match, rules = matcher_for(record.program)
+    try:
+        from re import _parser as parser  # Python 3.11 and later
+    except ImportError:
+        import sre_parse as parser
+    characters, empty = starts_of(parser.parse(pattern))
+    return None if characters is None or empty else frozenset(characters)
+
+
+def starts_of(items):
+    """Given parsed regular expression items, return (the characters they
+    may begin with, or None for any; whether they may match nothing).
+    """
+    characters = set()
+    for op, value in items:
+        kind = str(op)
+        if kind == "LITERAL":
+            return characters | {chr(value)}, False
+        if kind == "IN":
+            found = set()
+            for member, argument in value:
+                if str(member) == "LITERAL":
+                    found.add(chr(argument))
+                elif str(member) == "RANGE" and argument[1] - argument[0] < 128:
+                    found.update(map(chr, range(argument[0], argument[1] + 1)))
+                else:  # a negated set, a category such as \S, a wide range
+                    return None, False
+            return characters | found, False
+        if kind in ("AT", "ASSERT", "ASSERT_NOT"):  # they take no character
+            continue
+        if kind == "SUBPATTERN" and not value[1] & re.IGNORECASE:
+            inner, empty = starts_of(value[-1])
+        elif kind == "BRANCH":
+            parts = [starts_of(branch) for branch in value[1]]
+            inner = None if any(part is None for part, _ in parts) else set()
+            inner = inner if inner is None else inner.union(*(part for part, _ in parts))
+            empty = any(empty for _, empty in parts)
+        elif kind in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            inner, empty = starts_of(value[2])
+            empty = empty or value[0] == 0
+        else:
+            return None, False
+        if inner is None:
+            return None, False
+        characters |= inner
+        if not empty:
+            return characters, False
+    return characters, True
+
+
+# What rules capture, in the order classify() takes them.
+# fmt: off
+FIELDS = (
+    "user", "target", "ip", "port", "method", "command", "key_type", "fingerprint", "tty",
+    "service", "ruser", "connection", "count",
+)
+# fmt: on
+
+
+def classify(record):
+    """Given a Record, return its Event: the first rule for its program that
+    matches the whole message (every rule when the program is not known), or
+    kind 'other'.
+    """
+    first = record.message[:1]
+    match, rules = matcher_for(
+        record.program, first if first in rules_for(record.program)[1] else ""
+    )
     found = match(record.message)
     if not found:
         return Event(
@@ -2204,27 +2324,31 @@ def classify(record):
             count=record.count,
         )  # fmt: skip
     rule, groups = rules[int(found.lastgroup[1:])]
-    fields = dict(rule.fixed)
-    for field, group in groups:
-        value = found[group]
-        if value:
-            fields[field] = value
-    get = fields.get
-    user, target, ip = get("user"), get("target"), get("ip")
-    if get("service") in ("su", "su-l", "sudo", "sudo-i") and get("ruser"):
-        user, target = get("ruser"), user  # su's and sudo's PAM: ruser ran it, user= is whom as
-    elif not user and "service" in fields:
-        user = get("ruser")  # a PAM failure without user= names the caller in ruser=
-    port, pid, count = get("port"), get("connection"), get("count")
+    if rule.kind == "noise":
+        return Event(
+            record.time, record.host, record.program, record.pid, "noise", record.line,
+            record.message, rule.name, count=record.count,
+        )  # fmt: skip
+    values = found.group(*groups)
+    if rule.fixed:
+        values = tuple(dict(rule.fixed).get(field) or value for field, value in zip(FIELDS, values))
+    user, target, ip, port, method, command, key_type, fingerprint, tty = values[:9]
+    service, ruser, pid, count = values[9:]
+    user = user or None  # an empty capture is no value
+    if service in ("su", "su-l", "sudo", "sudo-i") and ruser:
+        user, target = ruser, user  # su's and sudo's PAM: ruser ran it, user= is whom as
+    elif not user and service:
+        user = ruser or None  # a PAM failure without user= names the caller in ruser=
     if rule.name in LISTENER_RULES:
         connection = None
     else:
         connection = process_of(record.program, int(pid) if pid else record.pid)
     return Event(
         record.time, record.host, record.program, record.pid, rule.kind, record.line,
-        record.message, rule.name, user, target, ip and plain_address(ip),
-        int(port) if port else None, get("method"), get("command"), get("key_type"),
-        get("fingerprint"), get("tty"), connection,
+        record.message, rule.name, user, target or None,
+        (plain_address(ip) if ":" in ip else ip) if ip else None,
+        int(port) if port else None, method or None, command or None, key_type or None,
+        fingerprint or None, tty or None, connection,
         record.count * int(count) if count else record.count,
     )  # fmt: skip
 
@@ -2247,8 +2371,9 @@ def plain_address(ip):
 
 
 def noise_text(record):
-    """Given a Record, return the text that noise patterns are matched
-    against: "program[pid]: message", as syslog writes it after the host.
+    """Given a Record, return the text that [filter] ignore patterns are
+    matched against: "program[pid]: message", as syslog writes it after the
+    host.
     """
     if record.program is None:
         return record.message
@@ -2257,17 +2382,19 @@ def noise_text(record):
     return f"{record.program}[{record.pid}]: {record.message}"
 
 
-def understand(records, noise):
-    """Given Records and the noise test (see compile_noise()), yield the Event
-    of every record that is not noise, each connection's address filled in
-    (see follow_connections()).
+def understand(records, ignore=(), builtin_noise=True):
+    """Given Records, the [filter] ignore patterns and whether the built-in
+    noise is dropped, yield the Event of every record that is not noise, each
+    connection's address filled in (see follow_connections()).
     """
-    return follow_connections(classify_all(records, noise))
+    return follow_connections(classify_all(records, ignored(tuple(ignore)), builtin_noise))
 
 
-def classify_all(records, noise):
-    """Given Records and the noise test, yield the Event of every record that
-    is not noise; "last message repeated N times" repeats the one before.
+def classify_all(records, ignore, builtin_noise):
+    """Given Records, the [filter] ignore test (see ignored()) and whether the
+    built-in noise is dropped, yield the Event of every record that is not
+    noise (built-in noise that is kept is 'other'); "last message repeated N
+    times" repeats the one before.
     """
     previous = None  # the Event of the line before, None if it was noise
     for record in records:
@@ -2276,11 +2403,15 @@ def classify_all(records, noise):
                 yield previous._replace(
                     time=record.time or previous.time, line=record.line, count=record.count
                 )
-        elif noise(noise_text(record)):
+            continue
+        event = classify(record)
+        if (event.kind == "noise" and builtin_noise) or (ignore and ignore(noise_text(record))):
             previous = None
-        else:
-            previous = classify(record)
-            yield previous
+            continue
+        if event.kind == "noise":
+            event = event._replace(kind="other", rule=None)
+        previous = event
+        yield event
 
 
 RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
@@ -2300,25 +2431,30 @@ def follow_connections(events):
     A line of ALONE_PROBES that is all a connection wrote is a probe.
     Memory stays bounded: the oldest connections are forgotten first.
     """
-    addresses = OrderedDict()  # connection -> (ip, port)
-    waiting = OrderedDict()  # connection -> [failures without an address]
+    addresses = {}  # connection -> (ip, port), the oldest first
+    waiting = {}  # connection -> [failures without an address], the oldest first
     for event in events:
         if event.connection is None or event.program not in CONNECTION_PROGRAMS:
             yield event
             continue
         key = (event.host, event.connection)
-        alone = key not in addresses and key not in waiting
-        if alone and (event.program, event.rule) in ALONE_PROBES and event.port and not event.user:
+        if (
+            ALONE_PROBES.get(event.rule) == event.program
+            and event.port
+            and not event.user
+            and key not in addresses
+            and key not in waiting
+        ):
             event = event._replace(kind="probe")
         if event.ip:
-            known = addresses.get(key)
+            known = addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
             addresses[key] = (event.ip, port)
-            addresses.move_to_end(key)
             if len(addresses) > RECENT_CONNECTIONS:
-                addresses.popitem(last=False)
-            for held in waiting.pop(key, ()):
-                yield held._replace(ip=event.ip, port=held.port or port)
+                del addresses[next(iter(addresses))]
+            if waiting:
+                for held in waiting.pop(key, ()):
+                    yield held._replace(ip=event.ip, port=held.port or port)
         elif key in addresses:
             ip, port = addresses[key]
             event = event._replace(ip=ip, port=event.port or port)
@@ -2328,7 +2464,7 @@ def follow_connections(events):
             if len(held) > WAITING_LINES:
                 yield held.pop(0)
             if len(waiting) > RECENT_CONNECTIONS:
-                yield from waiting.popitem(last=False)[1]
+                yield from waiting.pop(next(iter(waiting)))
             continue
         if event.rule in CONNECTION_ENDS:
             addresses.pop(key, None)  # its pid may serve another connection later
@@ -2358,7 +2494,10 @@ def event_json(event):
 # say more ("FAILED SU (to root) mallory on pts/1", "3 incorrect password
 # attempts ; ... COMMAND=/bin/sh", "FAILED LOGIN (1) on '/dev/tty1' FOR
 # 'root'"): their PAM lines are not counted twice.
-ECHO_RULES = ("su_pam_failure", "sudo_pam_failure", "doas_pam_failure", "login_pam_failure")
+ECHO_RULES = frozenset(
+    ("su_pam_failure", "sudo_pam_failure", "doas_pam_failure", "login_pam_failure")
+)
+ECHOED_KINDS = ("su", "login")  # told twice by one process (see HostSummary.is_echo())
 PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 # A connection counts once, as the most telling of the kinds its lines say.
 TELLING = {"probe": 0, "login_failed": 1, "invalid_user": 2}
@@ -2410,7 +2549,7 @@ class HostSummary:
     def add(self, event):
         """Given an Event, count it (as many times as its line was written)."""
         count = event.count
-        if event.rule in ECHO_RULES or self.is_echo(event):
+        if event.rule in ECHO_RULES or (event.kind in ECHOED_KINDS and self.is_echo(event)):
             return
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
@@ -2435,13 +2574,11 @@ class HostSummary:
             self.counts[event.kind] += count
 
     def is_echo(self, event):
-        """Given an Event, return whether it is the su or login just counted,
-        told again: su writes "(to root) alice on pts/0" and its PAM session,
+        """Given an su or login Event, return whether it is the act just
+        counted, told again: su writes "(to root) alice on pts/0" and its PAM session,
         login its PAM session and "LOGIN ON tty1 BY alice", one after the other
         from one process (PAM may not name the user).  Each pair is one act.
         """
-        if event.kind not in ("su", "login"):
-            return False
         act = (event.program, event.pid, event.kind, event.target)
         if act == self.last_act[:4] and event.user in (None, self.last_act[4]):
             self.last_act = (None,) * 5  # the pair is whole: the next act counts again
@@ -3883,17 +4020,17 @@ def run(options, config, stdout, now, session_factory):
     return ExitStatus.OK
 
 
-def config_noise(config):
-    """Given the Config, return its noise test: the built-in noise (unless
-    default_ignore is off) and [filter] ignore."""
-    return compile_noise(DEFAULT_NOISE if config.default_ignore else (), config.ignore)
+def read_events(config, source, now):
+    """Given the Config, the source and the current local time, yield the
+    Events of what is new, the noise dropped as the Config says."""
+    return understand(source.records(now), config.ignore, config.default_ignore)
 
 
 def new_messages(config, source, now, notices):
     """Given the Config, the source, the current local time and notices kept
     from an earlier run, read what is new and return the Messages it makes.
     """
-    events = understand(source.records(now), config_noise(config))
+    events = read_events(config, source, now)
     local_host = os.uname().nodename
     summaries = summarise(events, local_host, config.alerts.allow)
     return plan_messages(summaries, source.notices + notices, local_host, config.alerts)
@@ -3905,7 +4042,7 @@ def dry_run(options, config, source, stdout, now):
     event); store nothing.  Return ExitStatus.OK.
     """
     if options.json:
-        for event in understand(source.records(now), config_noise(config)):
+        for event in read_events(config, source, now):
             stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
     state_dir = config.state_dir

@@ -18,9 +18,8 @@ LOGIN = (
 
 def events(*lines):
     """Return the Events of raw log lines, noise dropped as in a run."""
-    noise = authwatch.compile_noise(authwatch.DEFAULT_NOISE)
     records = [authwatch.parse_line(line, NOW) for line in lines]
-    return list(authwatch.understand(records, noise))
+    return list(authwatch.understand(records))
 
 
 def plan(*lines, notices=(), **alerts):

@@ -5,7 +5,6 @@ the functions and through --dry-run --json."""
 import datetime
 import json
 import random
-import re
 from pathlib import Path
 
 import pytest
@@ -60,15 +59,6 @@ def read_samples(path):
 
 READ = {path.name: read_samples(path) for path in SAMPLE_FILES}
 SAMPLES = [(name, *sample) for name, (samples, _) in READ.items() for sample in samples]
-NOISE = authwatch.compile_noise(authwatch.DEFAULT_NOISE)
-
-
-def is_noise(line):
-    return NOISE(noise_text(line))
-
-
-def noise_text(line):
-    return authwatch.noise_text(authwatch.parse_line(line, NOW))
 
 
 def event_fields(line, now=NOW):
@@ -88,7 +78,7 @@ def understood(name):
     them (noise dropped, connections followed).
     """
     records = [authwatch.parse_line(line, NOW) for _, line, _ in READ[name][0]]
-    return {event.line: as_json(event) for event in authwatch.understand(records, NOISE)}
+    return {event.line: as_json(event) for event in authwatch.understand(records)}
 
 
 UNDERSTOOD = {name: understood(name) for name in READ}
@@ -121,7 +111,7 @@ def test_samples_files_are_well_formed():
         assert expected.keys() <= set(authwatch.Event._fields), where
         assert expected["rule"] is None or expected["rule"] in RULE_NAMES, where
         kinds = {KIND_OF_RULE.get(expected["rule"], "other")}
-        if any(expected["rule"] == rule for _, rule in authwatch.ALONE_PROBES):
+        if expected["rule"] in authwatch.ALONE_PROBES:
             kinds.add("probe")  # all that its connection wrote
         assert expected["kind"] in kinds, where
         assert expected["kind"] != "connection", f"{where}: a connection line expects noise"
@@ -135,12 +125,6 @@ def test_every_rule_has_a_sample():
         if expected == "noise"
     }
     assert sorted(RULE_NAMES - named) == []
-
-
-@pytest.mark.parametrize("pattern", authwatch.DEFAULT_NOISE)
-def test_every_noise_pattern_drops_a_sample(pattern):
-    noise_lines = [line for *_, line, expected in SAMPLES if expected == "noise"]
-    assert any(re.search(pattern, noise_text(line)) for line in noise_lines)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +259,7 @@ def test_understand_drops_noise_and_classifies_the_rest_in_order():
         "this is not a syslog line",
     ]
     records = [authwatch.parse_line(line, NOW) for line in lines]
-    events = list(authwatch.understand(records, NOISE))
+    events = list(authwatch.understand(records))
     assert [(event.kind, event.rule, event.line) for event in events] == [
         ("invalid_user", "ssh_invalid_user", lines[1]),
         ("sudo", "sudo_command", lines[3]),
@@ -285,7 +269,7 @@ def test_understand_drops_noise_and_classifies_the_rest_in_order():
 
 def test_understand_without_noise_keeps_every_line():
     records = [authwatch.parse_line(line, NOW) for *_, line, _ in SAMPLES]
-    events = list(authwatch.understand(records, authwatch.compile_noise([])))
+    events = list(authwatch.understand(records, builtin_noise=False))
     # a failure without an address may wait for a later line of its connection;
     # a connection's lone end may be a probe (ALONE_PROBES)
     kept = [
