@@ -5,6 +5,7 @@ exit codes and one-line errors of bad usage.
 
 import configparser
 import ipaddress
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -393,6 +394,20 @@ def test_ignore_patterns_are_added_to_the_default_noise(tmp_path, empty_log):
         )
     result = run_main("--config", config, "--dry-run", "--json", "--log", empty_log, "--from-start")
     assert (result.status, result.stdout, result.stderr) == (ExitStatus.OK, "", "")
+
+
+def test_without_the_default_noise_its_lines_are_other_lines(tmp_path, empty_log):
+    config = write(tmp_path / "a.ini", "[filter]\ndefault_ignore = no\nignore = ^sudo: +nagios :\n")
+    cron = "Nov 27 11:57:01 web1 CRON[4241]: pam_unix(cron:session): session opened for user root"
+    with open(empty_log, "a") as log:
+        log.write(
+            f"{cron}\nNov 27 11:59:30 web1 sudo:   nagios : TTY=unknown ; PWD=/ ; USER=root ;"
+            " COMMAND=/usr/lib/nagios/check\n"
+        )
+    result = run_main("--config", config, "--dry-run", "--json", "--log", empty_log, "--from-start")
+    assert result.status == ExitStatus.OK
+    [event] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (event["kind"], event["rule"], event["line"]) == ("other", None, cron)
 
 
 def test_a_bad_ignore_pattern_is_refused(tmp_path):
