@@ -3198,7 +3198,9 @@ def open_readable(path):
 # the rules know.  Not _SYSTEMD_UNIT: sshd-session and sudo in a login
 # session run under other units.
 AUTH_FACILITIES = ("4", "10")
-JOURNAL_IDENTIFIERS = SSHD + ("sudo", "su", "login") + ACCOUNT_PROGRAMS
+JOURNAL_IDENTIFIERS = sorted(
+    {program for rule in RULES if rule.kind != "noise" for program in rule.programs or ()}
+)
 INSTALL_SYSTEMD_PYTHON = (
     "reading the journal needs systemd-python: pip install 'authwatch[journald]'"
     " (with libsystemd-dev and pkg-config), or apt install python3-systemd"

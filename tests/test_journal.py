@@ -317,3 +317,31 @@ def test_auto_with_neither_readable_says_both(public_tmp):
         f"authwatch: error: cannot read {log}, and cannot read the journal files in {folder}:"
         " permission denied (run as root, or add the user to group systemd-journal or adm)\n"
     )
+
+
+def test_the_programs_the_rules_know_are_read_whatever_their_facility(tmp_path, folder):
+    # dropbear under procd/systemd with -E: its stderr (facility daemon) with its own stamp
+    # (dbutil.c: "[%d] %s %s"), doas (facility auth, but not in every build) and a program
+    # no rule knows, on the daemon facility: only the first two are read
+    entries = [
+        {"SYSLOG_IDENTIFIER": "dropbear", "SYSLOG_FACILITY": "3", "_PID": "900",
+         "MESSAGE": "[901] Nov 26 19:00:00 Bad password attempt for 'root' from 192.0.2.9:4000"},
+        {"SYSLOG_IDENTIFIER": "doas", "SYSLOG_FACILITY": "1",
+         "MESSAGE": "alice ran command /bin/true as root from /home/alice"},
+        {"SYSLOG_IDENTIFIER": "nginx", "SYSLOG_FACILITY": "3", "_PID": "902",
+         "MESSAGE": "Failed password for root from 192.0.2.10 port 1 ssh2"},
+    ]  # fmt: skip
+    export = b"".join(
+        export_entry(
+            {"__REALTIME_TIMESTAMP": 1795777200000000 + index, "_HOSTNAME": "web1", **entry}
+        )
+        for index, entry in enumerate(entries)
+    )
+    write_journal(folder, export)
+    result = journal_run(tmp_path / "state", folder, "--dry-run", "--json", "--from-start")
+    assert result.status == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["program"], e["pid"], e["kind"], e["user"], e["ip"]) for e in events] == [
+        ("dropbear", 901, "login_failed", "root", "192.0.2.9"),
+        ("doas", None, "sudo", "alice", None),
+    ]
