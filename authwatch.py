@@ -514,8 +514,8 @@ FACILITY_LEVEL = (
     r"|local[0-7])\.(?:emerg|alert|crit|err|error|warn|warning|notice|info|debug)"
 )
 NOT_A_HOST = re.compile(FACILITY_LEVEL)  # OpenWrt writes no host before it
-TAG = (  # GDM names itself "gdm-password]"
-    r"(?P<program>[\w./-]+)\]?(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
+TAG = (  # GDM names itself "gdm-password]", systemd's user manager "(systemd)"
+    r"\(?(?P<program>[\w./-]+)[\])]?(?:\((?P<module>pam_\w+)\))?(?:\[(?P<pid>\d{1,10})\])?"
     r": (?P<message>.*)"
 )
 SYSLOG_LINE = re.compile(
@@ -540,6 +540,11 @@ STDERR_STAMP = re.compile(r"\[(?P<pid>\d{1,10})\] [A-Z][a-z]{2} [ \d]\d \d\d:\d\
 REPEATED = re.compile(r"message repeated (?P<count>\d{1,9}) times: \[ ?(?P<message>.*)\]")
 # sysklogd's and busybox's: the host's previous message, N more times
 LAST_REPEATED = re.compile(r"(?:.* )?[Ll]ast message repeated (?P<count>\d{1,9}) times?")
+# syslog-ng's: "Last message 'Failed password for ' repeated 3 times, suppressed by
+# syslog-ng on web1" (the start of the message before, under its program's tag)
+SUPPRESSED = re.compile(
+    r"Last message '.*' repeated (?P<count>\d{1,9}) times?, suppressed by syslog-ng on \S+"
+)
 MONTHS = {
     name: number
     for number, name in enumerate(
@@ -550,10 +555,13 @@ ISO_PARTS = re.compile(r"(?P<seconds>.{19})(?:\.(?P<fraction>\d+))?(?P<zone>Z|[+
 
 # fmt: off
 # Programs, and the pieces of their lines that rules share.
-IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%\w+)?)"
+IP = r"(?P<ip>[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]*:[0-9A-Fa-f:.]+(?:%[\w.-]+)?)"
 FROM_IP_PORT = IP + r" port (?P<port>\d{1,5})"
 SSHD = ("sshd", "sshd-session", "sshd-auth")
 CONNECTION_PROGRAMS = SSHD + ("dropbear",)  # one process for each connection
+# One process for each attempt: its lines are one attempt, counted once.  (A
+# long-lived one, such as dovecot's auth, writes every attempt under one pid.)
+ONE_ATTEMPT_PROGRAMS = CONNECTION_PROGRAMS + ("su", "sudo", "sudo-rs", "login", "doas", "pkexec")
 # OpenSSH 9.8's listener names the pid of the connection's sshd-session
 SAME_PROCESSES = {"sshd-session": "sshd", "sshd-auth": "sshd"}
 SU = ("su",)
@@ -632,7 +640,7 @@ PAM_SSS_FAILURE = (
 # it under the module's tag ("pam_unix(sshd): 2 more ...").
 PAM_MORE_FAILURES = (
     r"(?:PAM|pam_unix\(" + PAM_SERVICE + r"(?::auth)?\):)"
-    r" (?P<count>\d+) more authentication failures?; "
+    r" (?P<count>\d{1,9}) more authentication failures?; "
     + UNIX_FIELDS
 )
 # The failure lines of all the other modules, without fields: for the echo
@@ -778,10 +786,6 @@ SSHD_AUTH_RULES = (
     # "... from %.100s port %d" (7.3+); OpenSSH 3.x "Illegal user %.100s from %.100s"
     rule("ssh_invalid_user", "invalid_user", SSHD,
          r"(?:Invalid|Illegal) user (?P<user>.*) from " + IP + OPT_PORT + PREAUTH),
-    # auth2.c input_userauth_request(): logit("input_userauth_request: invalid user
-    # %s") 4.0-7.4 (pre-auth child: [preauth] 5.9+); "illegal user" 3.x
-    rule("ssh_invalid_user_request", "invalid_user", SSHD,
-         r"input_userauth_request: (?:invalid|illegal) user (?P<user>.*?)" + PREAUTH),
     # auth.c getpwnamallow(): "Login name %.100s does not match stored username
     # %.100s" (5.4-7.9): treated as an unknown user
     rule("ssh_login_name_mismatch", "invalid_user", SSHD,
@@ -801,10 +805,7 @@ SSHD_AUTH_RULES = (
     # pam_unix support.c _cleanup_failures() at pam_end(): "%d more authentication
     # failure%s; logname=... rhost=%s %s%s", prefixed "PAM" (pam_syslog() with no
     # module) or "pam_unix(sshd:auth):"
-    rule("ssh_pam_more_failures", "login_failed", SSHD,
-         r"(?:PAM|pam_unix\([\w-]+:auth\):) (?P<count>\d+) more authentication failures?;"
-         r" logname=\S* uid=\d+ euid=\d+ tty=\S* ruser=\S* rhost=(?P<ip>\S*)"
-         r"(?:\s+user=(?P<user>\S+))?\s*"),
+    rule("ssh_pam_more_failures", "login_failed", SSHD, PAM_MORE_FAILURES),
     # auth2.c userauth_finish(): fatal("Access denied for user %s by PAM account
     # configuration") 4.0-10.5 (pre-auth child), auth1.c error(...) 4.0-7.3;
     # fatal("Access denied for user %s.") (UNICOS) 4.0-7.6
@@ -831,7 +832,7 @@ SSHD_AUTH_RULES = (
     # The address is never taken: before 6.7 it would be the user's text
     rule("ssh_too_many_failures_bare", "login_failed", SSHD,
          r"Disconnecting: Too many authentication failures(?: for (?:invalid user )?"
-         r"(?P<user>.*?)(?: from " + ADDR_NC + r" port \d{1,5} ssh[12])?)?" + PREAUTH),
+         r"(?P<user>.*?)(?: from " + ADDR_NC + r" port \d{1,5} ssh[12])?)?" + PREAUTH_REQ),
     # auth2.c input_userauth_request(): packet_disconnect("Change of username or
     # service not allowed: (%s,%s) -> (%s,%s)") -- a client that switches user names
     # inside one connection; "Disconnecting: " 4.0-7.4, remote_id 7.5+ (the text is
@@ -1007,6 +1008,10 @@ SSHD_CONNECTION_RULES = (
     rule("ssh_probe_kex", "probe", SSHD,
          r"(?:error: )?kex_exchange_identification: .*"),
     # kex.c 8.0+: error("Bad remote protocol version identification: '%.100s'")
+    # kex.c send_error() 8.0+: error_f("write: %.100s") when the client is gone
+    # before it is told its banner is wrong: part of a probe (no address)
+    rule("ssh_probe_send_error", "probe", SSHD,
+         r"(?:error: )?send_error: write: .*" + PREAUTH),
     rule("ssh_probe_bad_remote_version", "probe", SSHD,
          r"(?:error: )?Bad remote protocol version identification: '.*'"),
     # kex.c 8.0+: error("Protocol major versions differ: %d vs. %d")
@@ -1703,7 +1708,7 @@ SU_LOGIN_RULES = (
     #   new name: %s" (/etc/group, /etc/passwd) or "group %s, new name: ..." (gshadow);
     #   4.0 .. 4.1.2: "change group `%s' to `%s'", "change GID for `%s' to %u"
     rule("account_group_changed", "account", ACCOUNT_PROGRAMS,
-         r"group changed in \S+ \(group (?P<user>[^/,)\s]*)[^)]*\)"),
+         r"group changed in \S+ \(group (?P<user>[^/,)\s]*)(?:[/,\s][^)]*)?\)"),
     rule("account_group_changed_old", "account", ACCOUNT_PROGRAMS,
          r"change (?:group|GID for) " + Q + r"(?P<user>[^']*)' to .*"),
     # useradd.c: "failed adding user '%s', data deleted" (4.1 .. 4.12), ", exit code: %d" (4.13 ..)
@@ -1812,16 +1817,38 @@ NOISE_RULES = (
           r"pam_systemd\("),
     # systemd-logind's sessions: the login itself is told by the program it runs
     noise("noise_logind_sessions", ("systemd-logind",),
-          r"(?:New session|Removed session|Session \d+ logged out)"),
+          r"(?:New session|Removed session|Session \w+ logged out)"),
     noise("noise_logind_seats", ("systemd-logind",),
-          r"(?:New seat|Watching system buttons)"),
-    # sshd.c: the listener starting and stopping
+          r"(?:New seat|Watching system buttons|System is (?:powering down|rebooting|halting))"),
+    # polkitd (authpriv on RHEL) about itself: polkitbackendinteractiveauthority.c
+    # "Registered Authentication Agent for %s (...)", "Unregistered Authentication
+    # Agent for %s (...)", polkitbackendjsauthority.c "Loading rules from directory
+    # %s", "Finished loading, compiling and executing %d rules", polkitd main.c
+    # "Acquired the name %s on the system bus", "Started polkitd version %s"
+    noise("noise_polkitd", ("polkitd",),
+          r"(?:Registered Authentication Agent for |Unregistered Authentication Agent for "
+          r"|Loading rules from directory |Finished loading, compiling and executing \d+ rules"
+          r"|Acquired the name \S+ on the system bus|Started polkitd version )"),
+    # gnome-keyring's pam/gkr-pam-module.c in a desktop login: "gkr-pam: unlocked login
+    # keyring", "gkr-pam: gnome-keyring-daemon started properly[ and unlocked keyring]"
+    noise("noise_gkr_pam", None,
+          r"gkr-pam: (?:unlocked login keyring|gnome-keyring-daemon started properly)"),
+    # sshd.c: the listener starting, reloading and stopping
     noise("noise_sshd_listener", SSHD,
-          r"(?:Server listening on|Received signal \d+; terminating)"),
+          r"(?:Server listening on|Received signal \d+; terminating"
+          r"|Received SIGHUP; restarting\.$)"),
+    # Up to 5.8 the pre-auth child logged under its own pid, without " [preauth]":
+    # auth2.c input_userauth_request() "input_userauth_request: invalid user %s"
+    # (4.0-7.4, after the monitor's auth.c getpwnamallow() "Invalid user %.100s
+    # from %.100s", which counts it), packet.c packet_disconnect() "Disconnecting:
+    # Too many authentication failures for %.100s" (after the monitor's "Failed ...")
+    noise("noise_sshd_child_echo", SSHD,
+          r"(?:input_userauth_request: (?:invalid|illegal) user |Disconnecting: Too many"
+          r" authentication failures(?!.* \[preauth\]$))"),
     # pam_unix passverify.c / support.c: "check pass; user unknown" (an unknown user;
     # "Invalid user" and "authentication failure" say it)
     noise("noise_pam_unknown_user_told", CONNECTION_PROGRAMS,
-          r"pam_unix\([\w-]+:auth\): check pass; user unknown$"),
+          r"pam_unix\([\w-]+(?::auth)?\): check pass; user unknown$"),
     # auth-shadow.c: error("Could not get shadow information for %.100s") -- for an
     # invalid user sshd checks its fake passwd entry "NOUSER" (without PAM)
     noise("noise_sshd_no_shadow_nouser", SSHD,
@@ -2010,11 +2037,16 @@ CONNECTION_ENDS = frozenset((
     "dropbear_exit_before_auth", "dropbear_exit_before_auth_old", "dropbear_early_exit_socket",
 ))
 # A connection whose only line is one of these (with a port, without a user)
-# was a probe: OpenSSH 7.3 to 9.7 writes "Connection closed by ADDR port N" at
-# LogLevel INFO only when the banner exchange failed, and from 9.5 on nothing
-# else about it.  (From 9.8 sshd-session writes it also when a logged-in
-# client's connection drops; a session's child says "Starting session" first.)
-ALONE_PROBES = {"ssh_connection_closed": "sshd"}  # rule -> the program that writes it
+# was a probe: OpenSSH 7.3 to 10.2 writes "Connection closed by ADDR port N" at
+# LogLevel INFO when the banner exchange failed, and from 9.5 on nothing else
+# about it.  (serverloop.c writes it after a login only at VERBOSE, where the
+# session's child says "Starting session" first, and from 9.8 when a write to
+# the client fails.)
+ALONE_PROBES = {"ssh_connection_closed": ("sshd", "sshd-session")}  # rule -> its programs
+# Lines the listening sshd writes about the process of a connection: "pid = N".
+NAMED_BY_LISTENER = frozenset(
+    ("ssh_probe_timeout", "ssh_probe_child_crash", "ssh_probe_child_signal")
+)
 # Lines the listening sshd writes about other connections than its own.
 LISTENER_RULES = frozenset(("ssh_probe_drop", "ssh_probe_drop_count"))
 
@@ -2031,6 +2063,7 @@ class Record(NamedTuple):
     message: str
     line: str
     count: int = 1  # a line that stands for N (rsyslog's "message repeated N times")
+    again: bool = False  # it stands for the line before, count times
 
 
 class Event(NamedTuple):
@@ -2140,7 +2173,7 @@ def parse_line(line, now):
             host = None
         if module:  # "sshd(pam_unix)[1]: authentication failure; ..." (Linux-PAM < 0.99)
             message = f"{module}({program}): {message}"
-        if message[:1] in "[m":  # Solaris' message ID, rsyslog's "message repeated"
+        if message[:1] in "[mL":  # Solaris' message ID, "message repeated", "Last message"
             return record_of(stamp, host, program, pid, message, line)
         return Record(stamp, host, program, int(pid) if pid else None, message, line)
     match = RFC5424_LINE.match(line)
@@ -2157,7 +2190,7 @@ def parse_line(line, now):
 def parse_unknown_header(line):
     """Given a raw line of no known syslog form, return its Record: time and
     host unknown, the program and pid of the first "program[pid]: " in it,
-    if any, and a Record with count N for a "last message repeated N times".
+    if any; "last message repeated N times" stands for the line before.
     """
     tag = HOST_AND_TAG.match(line)
     if tag:
@@ -2166,17 +2199,23 @@ def parse_unknown_header(line):
     if tag:
         return record_of(None, None, tag["program"], tag["pid"], tag["message"], line)
     repeated = LAST_REPEATED.fullmatch(line)
-    count = int(repeated["count"]) if repeated else 1
-    return Record(None, None, None, None, line, line, count)
+    if repeated:
+        return Record(None, None, None, None, line, line, int(repeated["count"]), again=True)
+    return Record(None, None, None, None, line, line)
 
 
 def record_of(time, host, program, pid, message, line):
     """Given the parts of a syslog line (pid as text), return its Record,
     without the Solaris message ID or dropbear's own stamp in front of the
-    message, and with rsyslog's "message repeated N times: [ ... ]" as the
-    message it repeats, N times.
+    message, with rsyslog's "message repeated N times: [ ... ]" as the
+    message it repeats, N times, and syslog-ng's "Last message '...' repeated
+    N times" as the line before, N times.
     """
     count = 1
+    if message.startswith("Last message '"):
+        suppressed = SUPPRESSED.fullmatch(message)
+        if suppressed:
+            return Record(time, host, None, None, message, line, int(suppressed["count"]), True)
     if message.startswith("["):
         prefix = SOLARIS_ID.match(message) or STDERR_STAMP.match(message)
         if prefix:
@@ -2320,8 +2359,9 @@ def classify(record):
     if not found:
         return Event(
             record.time, record.host, record.program, record.pid, "other", record.line,
-            record.message, connection=process_of(record.program, record.pid),
-            count=record.count,
+            record.message, count=record.count,
+            connection=process_of(record.program, record.pid)
+            if record.program in ONE_ATTEMPT_PROGRAMS else None,
         )  # fmt: skip
     rule, groups = rules[int(found.lastgroup[1:])]
     if rule.kind == "noise":
@@ -2335,11 +2375,13 @@ def classify(record):
     user, target, ip, port, method, command, key_type, fingerprint, tty = values[:9]
     service, ruser, pid, count = values[9:]
     user = user or None  # an empty capture is no value
-    if service in ("su", "su-l", "sudo", "sudo-i") and ruser:
-        user, target = ruser, user  # su's and sudo's PAM: ruser ran it, user= is whom as
+    if service in ("su", "su-l") and ruser:
+        user, target = ruser, user  # su's PAM: ruser ran it, user= is whom as
+    elif service in ("sudo", "sudo-i"):
+        user, target = ruser or user, None  # sudo's PAM asks for the caller's password
     elif not user and service:
         user = ruser or None  # a PAM failure without user= names the caller in ruser=
-    if rule.name in LISTENER_RULES:
+    if rule.name in LISTENER_RULES or record.program not in ONE_ATTEMPT_PROGRAMS:
         connection = None
     else:
         connection = process_of(record.program, int(pid) if pid else record.pid)
@@ -2398,11 +2440,14 @@ def classify_all(records, ignore, builtin_noise):
     """
     previous = None  # the Event of the line before, None if it was noise
     for record in records:
-        if record.program is None and record.count > 1:  # "last message repeated N times"
+        if record.again:  # "last message repeated N times"
             if previous is not None:
                 yield previous._replace(
                     time=record.time or previous.time, line=record.line, count=record.count
                 )
+            continue
+        if not record.message.strip(" \t\x00"):  # nothing said: an empty line, a file's hole
+            previous = None
             continue
         event = classify(record)
         if (event.kind == "noise" and builtin_noise) or (ignore and ignore(noise_text(record))):
@@ -2439,13 +2484,18 @@ def follow_connections(events):
             continue
         key = (event.host, event.connection)
         if (
-            ALONE_PROBES.get(event.rule) == event.program
+            event.program in ALONE_PROBES.get(event.rule, ())
             and event.port
             and not event.user
             and key not in addresses
             and key not in waiting
         ):
             event = event._replace(kind="probe")
+        known = addresses.get(key)
+        if known and event.ip and (event.rule in NAMED_BY_LISTENER or not is_address(event.ip)):
+            # what the connection's own lines said is surer than the listener's
+            # line (OpenSSH 9.8 names its own address first) or a host name
+            event = event._replace(ip=known[0], port=event.port or known[1])
         if event.ip:
             known = addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
@@ -2497,7 +2547,10 @@ def event_json(event):
 ECHO_RULES = frozenset(
     ("su_pam_failure", "sudo_pam_failure", "doas_pam_failure", "login_pam_failure")
 )
-ECHOED_KINDS = ("su", "login")  # told twice by one process (see HostSummary.is_echo())
+ECHOING_PROGRAMS = ("su", "sudo", "doas", "login")
+ECHOED_KINDS = ("su", "su_failed", "login")  # told twice by one process (HostSummary.is_echo())
+# A program's own words for a failure, which its PAM failure told first.
+TOLD_IN_OWN_WORDS = ("sudo_failed", "su_failed", "login_failed", "invalid_user")
 PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 # A connection counts once, as the most telling of the kinds its lines say.
 TELLING = {"probe": 0, "login_failed": 1, "invalid_user": 2}
@@ -2541,16 +2594,45 @@ class HostSummary:
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.failure_ips = Counter()
         self.failure_users = Counter()
-        # Event.connection -> [the kind it counts as, ip counted, user counted]
+        # Event.connection -> [the kind it counts as, the ip counted, user counted]
         self.connections = OrderedDict()
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
-        self.last_act = (None,) * 5  # (program, pid, kind, target, user): see is_echo()
+        self.last_act = None  # (program, pid, kind, target, user, rules told): see is_echo()
+        self.echoes = {}  # (program, user) -> PAM failures their program may tell again
+        self.told = {}  # (program, user) whose failure their program told in its own words
 
     def add(self, event):
-        """Given an Event, count it (as many times as its line was written)."""
-        count = event.count
-        if event.rule in ECHO_RULES or (event.kind in ECHOED_KINDS and self.is_echo(event)):
+        """Given an Event, count it (as many times as its line was written),
+        unless it tells again what is counted; hold a PAM failure that its
+        program may tell again in its own words (see finish())."""
+        key = (event.program, event.user)
+        if event.rule in ECHO_RULES:
+            if key not in self.told:
+                self.echoes.setdefault(key, []).append(event)
+                if len(self.echoes) > RECENT_CONNECTIONS:
+                    for held in self.echoes.pop(next(iter(self.echoes))):
+                        self.count(held)
             return
+        if event.kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
+            self.echoes.pop(key, None)
+            self.told[key] = True  # its PAM line may come after it
+            if len(self.told) > RECENT_CONNECTIONS:
+                del self.told[next(iter(self.told))]
+        if event.kind not in ECHOED_KINDS or not self.is_echo(event):
+            self.count(event)
+
+    def finish(self):
+        """Count the PAM failures held that no line of their program told
+        again: sudo-rs writes no failure of its own, RHEL's su writes its own
+        to another log."""
+        for held in self.echoes.values():
+            for event in held:
+                self.count(event)
+        self.echoes.clear()
+
+    def count(self, event):
+        """Given an Event, count it as many times as its line was written."""
+        count = event.count
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
         elif event.kind in PRIVILEGE_KINDS:
@@ -2575,15 +2657,19 @@ class HostSummary:
 
     def is_echo(self, event):
         """Given an su or login Event, return whether it is the act just
-        counted, told again: su writes "(to root) alice on pts/0" and its PAM session,
-        login its PAM session and "LOGIN ON tty1 BY alice", one after the other
-        from one process (PAM may not name the user).  Each pair is one act.
+        counted, told again in other words: util-linux su writes "(to root)
+        alice on pts/0" and its PAM session, shadow's su "Successful su for
+        root by alice", "+ pts/0 alice:root" and its PAM session, login its PAM
+        session and "LOGIN ON tty1 BY alice", one after the other from one
+        process (PAM may not name the user).  The same words again are
+        another act.
         """
         act = (event.program, event.pid, event.kind, event.target)
-        if act == self.last_act[:4] and event.user in (None, self.last_act[4]):
-            self.last_act = (None,) * 5  # the pair is whole: the next act counts again
+        last = self.last_act
+        if last and act == last[:4] and event.user in (None, last[4]) and event.rule not in last[5]:
+            self.last_act = last[:5] + (last[5] | {event.rule},)
             return True
-        self.last_act = act + (event.user,)
+        self.last_act = act + (event.user, frozenset((event.rule,)))
         return False
 
     def add_failure(self, event):
@@ -2608,9 +2694,16 @@ class HostSummary:
             self.counts[event.kind] += 1
             counted[0] = event.kind
         weight = 1 if key else event.count
+        if event.ip and counted[1] and not is_address(counted[1]) and is_address(event.ip):
+            # the client's host name (PAM's rhost= with sshd's UseDNS), which its
+            # owner chooses: the address that a later line names counts instead
+            self.failure_ips[counted[1]] -= 1
+            if self.failure_ips[counted[1]] <= 0:
+                del self.failure_ips[counted[1]]
+            counted[1] = False
         if event.ip and not counted[1]:
             self.failure_ips[event.ip] += weight
-            counted[1] = True
+            counted[1] = event.ip
         if event.user and not counted[2]:
             self.failure_users[event.user] += weight
             counted[2] = True
@@ -2631,6 +2724,8 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
         if host not in summaries:
             summaries[host] = HostSummary(host, allow)
         summaries[host].add(event)
+    for summary in summaries.values():
+        summary.finish()
     return summaries
 
 
@@ -2653,6 +2748,13 @@ def plural(count, word, words=None):
     return e.g. '1 login' or '3 logins'.
     """
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def is_address(text):
+    """Given an address or host name as a line names it, return whether it is
+    an IP address (the daemon's own), not a name (which DNS, so its owner,
+    chooses)."""
+    return ":" in text or text.replace(".", "").isdigit()
 
 
 def unix_time(time):
@@ -4098,6 +4200,10 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
         for line in str(error).splitlines():
             stderr.write(f"authwatch: error: {line}\n")
         return error.exit_status
+    except BrokenPipeError:  # --dry-run's reader has read enough (| head)
+        if stdout is sys.stdout:  # and Python must not complain of it at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.OK
     except KeyboardInterrupt:
         stderr.write(
             "authwatch: error: interrupted; what was read is safe: unread, or in the outbox\n"

@@ -21,8 +21,9 @@ SLACK = 2.5  # timers and caches: a quadratic pattern shows 8 times more than th
 def crafted(message, size):
     """Given a message a rule matches and a size, return hostile variants of
     about that size: the message repeated, and its head followed by a piece
-    of it (one to six words) pumped again and again, so that what must end
-    the match never comes: the pieces a pattern may try again at every place.
+    of it (one to six words, or one character) pumped again and again, so
+    that what must end the match never comes: the pieces a pattern may try
+    again at every place.
     """
     bounds = sorted(
         {0, len(message)} | {index for index, char in enumerate(message) if char == " "}
@@ -32,6 +33,10 @@ def crafted(message, size):
         for end in bounds[first + 1 : first + 7]:
             piece = message[start:end]
             variants.append(message[:start] + piece * (size // len(piece) + 1))
+        # and one character pumped: a word that never ends
+        for at in (start, start + 1):
+            if at < len(message):
+                variants.append(message[:at] + message[at] * size)
     return [variant[:size] for variant in variants]
 
 

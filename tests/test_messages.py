@@ -419,3 +419,104 @@ def test_a_console_login_and_its_pam_session_are_one_login():
         "Nov 27 10:00:00 web1 login[46]: ROOT LOGIN  on 'tty1'",
     )
     assert [message.title for message in messages] == ["web1: login root on the console"]
+
+
+def test_a_long_lived_daemon_s_pam_failures_count_one_each():
+    # dovecot's auth process writes every attempt under one pid
+    failures = [
+        f"Nov 27 10:00:0{n} mail1 auth[40688]: pam_unix(dovecot:auth): authentication failure;"
+        f" logname= uid=0 euid=0 tty=dovecot ruser=u{n} rhost=192.0.2.{n}  user=u{n}"
+        for n in range(3)
+    ]
+    [message] = plan(*failures)
+    assert message.title == "mail1: 3 failed logins from 3 addresses"
+
+
+def test_sudo_s_pam_failure_is_counted_when_sudo_says_nothing_of_its_own():
+    # sudo-rs writes no failure of its own: pam_unix's line is the only trace
+    pam = (
+        "Nov 27 10:00:00 web1 sudo: pam_unix(sudo:auth): authentication failure;"
+        " logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice"
+    )
+    [message] = plan(pam)
+    assert (message.title, message.body) == ("web1: 1 sudo/su use (1 failed)", "sudo FAILED: alice")
+    # sudo 1.x tells it again in its own words: one failure, said in sudo's words
+    own = (
+        "Nov 27 10:00:05 web1 sudo:    alice : 3 incorrect password attempts ; TTY=pts/0 ;"
+        " PWD=/home/alice ; USER=root ; COMMAND=/bin/sh"
+    )
+    [message] = plan(pam, own)
+    assert (message.title, message.body) == (
+        "web1: 1 sudo/su use (1 failed)",
+        "sudo FAILED: alice as root: /bin/sh",
+    )
+
+
+def test_shadow_su_s_three_lines_are_one_act():
+    # shadow su.c: "Successful su for %s by %s", sulog "+ %s %s:%s", the PAM session
+    [message] = plan(
+        "Nov 27 10:00:00 deb9 su[700]: Successful su for root by alice",
+        "Nov 27 10:00:00 deb9 su[700]: + /dev/pts/0 alice:root",
+        "Nov 27 10:00:00 deb9 su[700]: pam_unix(su:session): session opened for user root"
+        " by alice(uid=1000)",
+        "Nov 27 10:01:00 deb9 su[701]: FAILED su for root by mallory",
+        "Nov 27 10:01:00 deb9 su[701]: - /dev/pts/1 mallory:root",
+        "Nov 27 10:01:00 deb9 su[701]: pam_unix(su:auth): authentication failure; logname=mallory"
+        " uid=1001 euid=0 tty=/dev/pts/1 ruser=mallory rhost=  user=root",
+    )
+    assert message.title == "deb9: 2 sudo/su uses (1 failed)"
+    assert message.body == "su: alice as root\nsu FAILED: mallory as root"
+
+
+def test_the_same_words_again_are_another_act_even_without_a_pid():
+    # RHEL's su writes only its PAM session, and no pid; sshd lines without one
+    messages = plan(
+        *[
+            f"Nov 27 1{n}:00:00 rhel8 su: pam_unix(su-l:session): session opened for user root"
+            " by alice(uid=1000)"
+            for n in range(3)
+        ],
+        "Nov 27 10:00:00 h sshd: Accepted password for bob from 192.0.2.1 port 40001 ssh2",
+        "Nov 27 10:05:00 h sshd: Accepted password for bob from 198.51.100.66 port 40002 ssh2",
+    )
+    titles = [message.title for message in messages]
+    assert "h: SSH login bob from 198.51.100.66" in titles
+    assert "h: SSH login bob from 192.0.2.1" in titles
+    [su] = [message for message in messages if message.host == "rhel8"]
+    assert (su.title, su.body) == ("rhel8: 3 sudo/su uses", "su: alice as root ×3")
+
+
+def test_old_openssh_s_pre_auth_child_does_not_count_an_attempt_twice():
+    # OpenSSH up to 5.8: the pre-auth child logs under a pid of its own
+    [message] = plan(
+        "Nov 27 10:00:01 c6 sshd[12345]: Invalid user admin from 192.0.2.1",
+        "Nov 27 10:00:01 c6 sshd[12346]: input_userauth_request: invalid user admin",
+        "Nov 27 10:00:03 c6 sshd[12345]: Failed password for invalid user admin from 192.0.2.1"
+        " port 5555 ssh2",
+        "Nov 27 10:00:03 c6 sshd[12346]: Received disconnect from 192.0.2.1: 11: Bye Bye",
+        "Nov 27 10:00:07 c6 sshd[12350]: Failed password for root from 192.0.2.2 port 5556 ssh2",
+        "Nov 27 10:00:11 c6 sshd[12351]: Disconnecting: Too many authentication failures for root",
+    )
+    assert message.title == "c6: 2 failed logins from 2 addresses"
+
+
+def test_a_host_name_from_reverse_dns_gives_way_to_the_address():
+    # with UseDNS yes, PAM's rhost= is the client's name, which its owner chooses
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sshd[60]: pam_unix(sshd:auth): authentication failure; logname="
+        " uid=0 euid=0 tty=ssh ruser= rhost=10.0.0.1.evil.example  user=root",
+        "Nov 27 10:00:02 web1 sshd[60]: Failed password for root from 203.0.113.60 port 4000 ssh2",
+    )
+    assert "IPs: 203.0.113.60 ×1" in message.body
+    assert "evil" not in message.body
+
+
+def test_openssh_9_8_s_listener_names_its_own_address_first():
+    # sshd.c 9.8 child_reap(): "connection from %s to %s" with the local address first
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sshd-session[31200]: Connection from 203.0.113.70 port 5000"
+        ' on 198.51.100.1 port 22 rdomain ""',
+        "Nov 27 10:02:00 web1 sshd[800]: Timeout before authentication for connection from"
+        " 198.51.100.1 to 203.0.113.70, pid = 31200",
+    )
+    assert "IPs: 203.0.113.70 ×1" in message.body

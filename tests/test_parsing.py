@@ -5,6 +5,7 @@ the functions and through --dry-run --json."""
 import datetime
 import json
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -297,3 +298,18 @@ def test_rfc3339_fractions_and_zones_of_any_form():
         record = authwatch.parse_line(f"{stamp} web1 sshd[1]: x", NOW)
         assert record.time.isoformat() == expected
         assert (record.host, record.program) == ("web1", "sshd")
+
+
+def test_every_number_a_rule_takes_is_bounded():
+    # classify() makes numbers of them: an unbounded run of digits would be
+    # refused by int() (over 4300 digits), or be no port at all
+    numbers = re.compile(r"\(\?P<(port|count|connection)>([^()]*)\)")
+    for rule in authwatch.RULES:
+        for name, body in numbers.findall(rule.pattern):
+            assert re.fullmatch(r"\\d\{1,(\d+)\}", body), (rule.name, name, body)
+            assert int(re.fullmatch(r"\\d\{1,(\d+)\}", body)[1]) <= 10, (rule.name, name)
+
+
+@pytest.mark.parametrize("line", ["", "   ", "\x00\x00\x00", "web1 sshd[1]: ", "sshd[2]:  \x00"])
+def test_a_line_that_says_nothing_is_no_event(line):
+    assert list(authwatch.understand([authwatch.parse_line(line, NOW)])) == []
