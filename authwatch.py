@@ -2446,11 +2446,12 @@ def classify_all(records, ignore, builtin_noise):
                     time=record.time or previous.time, line=record.line, count=record.count
                 )
             continue
-        if not record.message.strip(" \t\x00"):  # nothing said: an empty line, a file's hole
-            previous = None
-            continue
         event = classify(record)
-        if (event.kind == "noise" and builtin_noise) or (ignore and ignore(noise_text(record))):
+        if (
+            (event.kind == "noise" and builtin_noise)
+            or (ignore and ignore(noise_text(record)))
+            or (event.kind == "other" and not record.message.strip(BLANK))
+        ):
             previous = None
             continue
         if event.kind == "noise":
@@ -2459,6 +2460,7 @@ def classify_all(records, ignore, builtin_noise):
         yield event
 
 
+BLANK = " \t\x00"  # a line of nothing else says nothing: an empty line, a file's hole
 RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
 WAITING_LINES = 64  # lines of one connection that may wait for its address
 
@@ -2492,7 +2494,12 @@ def follow_connections(events):
         ):
             event = event._replace(kind="probe")
         known = addresses.get(key)
-        if known and event.ip and (event.rule in NAMED_BY_LISTENER or not is_address(event.ip)):
+        if (
+            known
+            and event.ip
+            and event.ip != known[0]
+            and (event.rule in NAMED_BY_LISTENER or not is_address(event.ip))
+        ):
             # what the connection's own lines said is surer than the listener's
             # line (OpenSSH 9.8 names its own address first) or a host name
             event = event._replace(ip=known[0], port=event.port or known[1])
@@ -2605,20 +2612,24 @@ class HostSummary:
         """Given an Event, count it (as many times as its line was written),
         unless it tells again what is counted; hold a PAM failure that its
         program may tell again in its own words (see finish())."""
-        key = (event.program, event.user)
         if event.rule in ECHO_RULES:
+            key = (event.program, event.user)
             if key not in self.told:
                 self.echoes.setdefault(key, []).append(event)
                 if len(self.echoes) > RECENT_CONNECTIONS:
                     for held in self.echoes.pop(next(iter(self.echoes))):
                         self.count(held)
             return
-        if event.kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
+        kind = event.kind
+        if kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
+            key = (event.program, event.user)
             self.echoes.pop(key, None)
             self.told[key] = True  # its PAM line may come after it
             if len(self.told) > RECENT_CONNECTIONS:
                 del self.told[next(iter(self.told))]
-        if event.kind not in ECHOED_KINDS or not self.is_echo(event):
+        if kind in FAILURE_KINDS:
+            self.add_failure(event)
+        elif kind not in ECHOED_KINDS or not self.is_echo(event):
             self.count(event)
 
     def finish(self):
@@ -2694,7 +2705,13 @@ class HostSummary:
             self.counts[event.kind] += 1
             counted[0] = event.kind
         weight = 1 if key else event.count
-        if event.ip and counted[1] and not is_address(counted[1]) and is_address(event.ip):
+        if (
+            event.ip
+            and counted[1]
+            and event.ip != counted[1]
+            and not is_address(counted[1])
+            and is_address(event.ip)
+        ):
             # the client's host name (PAM's rhost= with sshd's UseDNS), which its
             # owner chooses: the address that a later line names counts instead
             self.failure_ips[counted[1]] -= 1
@@ -3036,13 +3053,6 @@ def format_message(message):
 MAX_LINE = 64 * 1024  # a longer line keeps this much; the rest is skipped
 
 
-def decode_line(raw):
-    """Given a line as read (bytes), return it as text: UTF-8 where valid,
-    a replacement mark for each bad byte, without its line ending.
-    """
-    return raw.decode("utf-8", "replace").rstrip("\r\n")
-
-
 def read_position(path):
     """Given a position file (pygtail's format, inode and offset a line each,
     then authwatch's fingerprint of the file's first line), return (inode,
@@ -3078,34 +3088,36 @@ def fingerprint_of(file):
     return f"{zlib.crc32(first):08x}{zlib.adler32(first):08x}"
 
 
+READ_SIZE = 1024 * 1024  # read in large pieces, and split them into lines
+
+
 def read_lines(file, keep_partial):
-    """Given a binary file at the place to read from, yield its lines (bytes)
-    to the end; a line longer than MAX_LINE yields its first MAX_LINE bytes.
-    A last line without its newline is yielded only if keep_partial (the file
-    is rotated and done), else the file is left just before it.
+    """Given a binary file at the place to read from, yield its lines to the
+    end, as text: UTF-8 where valid, a replacement mark for each bad byte,
+    without the line ending; a line longer than MAX_LINE bytes yields its
+    first MAX_LINE.  A last line without its newline is yielded only if
+    keep_partial (the file is rotated and done), else the file is left just
+    before it; otherwise just after what was read.
     """
     start = file.tell()  # of the line being read: counted, not asked for each line
+    pending, pending_length = b"", 0  # the line being read: its first bytes, its length
     while True:
-        line = file.readline(MAX_LINE)
-        if not line:
-            return
-        if line.endswith(b"\n"):
-            start += len(line)
-            yield line
-            continue
-        if len(line) == MAX_LINE:  # a huge line: skip to its end
-            rest = line
-            while rest and not rest.endswith(b"\n"):
-                rest = file.readline(MAX_LINE)
-            if rest.endswith(b"\n") or keep_partial:
-                start = file.tell()
-                yield line
-                continue
-        elif keep_partial:
-            yield line
-            continue
-        file.seek(start)  # syslog is still writing it: next run
-        return
+        chunk = file.read(READ_SIZE)
+        if not chunk:
+            break
+        pieces = chunk.split(b"\n")
+        for piece in pieces[:-1]:  # each ends a line
+            line = pending + piece if pending_length else piece
+            yield line[:MAX_LINE].decode("utf-8", "replace").rstrip("\r")
+            start += pending_length + len(piece) + 1
+            pending, pending_length = b"", 0
+        if len(pending) < MAX_LINE:
+            pending = (pending + pieces[-1])[:MAX_LINE]
+        pending_length += len(pieces[-1])
+    if pending_length and keep_partial:
+        yield pending.decode("utf-8", "replace").rstrip("\r")
+        start += pending_length
+    file.seek(start)  # a line syslog is still writing waits for the next run
 
 
 def open_log(path):
@@ -3219,7 +3231,7 @@ class FileSource(Source):
                 offset = yield from self.rotated_records(stored, inode, fingerprint, now)
             current.seek(offset)
             for line in read_lines(current, keep_partial=False):
-                yield parse_line(decode_line(line), now)
+                yield parse_line(line, now)
             self.position = (inode, current.tell(), fingerprint)
 
     def stored_position(self):
@@ -3260,7 +3272,7 @@ class FileSource(Source):
             with open_log(old) as file:
                 file.seek(offset)
                 for line in read_lines(file, keep_partial=True):
-                    yield parse_line(decode_line(line), now)
+                    yield parse_line(line, now)
         return 0
 
     def positions(self):

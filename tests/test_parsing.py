@@ -201,9 +201,9 @@ def test_a_line_with_a_host_but_no_timestamp():
 
 
 def random_text(seed, length):
-    """Return text decoded from random bytes, as decode_line() would give it."""
+    """Return text decoded from random bytes, as read_lines() would give it."""
     chooser = random.Random(seed)
-    return authwatch.decode_line(bytes(chooser.randrange(256) for _ in range(length)))
+    return bytes(chooser.randrange(256) for _ in range(length)).decode("utf-8", "replace")
 
 
 GARBAGE = [
