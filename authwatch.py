@@ -109,7 +109,6 @@ DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
 PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")
-URL = re.compile(r"(?P<scheme>[A-Za-z][\w+.-]*)://(?:[^@/]*@)?(?P<host>\[[^\]/]*\]|[^:/?#]*)")
 
 # What an event can be: the kinds that RULES give, and "other".
 # fmt: off
@@ -223,6 +222,27 @@ def default_log_path():
         if os.path.exists(path):
             return path
     return DEFAULT_LOG_PATHS[0]
+
+
+def url_parts(url):
+    """Given a URL, return (scheme, host) as any HTTP library reads it, or
+    (None, None) when it is no plain http(s) URL: user information, a query,
+    a fragment, a backslash or white space may be read differently by
+    different parsers (the host one checks is not the host one sends the
+    token to), and Pushover's API needs none of them.
+    """
+    from urllib.parse import urlsplit
+
+    if any(char in url for char in "@?#\\") or not url.isprintable() or " " in url:
+        return None, None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is no port)
+    except ValueError:
+        return None, None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None, None
+    return parts.scheme.lower(), parts.hostname
 
 
 def is_loopback_host(host):
@@ -364,11 +384,14 @@ def load_config(path, environ, overrides, need_pushover):
     user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
 
     api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
-    url = URL.match(api_url)
-    scheme = url["scheme"].lower() if url else None
-    if scheme not in ("https", "http") or not url["host"]:
-        reader.problem("pushover", "api_url", f"not an http(s) URL: {api_url!r}")
-    elif scheme != "https" and not is_loopback_host(url["host"].strip("[]")):
+    scheme, host = url_parts(api_url) if api_url != DEFAULT_API_URL else ("https", None)
+    if scheme is None:
+        reader.problem(
+            "pushover",
+            "api_url",
+            f"not a plain http(s) URL (no user, query, fragment or backslash): {api_url!r}",
+        )
+    elif scheme != "https" and not is_loopback_host(host):
         reader.problem("pushover", "api_url", "must use https (plain http only to loopback)")
 
     source_type = reader.choice("source", "type", SOURCE_TYPES, "auto")

@@ -6,7 +6,11 @@ exit codes and one-line errors of bad usage.
 import configparser
 import ipaddress
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -334,6 +338,44 @@ def test_api_url_other_than_https_or_loopback_http_is_refused(tmp_path, api_url)
     path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
     [problem] = problems(path)
     assert problem.startswith(f"{path}: [pushover] api_url: ")
+
+
+# URLs that one parser reads as loopback and another as 192.0.2.2: the token
+# must not go to the one that checking did not see
+MISREAD_URLS = [
+    "http://192.0.2.2:47999#@127.0.0.1/x",
+    "http://192.0.2.2:47999?@127.0.0.1/x",
+    "http://192.0.2.2:47999\\@127.0.0.1/x",
+    "http://127.0.0.1@192.0.2.2:47999/x",
+    "http://127.0.0.1:80 @192.0.2.2/x",
+    "https://api.pushover.net:99999/1/messages.json",
+]
+
+
+@pytest.mark.parametrize("api_url", MISREAD_URLS)
+def test_an_api_url_that_parsers_may_read_differently_is_refused(tmp_path, api_url):
+    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
+    [problem] = problems(path)
+    assert problem.startswith(f"{path}: [pushover] api_url: not a plain http(s) URL")
+
+
+@pytest.mark.skipif(
+    not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -n, as root"
+)
+@pytest.mark.parametrize("api_url", MISREAD_URLS[:3])
+def test_a_refused_api_url_is_never_reached(tmp_path, api_url):
+    # in a network namespace of its own (loopback only): were the check to fail,
+    # nothing could leave this machine
+    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
+    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
+    done = subprocess.run(
+        ["unshare", "-n", "--", sys.executable, "-c", code, "--config", str(path),
+         "--test-notification", "--state-dir", str(tmp_path / "state")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == ExitStatus.CONFIG_ERROR, done.stderr
+    assert "api_url: not a plain http(s) URL" in done.stderr
+    assert done.stdout == ""
 
 
 @pytest.mark.parametrize(
