@@ -2587,8 +2587,10 @@ TELLING = {"probe": 0, "login_failed": 1, "invalid_user": 2}
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
 KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
 KEPT_OTHER_LINES = 20
-# C0 and C1 controls, zero-width and direction marks, line and paragraph separators
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+# What clean() replaces, by Unicode category: controls (C0, C1), format
+# characters (zero-width ones, direction marks and overrides, the soft hyphen,
+# the BOM, tags), line and paragraph separators.
+UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
 
 
 class Message(NamedTuple):
@@ -2770,10 +2772,24 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
 
 
 def clean(text):
-    """Given text that may come from an attacker, return it with control and
-    direction-changing characters replaced, safe to show on one line.
+    """Given text that may come from an attacker, return it with control,
+    format (zero-width, direction-changing) and separator characters
+    replaced, safe to show on one line.  Every title and line of a message
+    passes through it (see title_text() and fit_lines()).
     """
-    return CONTROL_CHARACTERS.sub("\N{REPLACEMENT CHARACTER}", text)
+    if text.isprintable():
+        return text
+    import unicodedata
+
+    return "".join(
+        "\N{REPLACEMENT CHARACTER}" if unicodedata.category(char) in UNSHOWN_CATEGORIES else char
+        for char in text
+    )
+
+
+def title_text(text):
+    """Given a message's title, return it cleaned and cut to Pushover's limit."""
+    return shorten(clean(text), MAX_TITLE)
 
 
 def shorten(text, limit):
@@ -2825,14 +2841,14 @@ def is_known(event, allow):
 
 def known_login_line(event):
     """Given a known login Event, return its line in the digest."""
-    return f"{clean(event.user or '?')} {login_origin(event)} ({clean(event.method or '?')})"
+    return f"{event.user or '?'} {login_origin(event)} ({event.method or '?'})"
 
 
 def login_origin(event):
     """Given a login Event, return where it came from: 'from IP' or 'on TTY'."""
     if event.ip:
         return f"from {event.ip}"
-    return f"on {clean(event.tty)}" if event.tty else "on the console"
+    return f"on {event.tty}" if event.tty else "on the console"
 
 
 def login_message(host, event, priority):
@@ -2842,18 +2858,18 @@ def login_message(host, event, priority):
     what = "SSH login" if event.program in SSHD else "login"
     lines = []
     if event.method:
-        lines.append(f"Method: {clean(event.method)}")
+        lines.append(f"Method: {event.method}")
     if event.fingerprint:
-        lines.append("Key: " + clean(" ".join(filter(None, (event.key_type, event.fingerprint)))))
+        lines.append("Key: " + " ".join(filter(None, (event.key_type, event.fingerprint))))
     if event.ip:
         lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
-    title = f"{clean(host)}: {what} {clean(event.user or '?')} {login_origin(event)}"
+    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}"
     return Message(
         host,
-        shorten(title, MAX_TITLE),
-        fit_lines(lines or [clean(event.message)], MAX_MESSAGE),
+        title_text(title),
+        fit_lines(lines or [event.message], MAX_MESSAGE),
         priority,
         unix_time(event.time),
     )
@@ -2864,11 +2880,11 @@ def privilege_line(event):
     who ran what, as whom; failures marked.
     """
     if event.kind == "account":
-        return f"{event.program}: {clean(event.message)}"
+        return f"{event.program}: {event.message}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
-    target = f" as {clean(event.target)}" if event.target else ""
-    command = f": {clean(event.command)}" if event.command else ""
-    return f"{event.program}{failed}: {clean(event.user or '?')}{target}{command}"
+    target = f" as {event.target}" if event.target else ""
+    command = f": {event.command}" if event.command else ""
+    return f"{event.program}{failed}: {event.user or '?'}{target}{command}"
 
 
 def privilege_message(summary, priorities):
@@ -2889,7 +2905,7 @@ def privilege_message(summary, priorities):
         lines.append(f"… and {unlisted} more")
     return Message(
         summary.host,
-        shorten(f"{clean(summary.host)}: {', '.join(parts)}", MAX_TITLE),
+        title_text(f"{summary.host}: {', '.join(parts)}"),
         fit_lines(lines, MAX_MESSAGE),
         max(priorities[kind] for kind in PRIVILEGE_KINDS if counts[kind]),
         unix_time(summary.latest.get("privilege")),
@@ -2915,7 +2931,7 @@ def failure_lines(summary):
     lines = [failure_headline(summary, f" ({kinds})" if kinds else "")]
     for label, counter in (("IPs", summary.failure_ips), ("Users", summary.failure_users)):
         if counter:
-            top = ", ".join(f"{clean(name)} ×{n}" for name, n in counter.most_common(TOP_COUNT))
+            top = ", ".join(f"{name} ×{n}" for name, n in counter.most_common(TOP_COUNT))
             lines.append(f"{label}: {top}")
     return lines
 
@@ -2959,7 +2975,7 @@ def digest_message(summary, alerts):
         times.append(summary.latest.get("known"))
     return Message(
         summary.host,
-        shorten(f"{clean(summary.host)}: {', '.join(parts)}", MAX_TITLE),
+        title_text(f"{summary.host}: {', '.join(parts)}"),
         fit_lines(lines, MAX_MESSAGE),
         max(priorities),
         unix_time(max(filter(None, times), default=None)),
@@ -2969,8 +2985,8 @@ def digest_message(summary, alerts):
 def noise_text_of(event):
     """Given an Event, return its line without time and host, made safe."""
     if event.program:
-        return clean(f"{event.program}: {event.message}")
-    return clean(event.message)
+        return f"{event.program}: {event.message}"
+    return event.message
 
 
 def host_messages(summary, alerts):
@@ -2996,7 +3012,7 @@ def fit_lines(lines, limit):
     shortened to MAX_LINE_LENGTH, keeping whole lines and saying how many did
     not fit.
     """
-    lines = [shorten(line, MAX_LINE_LENGTH) for line in lines]
+    lines = [shorten(clean(line), MAX_LINE_LENGTH) for line in lines]
     kept = []
     for index, line in enumerate(lines):
         rest = len(lines) - index
@@ -3024,7 +3040,7 @@ def merge_messages(messages):
     stamps = [message.timestamp for message in messages if message.timestamp]
     return Message(
         messages[0].host,
-        shorten(f"{titles[0]} … and {folded} more", MAX_TITLE),
+        title_text(f"{titles[0]} … and {folded} more"),
         fit_lines([f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
         max(message.priority for message in messages),
         max(stamps, default=None),
@@ -3053,13 +3069,13 @@ def plan_messages(summaries, notices, local_host, alerts):
         [message for summary in summaries.values() for message in host_messages(summary, alerts)],
         alerts.max_messages,
     )
-    notes = [f"Note: {clean(notice)}" for notice in notices]
+    notes = [f"Note: {notice}" for notice in notices]
     if notes and messages:
         first = messages[0]
         body = fit_lines(notes + first.body.splitlines(), MAX_MESSAGE)
         messages[0] = first._replace(body=body)
     elif notes:
-        title = shorten(f"{clean(local_host)}: authwatch notice", MAX_TITLE)
+        title = title_text(f"{local_host}: authwatch notice")
         messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
     return messages
 

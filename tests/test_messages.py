@@ -5,6 +5,7 @@ logins, Pushover's limits and attacker text."""
 import datetime
 import ipaddress
 
+import pytest
 from conftest import NOW
 
 import authwatch
@@ -520,3 +521,19 @@ def test_openssh_9_8_s_listener_names_its_own_address_first():
         " 198.51.100.1 to 203.0.113.70, pid = 31200",
     )
     assert "IPs: 203.0.113.70 ×1" in message.body
+
+
+UNSHOWN = ["\u061c", "\ufeff", "\u2060", "\u2064", "\u180e", "\u00ad", "\U000e0041", "\u202e"]
+
+
+@pytest.mark.parametrize("char", [*UNSHOWN, "\x07", "\x1b", "\u2028"], ids=ascii)
+def test_no_field_can_hide_or_turn_text(char):
+    # util-linux login: "LOGIN ON %s BY %s FROM %s", the host as the client gave it
+    messages = plan(
+        f"Nov 27 10:00:00 web1 login[50]: LOGIN ON pts/0 BY root FROM {char}1.0.0.01",
+        f"Nov 27 10:00:01 web1 sshd[51]: Invalid user a{char}b from 192.0.2.5 port 4000",
+        f"Nov 27 10:00:02 web1 sudo:    alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/x{char}",
+    )
+    text = "".join(message.title + message.body for message in messages)
+    assert char not in text
+    assert text.count("\N{REPLACEMENT CHARACTER}") >= 3
