@@ -380,8 +380,18 @@ def load_config(path, environ, overrides, need_pushover):
     reader = ConfigReader(read_config_text(path), path or "config")
     reader.check_names(CONFIG_KEYS)
 
+    if path is None and need_pushover and not (
+        environ.get("AUTHWATCH_PUSHOVER_TOKEN") and environ.get("AUTHWATCH_PUSHOVER_USER")
+    ):
+        looked = ", ".join(["$AUTHWATCH_CONFIG"] + [expand_home(p, environ) for p in CONFIG_PATHS])
+        raise ConfigError(
+            f"no config file found (looked for {looked}): copy config.example.ini to one of"
+            " them and set [pushover] token and user, or name one with --config"
+        )
     token = pushover_key(reader, environ, "token", "AUTHWATCH_PUSHOVER_TOKEN", need_pushover)
     user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
+    if path and reader.text("pushover", "token") and os.stat(path).st_mode & 0o004:
+        log.warning("%s holds the Pushover token and every user may read it: chmod o-r it", path)
 
     api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
     scheme, host = url_parts(api_url) if api_url != DEFAULT_API_URL else ("https", None)

@@ -137,7 +137,8 @@ def sent_forms(server):
 
 @pytest.fixture
 def config_file(tmp_path, httpserver):
-    """Write a config that points at the stand-in; return its path."""
+    """Write a config that points at the stand-in, readable by its owner
+    alone; return its path."""
 
     def write(extra="", api_url=None, pushover=""):
         path = tmp_path / "authwatch.ini"
@@ -150,6 +151,7 @@ def config_file(tmp_path, httpserver):
             + f"[state]\ndir = {tmp_path / 'state'}\n"
             + extra
         )
+        path.chmod(0o600)  # it holds the token
         return str(path)
 
     return write

@@ -41,9 +41,11 @@ def no_real_config(tmp_path, monkeypatch):
 
 
 def write(path, text):
-    """Write text to path (making its folders); return the path as a string."""
+    """Write text to path (making its folders), readable by its owner alone;
+    return the path as a string."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+    path.chmod(0o600)
     return str(path)
 
 
@@ -153,16 +155,27 @@ def test_dry_run_needs_no_config_file(empty_log):
     assert (result.status, result.stdout, result.stderr) == (ExitStatus.OK, "", "")
 
 
-def test_a_real_run_without_a_config_says_token_and_user_are_missing(empty_log):
-    result = run_main("--log", empty_log)
+def test_a_real_run_without_a_config_says_none_was_found_and_where_it_looked(tmp_path, empty_log):
+    result = run_main("--log", empty_log, environ={"HOME": str(tmp_path)})
     assert result.status == ExitStatus.CONFIG_ERROR
-    lines = result.stderr.splitlines()
-    assert len(lines) == 2
-    assert "[pushover] token: missing" in lines[0]
-    assert "AUTHWATCH_PUSHOVER_TOKEN" in lines[0]
-    assert "[pushover] user: missing" in lines[1]
-    assert "AUTHWATCH_PUSHOVER_USER" in lines[1]
-    assert all(line.startswith("authwatch: error: ") for line in lines)
+    [line] = result.stderr.splitlines()
+    assert line.startswith("authwatch: error: no config file found (looked for $AUTHWATCH_CONFIG, ")
+    paths = [
+        authwatch.expand_home(path, {"HOME": str(tmp_path)}) for path in authwatch.CONFIG_PATHS
+    ]
+    assert f"$AUTHWATCH_CONFIG, {', '.join(paths)})" in line
+    assert "--config" in line
+
+
+def test_without_a_config_file_the_keys_may_come_from_the_environment(empty_log):
+    environ = {"AUTHWATCH_PUSHOVER_TOKEN": TOKEN}
+    result = run_main("--log", empty_log, environ=environ)
+    assert result.status == ExitStatus.CONFIG_ERROR
+    assert "no config file found" in result.stderr
+    environ["AUTHWATCH_PUSHOVER_USER"] = USER_KEY
+    result = run_main("--log", empty_log, "--state-dir", str(Path(empty_log).parent / "s"),
+                      environ=environ)  # fmt: skip
+    assert "no config file" not in result.stderr
 
 
 ### What the file may hold ###################################################
@@ -809,3 +822,15 @@ def test_a_test_notification_is_no_dry_run():
     assert result.stderr == (
         "authwatch: error: --test-notification sends: it does not go with --dry-run\n"
     )
+
+
+def test_a_config_with_the_token_that_others_may_read_is_warned_of(tmp_path, empty_log):
+    path = write(tmp_path / "a.ini", VALID)
+    os.chmod(path, 0o644)
+    args = ("--config", path, "--dry-run", "--log", empty_log)
+    result = run_main(*args)
+    assert result.status == ExitStatus.OK
+    [line] = result.stderr.splitlines()
+    assert line.startswith("authwatch: ") and "every user may read it" in line
+    os.chmod(path, 0o640)
+    assert run_main(*args).stderr == ""
