@@ -19,11 +19,13 @@ import configparser
 import contextlib
 import datetime
 import enum
+import errno
 import fcntl
 import functools
 import json
 import os
 import re
+import stat
 import sys
 import time
 import zlib
@@ -3176,8 +3178,20 @@ def open_log(path):
     if path.endswith(".gz"):
         import gzip
 
-        return gzip.open(path, "rb")
-    return open(path, "rb")
+        return gzip.GzipFile(fileobj=open_regular(path), mode="rb")
+    return open_regular(path)
+
+
+def open_regular(path):
+    """Given a path, return it opened for binary reading if it is a regular
+    file; raise OSError if it is not (a FIFO would block the run for ever, a
+    device such as /dev/zero never end) or cannot be opened.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise OSError(errno.EINVAL, "not a regular file")
+    return os.fdopen(descriptor, "rb")
 
 
 def rotated_candidates(path):
@@ -3348,7 +3362,7 @@ def open_readable(path):
     SourceError saying why it cannot be, with a hint where one helps.
     """
     try:
-        return open(path, "rb")
+        return open_regular(path)
     except PermissionError:
         raise SourceError(
             f"cannot read {path}: permission denied (run as root, or add the user to group adm)"

@@ -304,3 +304,23 @@ def test_a_log_nobody_may_read_is_one_line_with_a_hint(public_tmp):
         f"authwatch: error: cannot read {log}: permission denied"
         " (run as root, or add the user to group adm)\n"
     )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "folder"])
+def test_a_log_that_is_no_regular_file_is_refused_at_once(tmp_path, kind):
+    # a FIFO would hold the run (and its lock) for ever, /dev/zero never ends
+    log = tmp_path / "auth.log"
+    if kind == "fifo":
+        os.mkfifo(log)
+    elif kind == "folder":
+        log.mkdir()
+    else:
+        log.symlink_to("/dev/zero")
+    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--dry-run", "--from-start", "--log", str(log)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == authwatch.ExitStatus.SOURCE_ERROR
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"authwatch: error: cannot read {log}: ")
