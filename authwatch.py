@@ -382,8 +382,10 @@ def load_config(path, environ, overrides, need_pushover):
     reader = ConfigReader(read_config_text(path), path or "config")
     reader.check_names(CONFIG_KEYS)
 
-    if path is None and need_pushover and not (
-        environ.get("AUTHWATCH_PUSHOVER_TOKEN") and environ.get("AUTHWATCH_PUSHOVER_USER")
+    if (
+        path is None
+        and need_pushover
+        and not (environ.get("AUTHWATCH_PUSHOVER_TOKEN") and environ.get("AUTHWATCH_PUSHOVER_USER"))
     ):
         looked = ", ".join(["$AUTHWATCH_CONFIG"] + [expand_home(p, environ) for p in CONFIG_PATHS])
         raise ConfigError(
@@ -572,13 +574,14 @@ SOLARIS_ID = re.compile(r"\[ID \d{1,10} [\w.]{1,30}\] ")
 # dropbear -E (its stderr in the journal): "[child pid] Nov 26 19:24:53 message"
 STDERR_STAMP = re.compile(r"\[(?P<pid>\d{1,10})\] [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d ")
 # rsyslog's $RepeatedMsgReduction: one line for the same message written N times
-REPEATED = re.compile(r"message repeated (?P<count>\d{1,9}) times: \[ ?(?P<message>.*)\]")
+COUNT = r"(?P<count>[1-9]\d{0,8})"  # how many times: never 0, never more than fits
+REPEATED = re.compile(f"message repeated {COUNT} times: \\[ ?(?P<message>.*)\\]")
 # sysklogd's and busybox's: the host's previous message, N more times
-LAST_REPEATED = re.compile(r"(?:.* )?[Ll]ast message repeated (?P<count>\d{1,9}) times?")
+LAST_REPEATED = re.compile(f"(?:.* )?[Ll]ast message repeated {COUNT} times?")
 # syslog-ng's: "Last message 'Failed password for ' repeated 3 times, suppressed by
 # syslog-ng on web1" (the start of the message before, under its program's tag)
 SUPPRESSED = re.compile(
-    r"Last message '.*' repeated (?P<count>\d{1,9}) times?, suppressed by syslog-ng on \S+"
+    f"Last message '.*' repeated {COUNT} times?, suppressed by syslog-ng on \\S+"
 )
 MONTHS = {
     name: number
@@ -2072,12 +2075,13 @@ CONNECTION_ENDS = frozenset((
     "dropbear_exit_before_auth", "dropbear_exit_before_auth_old", "dropbear_early_exit_socket",
 ))
 # A connection whose only line is one of these (with a port, without a user)
-# was a probe: OpenSSH 7.3 to 10.2 writes "Connection closed by ADDR port N" at
-# LogLevel INFO when the banner exchange failed, and from 9.5 on nothing else
-# about it.  (serverloop.c writes it after a login only at VERBOSE, where the
-# session's child says "Starting session" first, and from 9.8 when a write to
-# the client fails.)
-ALONE_PROBES = {"ssh_connection_closed": ("sshd", "sshd-session")}  # rule -> its programs
+# was a probe: OpenSSH 7.3 to 9.7 writes "Connection closed by ADDR port N" at
+# LogLevel INFO only when the banner exchange failed, and from 9.5 on nothing
+# else about it (serverloop.c writes it after a login only at VERBOSE, where
+# the session's child says "Starting session" first).  Not sshd-session
+# (9.8+): its serverloop.c writes it at INFO whenever a logged-in client
+# closes its end (sshbuf_read() sets EPIPE), from a pid that wrote nothing else.
+ALONE_PROBES = {"ssh_connection_closed": ("sshd",)}  # rule -> its programs
 # Lines the listening sshd writes about the process of a connection: "pid = N".
 NAMED_BY_LISTENER = frozenset(
     ("ssh_probe_timeout", "ssh_probe_child_crash", "ssh_probe_child_signal")
@@ -2426,7 +2430,7 @@ def classify(record):
         (plain_address(ip) if ":" in ip else ip) if ip else None,
         int(port) if port else None, method or None, command or None, key_type or None,
         fingerprint or None, tty or None, connection,
-        record.count * int(count) if count else record.count,
+        record.count * max(1, int(count)) if count else record.count,
     )  # fmt: skip
 
 
@@ -2650,23 +2654,28 @@ class HostSummary:
         unless it tells again what is counted; hold a PAM failure that its
         program may tell again in its own words (see finish())."""
         if event.rule in ECHO_RULES:
-            key = (event.program, event.user)
-            if key not in self.told:
-                self.echoes.setdefault(key, []).append(event)
-                if len(self.echoes) > RECENT_CONNECTIONS:
-                    for held in self.echoes.pop(next(iter(self.echoes))):
-                        self.count(held)
+            key = (event.program, event.pid, event.user)
+            if self.told.pop(key, None):
+                return  # told already, once
+            held = self.echoes.setdefault(key, [event, 0])
+            held[1] += event.count
+            if len(self.echoes) > RECENT_CONNECTIONS:
+                self.count_held(self.echoes.pop(next(iter(self.echoes))))
             return
         kind = event.kind
         if kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
-            key = (event.program, event.user)
-            self.echoes.pop(key, None)
-            self.told[key] = True  # its PAM line may come after it
-            if len(self.told) > RECENT_CONNECTIONS:
-                del self.told[next(iter(self.told))]
+            key = (event.program, event.pid, event.user)
+            if self.echoes.pop(key, None) is None:
+                self.told[key] = True  # its PAM line may come after it
+                if len(self.told) > RECENT_CONNECTIONS:
+                    del self.told[next(iter(self.told))]
         if kind in FAILURE_KINDS:
             self.add_failure(event)
-        elif kind not in ECHOED_KINDS or not self.is_echo(event):
+        elif (
+            kind not in ECHOED_KINDS
+            or event.program not in ECHOING_PROGRAMS
+            or not self.is_echo(event)
+        ):
             self.count(event)
 
     def finish(self):
@@ -2674,9 +2683,13 @@ class HostSummary:
         again: sudo-rs writes no failure of its own, RHEL's su writes its own
         to another log."""
         for held in self.echoes.values():
-            for event in held:
-                self.count(event)
+            self.count_held(held)
         self.echoes.clear()
+
+    def count_held(self, held):
+        """Given a held PAM failure and how many times it was written, count it."""
+        event, count = held
+        self.count(event._replace(count=count))
 
     def count(self, event):
         """Given an Event, count it as many times as its line was written."""
@@ -2716,6 +2729,10 @@ class HostSummary:
         last = self.last_act
         if last and act == last[:4] and event.user in (None, last[4]) and event.rule not in last[5]:
             self.last_act = last[:5] + (last[5] | {event.rule},)
+            if event.kind == "login" and (event.ip or event.tty) and self.logins:
+                told = self.logins[-1]  # login's PAM session came first: keep where from
+                if told[:4] == event[:4] and not (told.ip or told.tty):
+                    self.logins[-1] = event
             return True
         self.last_act = act + (event.user, frozenset((event.rule,)))
         return False
@@ -2867,7 +2884,7 @@ def login_message(host, event, priority):
     """Given a host name, an unknown login Event and its priority, return the
     Message about it alone.
     """
-    what = "SSH login" if event.program in SSHD else "login"
+    what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
     lines = []
     if event.method:
         lines.append(f"Method: {event.method}")

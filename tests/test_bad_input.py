@@ -20,6 +20,8 @@ BAD_LINES = {
     b" from 192.0.2.1 port 1\n",
     "no syslog header": b"\x00\x01\x02 garbage \xff\n",
     # any local user can write it with logger(1); Python refuses int() of 4300+ digits
+    "a count of naught": b"Nov 27 11:57:00 web1 sudo: message repeated 0 times: [ mallory :"
+    b" TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/true]\n",
     "a count of thousands of digits": b"Nov 27 11:57:00 web1 sshd[1]: PAM "
     + b"1" * 5000
     + b" more authentication failures; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.2"

@@ -419,7 +419,40 @@ def test_a_console_login_and_its_pam_session_are_one_login():
         " root(uid=0) by LOGIN(uid=0)",
         "Nov 27 10:00:00 web1 login[46]: ROOT LOGIN  on 'tty1'",
     )
-    assert [message.title for message in messages] == ["web1: login root on the console"]
+    assert [message.title for message in messages] == ["web1: login root on tty1"]
+
+
+def test_a_remote_console_login_keeps_where_it_came_from():
+    # util-linux login -h: the PAM session first, then "ROOT LOGIN ON %s FROM %s"
+    messages = plan(
+        "Nov 27 10:00:00 web1 login: pam_unix(login:session): session opened for user"
+        " root(uid=0) by LOGIN(uid=0)",
+        "Nov 27 10:00:00 web1 login: ROOT LOGIN ON pts/3 FROM 203.0.113.66",
+    )
+    assert [message.title for message in messages] == ["web1: login root from 203.0.113.66"]
+
+
+def test_a_forged_login_of_the_same_process_cannot_fold_a_real_one():
+    # any local user can write the first line with logger(1), the pid read from ps
+    messages = plan(
+        "Nov 27 10:00:00 gw dropbear[9001]: Password auth succeeded for 'root' from 10.0.0.5:40000",
+        "Nov 27 10:00:01 gw dropbear[9001]: Pubkey auth succeeded for 'root' with ssh-ed25519 key"
+        " SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk from 203.0.113.66:41000",
+    )
+    assert "gw: SSH login root from 203.0.113.66" in [message.title for message in messages]
+
+
+def test_held_pam_failures_are_counted_in_bounded_memory():
+    pam = (
+        "Nov 27 10:00:00 web1 sudo: pam_unix(sudo:auth): authentication failure;"
+        " logname=alice uid=1000 euid=0 tty=/dev/pts/0 ruser=alice rhost=  user=alice"
+    )
+    summary = authwatch.HostSummary("web1")
+    for event in events(*[pam] * 1000):
+        summary.add(event)
+    assert len(summary.echoes) == 1
+    summary.finish()
+    assert summary.privilege == {"sudo FAILED: alice": 1000}
 
 
 def test_a_long_lived_daemon_s_pam_failures_count_one_each():
