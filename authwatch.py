@@ -1433,8 +1433,10 @@ DROPBEAR_RULES = (
 # "sudo[pid]:" where rsyslog's imjournal reads the journal (RHEL, Fedora).
 SUDO_PROGRAMS = ("sudo", "sudo-rs")
 
-# "%8s : %s": the invoking user, right-aligned in eight columns (sudo); "{} : " (sudo-rs)
-SUDO_WHO = r" *(?P<user>[^\s\[(]\S*) : "
+# "%8s : %s": the invoking user, right-aligned in eight columns (sudo); "{} : " (sudo-rs).
+# A line with " ; USER=" twice has no sure reading (the directory or the command
+# may hold it, and either may come first): no rule, so it is shown as it is.
+SUDO_WHO = r"(?!.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
 # HOST= (1.9.4+, Defaults log_host), TTY= (absent from 1.9.4 without a terminal; 1.8 and
 # 1.9.0-1.9.3 write TTY=unknown; sudo-rs writes "TTY=/dev/pts/0 ;" or, without one, an
 # empty string, hence " :  PWD="), CHROOT= (1.9.3+), then PWD=

@@ -570,3 +570,13 @@ def test_no_field_can_hide_or_turn_text(char):
     text = "".join(message.title + message.body for message in messages)
     assert char not in text
     assert text.count("\N{REPLACEMENT CHARACTER}") >= 3
+
+
+def test_a_working_directory_cannot_lie_about_whom_sudo_ran_as():
+    # cd "/tmp/a ; USER=nobody ; ENV="; sudo -u root /bin/sh -c true
+    [message] = plan(
+        "Nov 27 10:00:00 web1 sudo:  mallory : TTY=pts/1 ; PWD=/tmp/a ; USER=nobody ; ENV= ;"
+        " USER=root ; COMMAND=/bin/sh -c true"
+    )
+    assert "as nobody" not in message.body
+    assert message.body.startswith("Other: sudo:  mallory : TTY=pts/1 ; PWD=/tmp/a ; USER=nobody")
