@@ -26,7 +26,10 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter else []
     if os.environ.get("AUTHWATCH_TESTS_STRICT") and skipped and exitstatus == 0:
-        reporter.write_line(f"\nerror: {len(skipped)} tests skipped under AUTHWATCH_TESTS_STRICT")
+        reporter.write_line(f"\nerror: {len(skipped)} tests skipped under AUTHWATCH_TESTS_STRICT:")
+        for report in skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            reporter.write_line(f"  {report.nodeid}: {reason}")
         session.exitstatus = 1
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -17,7 +18,8 @@ import time
 import pytest
 from conftest import run_main, sent_forms
 
-USER = "awtest"
+# a name no one else would pick: the test adds it, and removes it afterwards
+USER = f"awtest{secrets.token_hex(4)}"
 PASSWORD = "correct-horse-battery-staple-42"
 TOOLS = ("/usr/sbin/sshd", "/usr/sbin/rsyslogd", "sshpass", "ssh", "ssh-keygen", "logger", "sudo")
 
