@@ -3161,18 +3161,23 @@ def fingerprint_of(file):
 READ_SIZE = 1024 * 1024  # read in large pieces, and split them into lines
 
 
-def read_lines(file, keep_partial):
-    """Given a binary file at the place to read from, yield its lines to the
-    end, as text: UTF-8 where valid, a replacement mark for each bad byte,
-    without the line ending; a line longer than MAX_LINE bytes yields its
-    first MAX_LINE.  A last line without its newline is yielded only if
+def read_lines(file, keep_partial, end=None):
+    """Given a binary file at the place to read from, whether to keep a last
+    line without its newline and the offset to stop at (None: the end), yield
+    its lines, as text: UTF-8 where valid, a replacement mark for each bad
+    byte, without the line ending; a line longer than MAX_LINE bytes yields
+    its first MAX_LINE.  A last line without its newline is yielded only if
     keep_partial (the file is rotated and done), else the file is left just
-    before it; otherwise just after what was read.
+    before it (syslog is still writing it, or it goes past the end asked
+    for); otherwise just after what was read.
     """
     start = file.tell()  # of the line being read: counted, not asked for each line
+    left = None if end is None else end - start  # a log that grows while it is read
     pending, pending_length = b"", 0  # the line being read: its first bytes, its length
-    while True:
-        chunk = file.read(READ_SIZE)
+    while left is None or left > 0:
+        chunk = file.read(READ_SIZE if left is None else min(READ_SIZE, left))
+        if left is not None:
+            left -= len(chunk)
         if not chunk:
             break
         pieces = chunk.split(b"\n")
@@ -3297,7 +3302,8 @@ class FileSource(Source):
         """
         stored = None if self.from_start else self.stored_position()
         with open_readable(self.path) as current:
-            inode = os.fstat(current.fileno()).st_ino
+            status = os.fstat(current.fileno())
+            inode, end = status.st_ino, status.st_size  # lines written later: the next run's
             fingerprint = fingerprint_of(current)
             if stored is None and not self.from_start:
                 log.info(
@@ -3312,7 +3318,7 @@ class FileSource(Source):
             if stored is not None:
                 offset = yield from self.rotated_records(stored, inode, fingerprint, now)
             current.seek(offset)
-            for line in read_lines(current, keep_partial=False):
+            for line in read_lines(current, keep_partial=False, end=end):
                 yield parse_line(line, now)
             self.position = (inode, current.tell(), fingerprint)
 
