@@ -3840,6 +3840,9 @@ def read_quota(state_dir):
     return {}
 
 
+STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
+
+
 @contextlib.contextmanager
 def run_lock(state_dir):
     """Given the state directory, hold its lock for one run; yield whether
@@ -3854,8 +3857,17 @@ def run_lock(state_dir):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            age = time.time() - os.fstat(handle).st_mtime
+            if age > STALE_LOCK:
+                log.warning(
+                    "a run has held %s for %d minutes: is it stuck? (its pid: fuser %s)",
+                    path,
+                    age // 60,
+                    path,
+                )
             yield False
             return
+        os.utime(handle)  # when this run began: a stuck run shows by its age
         yield True
     finally:
         os.close(handle)  # also releases the lock
@@ -3875,6 +3887,32 @@ RETRIES = 2  # after the first try
 FIRST_RETRY_DELAY = 5  # seconds
 LONGEST_RETRY_DELAY = 10  # seconds, also for Retry-After
 DELIVERY_TIME = 20  # seconds a run may spend sending before the rest waits for the next
+# ...and the timeouts bound each read, not a server that answers a byte at a time
+MESSAGE_TIME = 60  # seconds one message may take, all tries and waits included
+
+
+@contextlib.contextmanager
+def deadline(seconds):
+    """Given seconds, raise DeliveryError in the code run inside once they have
+    passed (a timer signal: in the main thread only, as a run is).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise DeliveryError(f"Pushover did not answer within {seconds} s: the message waits")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class PushoverRefused(AuthwatchError):
@@ -3979,12 +4017,13 @@ def send_message(session, config, message, on_quota):
     import requests
 
     try:
-        response = session.post(
-            config.api_url,
-            data=pushover_fields(config, message),
-            timeout=REQUEST_TIMEOUT,
-            allow_redirects=False,  # the token goes to api_url and nowhere else
-        )
+        with deadline(MESSAGE_TIME):
+            response = session.post(
+                config.api_url,
+                data=pushover_fields(config, message),
+                timeout=REQUEST_TIMEOUT,
+                allow_redirects=False,  # the token goes to api_url and nowhere else
+            )
     except requests.RequestException as error:
         raise DeliveryError(
             f"cannot reach Pushover at {config.api_url}: {describe_request_error(error)}"

@@ -1,7 +1,12 @@
 """Delivery by Pushover's rules, against a local stand-in: retries and their
 pace, what a 4xx or a 429 does, the outbox's bound, one run at a time."""
 
+import contextlib
+import fcntl
 import json
+import os
+import socket
+import threading
 import time
 
 import conftest
@@ -267,3 +272,56 @@ def test_a_dry_run_leaves_a_damaged_outbox_where_it_is(tmp_path, auth_log, confi
     assert real.status == 0 and "moved to" in real.stderr
     [form] = sent_forms(pushover)
     assert form["message"].startswith("Note: ")
+
+
+def test_a_server_that_drips_its_answer_cannot_hold_a_run(
+    monkeypatch, tmp_path, auth_log, config_file
+):
+    # each byte comes within the read timeout; only a deadline for the whole
+    # message bounds it
+    monkeypatch.setattr(authwatch, "MESSAGE_TIME", 3)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip():
+        listener.settimeout(10)
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 10:
+                if stop.wait(0.5):
+                    return
+                with contextlib.suppress(OSError):
+                    connection.send(bytes([byte]))
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    config = config_file(api_url=f"http://127.0.0.1:{listener.getsockname()[1]}/1/messages.json")
+    cron_run(config, auth_log)
+    append(auth_log, LOGIN)
+    started = time.monotonic()
+    result = cron_run(config, auth_log)
+    stop.set()
+    assert time.monotonic() - started < 10
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert "did not answer within 3 s" in result.stderr
+    assert [message["title"] for message in outbox(tmp_path)["messages"]] == [
+        "web1: SSH login awtest from 203.0.113.9"
+    ]
+    server.join(timeout=10)
+    listener.close()
+
+
+def test_a_run_that_holds_the_lock_for_long_is_said_to_be_stuck(tmp_path, auth_log, login_pending):
+    lock = tmp_path / "state" / "lock"
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        os.utime(lock, (time.time() - 700, time.time() - 700))
+        result = cron_run(login_pending, auth_log)
+    assert result.status == 0
+    [line] = result.stderr.splitlines()
+    assert f"a run has held {lock} for 11 minutes" in line
+    os.utime(lock, (time.time() - 60, time.time() - 60))
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert cron_run(login_pending, auth_log).stderr == ""
