@@ -3142,7 +3142,7 @@ def read_position(path):
         fingerprint = fields[2].decode("ascii") if len(fields) > 2 else None
     except (ValueError, IndexError, UnicodeDecodeError):
         inode = offset = -1
-    if inode < 0 or offset < 0 or len(fields) > 3:
+    if not (0 <= inode < 2**64 and 0 <= offset < 2**63) or len(fields) > 3:
         raise StateError(f"{path} is corrupt")
     return inode, offset, fingerprint
 
@@ -3638,7 +3638,9 @@ def read_journal_position(path):
             str(sequence): (int(number), int(time))
             for sequence, (number, time) in position.get("seen", {}).items()
         }
-        if not isinstance(realtime, int) or not isinstance(cursor, (str, type(None))):
+        if type(realtime) is not int or not 0 <= realtime < 2**63:
+            raise ValueError
+        if not isinstance(cursor, (str, type(None))):
             raise ValueError
     except FileNotFoundError:
         return None
@@ -3714,10 +3716,25 @@ def prepare_state_dir(path):
     """
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
+        check_owned(path, os.lstat(path))
     except OSError as error:
         raise StateError(f"cannot create state directory {path}: {error.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):  # also false on a read-only file system
         raise StateError(f"cannot write in state directory {path}")
+
+
+def check_owned(path, status):
+    """Given a state directory or file and its stat, raise StateError unless
+    it is this user's alone: one that another user owns or may write could
+    make a run as root write where that user chooses.
+    """
+    if status.st_uid != os.geteuid():
+        raise StateError(
+            f"{path} belongs to uid {status.st_uid}, not to this user (uid {os.geteuid()}):"
+            " refusing it (remove it, or set [state] dir)"
+        )
+    if status.st_mode & 0o022:
+        raise StateError(f"{path} may be written by other users: refusing it (chmod go-w it)")
 
 
 OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
@@ -3732,11 +3749,12 @@ def read_json_state(path, default):
     """
     try:
         with open(path, encoding="utf-8") as file:
+            check_owned(path, os.fstat(file.fileno()))
             return json.load(file)
     except FileNotFoundError:
         return default
-    except (OSError, ValueError) as error:
-        raise StateError(f"cannot read {path}: {one_line(error)}") from None
+    except (OSError, ValueError, RecursionError) as error:  # RecursionError: nesting
+        raise StateError(f"cannot read {path}: {one_line(error)[:200]}") from None
 
 
 class Outbox(NamedTuple):
@@ -3761,11 +3779,11 @@ def read_outbox(state_dir, move_damaged=True):
     try:
         stored = read_json_state(path, {})
         return Outbox(
-            [Message(**fields) for fields in stored.get("messages", [])],
+            [stored_message(fields) for fields in stored.get("messages", [])],
             [str(notice) for notice in stored.get("notices", [])],
             {str(key): str(text) for key, text in stored.get("positions", {}).items()},
         )
-    except (StateError, TypeError, AttributeError):
+    except (StateError, TypeError, AttributeError, ValueError):
         if not move_damaged:
             log.warning("%s is damaged: a real run moves it aside", path)
             return Outbox([], [], {})
@@ -3777,6 +3795,22 @@ def read_outbox(state_dir, move_damaged=True):
         notice = f"{path} was damaged and moved to {aside}: messages in it may be lost"
         log.warning("%s", notice)
         return Outbox([], [notice], {})
+
+
+def stored_message(fields):
+    """Given a Message's fields as the outbox holds them, return the Message;
+    raise TypeError or ValueError if they are not what authwatch writes.
+    """
+    message = Message(**fields)
+    texts = (message.host, message.title, message.body, *message.parts)
+    numbers = (message.priority, message.folded, message.timestamp or 0)
+    if not all(type(text) is str for text in texts) or type(message.held) is not bool:
+        raise TypeError("not a message")
+    if not all(type(number) is int for number in numbers) or type(message.parts) is not list:
+        raise TypeError("not a message")
+    if not -2 <= message.priority <= 2 or not 0 <= message.folded < 2**31:
+        raise ValueError("not a message")
+    return message._replace(parts=tuple(message.parts))
 
 
 def write_outbox(state_dir, outbox):
@@ -3833,13 +3867,18 @@ def read_quota(state_dir):
         log.warning("%s: ignored", error)
         return {}
     keys = ("limit", "remaining", "reset")
-    if isinstance(quota, dict) and all(isinstance(quota.get(key), int) for key in keys):
+    if (
+        isinstance(quota, dict)
+        and all(type(quota.get(key)) is int for key in keys)
+        and quota["reset"] < time.time() + QUOTA_RESET_HORIZON  # else silent for ever
+    ):
         return quota
     if quota:
         log.warning("%s is damaged: ignored", path)
     return {}
 
 
+QUOTA_RESET_HORIZON = 32 * 86400  # Pushover's quota resets monthly: a later reset is damage
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
 
 
@@ -4247,7 +4286,7 @@ def run(options, config, stdout, now, session_factory):
             return ExitStatus.OK
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
-        store_positions_if_changed(outbox.positions)
+        store_positions_if_changed(own_positions(outbox.positions, source))
         messages = new_messages(config, source, now, outbox.notices)
         if messages or outbox.notices:
             # The events are safe in the outbox before the position moves on...
@@ -4261,6 +4300,16 @@ def run(options, config, stdout, now, session_factory):
             source.save()
         deliver(config.state_dir, session_factory, config, int(now.timestamp()))
     return ExitStatus.OK
+
+
+def own_positions(positions, source):
+    """Given positions from the outbox and the source, return those of the
+    source's own position file: the outbox names no other file to write.
+    """
+    own = {path: text for path, text in positions.items() if path == source.position_path}
+    if len(own) < len(positions):
+        log.warning("the outbox names position files that are not this source's: ignored")
+    return own
 
 
 def read_events(config, source, now):
