@@ -3429,7 +3429,7 @@ class JournalSource(Source):
     def __init__(self, journal_dir, position_path, from_start, instead_of=None):
         super().__init__(position_path, from_start)  # the position: see journal_position()
         self.journal_dir = journal_dir
-        self.instead_of = instead_of  # the log file that auto found unreadable
+        self.instead_of = instead_of  # the log file that auto found not there
 
     def describe(self):
         if self.journal_dir:
@@ -3445,7 +3445,7 @@ class JournalSource(Source):
             reader = open_journal(self.journal_dir)
         except SourceError as error:
             if self.instead_of:
-                raise SourceError(f"cannot read {self.instead_of}, and {error}") from None
+                raise SourceError(f"{error} (and there is no {self.instead_of})") from None
             raise
         stored = None if self.from_start else self.stored_position(now)
         if self.from_start:
@@ -3586,7 +3586,10 @@ def open_journal(journal_dir):
         for name in names
         if name.endswith(".journal")
     ]
-    if files and not any(os.access(path, os.R_OK) for path in files):
+    if not files:
+        raise SourceError(f"no journal files in {' or '.join(folders)}")
+    if not any(os.access(path, os.R_OK) for path in files if "/user-" not in path):
+        # a user may read its own user-UID.journal, which holds no authentication
         raise SourceError(journal_denied(" or ".join(folders)))
     try:
         reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
@@ -3662,9 +3665,15 @@ def open_source(config, from_start):
     and the log file is not there to read.
     """
     path = os.path.abspath(config.log_path)
-    use_journal = config.source_type == "journald" or (
-        config.source_type == "auto" and not log_is_readable(path)
-    )
+    use_journal = config.source_type == "journald"
+    if config.source_type == "auto":
+        # the journal only where no log was named and the system's are not there:
+        # a log that is named wrongly, or that this user may not read, is an error
+        use_journal = config.log_path in DEFAULT_LOG_PATHS and not os.path.lexists(path)
+        log.info(
+            "source type auto: %s",
+            f"{path} is not there, reading the journal" if use_journal else f"reading {path}",
+        )
     if use_journal:
         if config.journal_dir:
             folder = os.path.abspath(config.journal_dir)

@@ -206,10 +206,13 @@ def test_a_failed_delivery_keeps_the_cursor(tmp_path, folder, config_file, https
     ]
 
 
-def test_auto_reads_the_log_file_when_there_is_one_else_the_journal(tmp_path, folder, config_file):
+def test_auto_reads_the_log_file_when_there_is_one_else_the_journal(
+    tmp_path, folder, config_file, monkeypatch
+):
     write_journal(folder, export_file("web1-after.export"))
-    log = tmp_path / "auth.log"
-    config = config_file(f"[source]\npath = {log}\njournal_dir = {folder}\n")
+    log = tmp_path / "auth.log"  # stands for the system's /var/log/auth.log
+    monkeypatch.setattr(authwatch, "DEFAULT_LOG_PATHS", (str(log),))
+    config = config_file(f"[source]\njournal_dir = {folder}\n")
     journal = run_main("--config", config, "--dry-run", "--from-start", "-v")
     assert journal.status == 0, journal.stderr
     assert f"reading journal files in {folder} (source type auto)" in journal.stderr
@@ -300,7 +303,7 @@ def test_journal_files_nobody_may_read_are_a_clear_error(public_tmp):
     )
 
 
-def test_auto_with_neither_readable_says_both(public_tmp):
+def test_auto_with_a_log_it_may_not_read_says_why_and_reads_no_journal(public_tmp):
     folder = public_tmp / "journal"
     write_journal(folder, export_file("web1-before.export"))
     os.chmod(folder / "remote.journal", 0o600)
@@ -314,9 +317,29 @@ def test_auto_with_neither_readable_says_both(public_tmp):
     result = run_as_nobody("--config", str(config), "--dry-run")
     assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
     assert result.stderr == (
-        f"authwatch: error: cannot read {log}, and cannot read the journal files in {folder}:"
-        " permission denied (run as root, or add the user to group systemd-journal or adm)\n"
+        f"authwatch: error: cannot read {log}: permission denied"
+        " (run as root, or add the user to group adm)\n"
     )
+
+
+def test_auto_with_a_log_named_wrongly_is_an_error(tmp_path, config_file):
+    config = config_file(f"[source]\npath = {tmp_path / 'auht.log'}\n")
+    result = run_main("--config", config, "--dry-run")
+    assert result.status == authwatch.ExitStatus.SOURCE_ERROR
+    assert (
+        result.stderr
+        == f"authwatch: error: cannot read {tmp_path / 'auht.log'}: No such file or directory\n"
+    )
+
+
+def test_auto_with_no_log_and_no_journal_files_is_an_error(tmp_path, config_file, monkeypatch):
+    monkeypatch.setattr(authwatch, "DEFAULT_LOG_PATHS", (str(tmp_path / "auth.log"),))
+    empty = tmp_path / "journal"
+    empty.mkdir()
+    config = config_file(f"[source]\njournal_dir = {empty}\n")
+    result = run_main("--config", config, "--dry-run")
+    assert result.status == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr.startswith(f"authwatch: error: no journal files in {empty}")
 
 
 def test_the_programs_the_rules_know_are_read_whatever_their_facility(tmp_path, folder):
