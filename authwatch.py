@@ -2603,7 +2603,10 @@ PRIVILEGE_KINDS = ("sudo", "sudo_failed", "su", "su_failed", "account")
 # A connection counts once, as the most telling of the kinds its lines say.
 TELLING = {"probe": 0, "login_failed": 1, "invalid_user": 2}
 TOP_COUNT = 3  # how many source IPs and user names a failure digest names
-KEPT_EVENTS = 200  # logins and distinct privilege lines kept per host; more are counted
+KEPT_EVENTS = 200  # distinct privilege and known-login lines kept per host; more are counted
+# Distinct logins (who, from where) kept per host, each with its count, so that a
+# flood of forged ones cannot push a real one out; past this many, logins are counted.
+KEPT_LOGINS = 10_000
 KEPT_OTHER_LINES = 20
 # What clean() replaces, by Unicode category: controls (C0, C1), format
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
@@ -2638,7 +2641,9 @@ class HostSummary:
         self.host = host
         self.allow = allow
         self.counts = Counter()  # events by kind; failures by connection; "login": unknown ones
-        self.logins = []  # the first KEPT_EVENTS unknown login events
+        # login_key() -> [its first unknown login Event, how many]
+        self.logins = {}
+        self.last_login = None  # the key of the login counted last
         self.known = Counter()  # known_login_line() -> count, in the order first seen
         self.privilege = Counter()  # privilege_line() -> count, in the order first seen
         self.others = []  # the first KEPT_OTHER_LINES other events
@@ -2710,12 +2715,17 @@ class HostSummary:
                 self.known[line] += count
             self.counts["known_login"] += count
             self.note_time("known", event.time)
+        elif event.kind == "login":
+            key = self.last_login = login_key(event)
+            if key in self.logins:
+                self.logins[key][1] += count
+            elif len(self.logins) < KEPT_LOGINS:
+                self.logins[key] = [event, count]
+            self.counts["login"] += count
         else:
-            kept = self.logins if event.kind == "login" else self.others
-            if len(kept) < (KEPT_EVENTS if event.kind == "login" else KEPT_OTHER_LINES):
-                kept.append(event)
-            if event.kind == "other":
-                self.note_time("digest", event.time)
+            if len(self.others) < KEPT_OTHER_LINES:
+                self.others.append(event)
+            self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
     def is_echo(self, event):
@@ -2731,10 +2741,18 @@ class HostSummary:
         last = self.last_act
         if last and act == last[:4] and event.user in (None, last[4]) and event.rule not in last[5]:
             self.last_act = last[:5] + (last[5] | {event.rule},)
-            if event.kind == "login" and (event.ip or event.tty) and self.logins:
-                told = self.logins[-1]  # login's PAM session came first: keep where from
-                if told[:4] == event[:4] and not (told.ip or told.tty):
-                    self.logins[-1] = event
+            told = self.logins.get(self.last_login)
+            if (
+                event.kind == "login"
+                and (event.ip or event.tty)
+                and told
+                and told[1] == 1
+                and told[0][:4] == event[:4]
+                and not (told[0].ip or told[0].tty)
+            ):  # login's PAM session came first: keep where the login came from
+                del self.logins[self.last_login]
+                self.last_login = login_key(event)
+                self.logins[self.last_login] = [event, 1]
             return True
         self.last_act = act + (event.user, frozenset((event.rule,)))
         return False
@@ -2784,6 +2802,12 @@ class HostSummary:
     def note_time(self, group, time):
         if time and (group not in self.latest or time > self.latest[group]):
             self.latest[group] = time
+
+
+def login_key(event):
+    """Given a login Event, return what makes it another login than others:
+    who, from where, how, with which key."""
+    return (event.program, event.user, event.ip or event.tty, event.method, event.fingerprint)
 
 
 def summarise(events, local_host, allow=NO_ALLOWLIST):
@@ -2882,9 +2906,9 @@ def login_origin(event):
     return f"on {event.tty}" if event.tty else "on the console"
 
 
-def login_message(host, event, priority):
-    """Given a host name, an unknown login Event and its priority, return the
-    Message about it alone.
+def login_message(host, event, count, priority):
+    """Given a host name, an unknown login Event, how many times that user
+    logged in from there and the priority, return the Message about it.
     """
     what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
     lines = []
@@ -2896,7 +2920,8 @@ def login_message(host, event, priority):
         lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
-    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}"
+    repeats = f" ×{count}" if count > 1 else ""
+    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}{repeats}"
     return Message(
         host,
         title_text(title),
@@ -2978,7 +3003,7 @@ def digest_message(summary, alerts):
         lines += failure_lines(summary)
         parts.append(failure_headline(summary))
         priorities += [alerts.priorities[kind] for kind in FAILURE_KINDS if summary.counts[kind]]
-    unlisted = summary.counts["login"] - len(summary.logins)
+    unlisted = summary.counts["login"] - sum(count for _, count in summary.logins.values())
     if unlisted > 0:  # more logins than a run keeps: say so, as a login would
         lines.append(f"… and {plural(unlisted, 'more login')}")
         parts.append(plural(unlisted, "more login"))
@@ -3024,8 +3049,10 @@ def host_messages(summary, alerts):
     """Given a HostSummary and the Alerts, return its Messages: one per
     unknown login, one for privilege use, one digest.
     """
+    # the rarest first: a flood of one login is what gets folded, not another
     messages = [
-        login_message(summary.host, event, alerts.priorities["login"]) for event in summary.logins
+        login_message(summary.host, event, count, alerts.priorities["login"])
+        for event, count in sorted(summary.logins.values(), key=lambda held: held[1])
     ]
     if summary.privilege:
         messages.append(privilege_message(summary, alerts.priorities))

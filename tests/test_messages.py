@@ -283,15 +283,36 @@ def test_failure_memory_is_bounded_in_a_storm():
     assert len(summary.connections) == authwatch.RECENT_CONNECTIONS
 
 
-def test_more_logins_than_a_run_keeps_are_counted_not_dropped():
-    logins = [LOGIN.replace("sshd[20]", f"sshd[{n}]") for n in range(authwatch.KEPT_EVENTS + 5)]
+def test_more_logins_than_a_run_keeps_are_counted_not_dropped(monkeypatch):
+    monkeypatch.setattr(authwatch, "KEPT_LOGINS", 200)
+    logins = [
+        LOGIN.replace("sshd[20]", f"sshd[{n}]").replace("awtest", f"user{n}") for n in range(205)
+    ]
     [summary] = authwatch.summarise(events(*logins), "localhost").values()
     messages = authwatch.host_messages(summary, ALERTS)
-    assert len(messages) == authwatch.KEPT_EVENTS + 1
+    assert len(messages) == 200 + 1
     assert messages[-1].title == "web1: 5 more logins"
     assert (messages[-1].body, messages[-1].priority) == ("… and 5 more logins", 1)
     [folded] = plan(*logins, max_messages=1)
-    assert folded.title == f"web1: SSH login awtest from 203.0.113.9 … and {len(messages) - 1} more"
+    assert folded.title == f"web1: SSH login user0 from 203.0.113.9 … and {len(messages) - 1} more"
+
+
+def test_a_flood_of_one_login_cannot_push_out_another():
+    # any local user can write the forged ones with logger -t sshd
+    forged = [
+        f"Nov 27 10:00:00 web1 sshd[{5000 + n}]: Accepted password for deploy from 10.0.0.1"
+        " port 22 ssh2"
+        for n in range(30)
+    ]
+    real = (
+        "Nov 27 10:00:30 web1 sshd[6000]: Accepted publickey for root from 203.0.113.66 port 4000"
+        " ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+    )
+    titles = [message.title for message in plan(*forged, real, max_messages=2)]
+    assert titles == [
+        "web1: SSH login root from 203.0.113.66",
+        "web1: SSH login deploy from 10.0.0.1 ×30",
+    ]
 
 
 def test_notices_lead_the_first_message_or_make_their_own():
