@@ -3087,12 +3087,16 @@ MAX_PARTS = 500  # titles a folded message remembers; it counts all
 def merge_messages(messages):
     """Given Messages, return one that holds them all, at the highest of
     their priorities: the title of each first (for a login, who and from
-    where), then as much of their bodies as fits.  Merging a merged message
+    where), then as much of their bodies as fits, each under its title.  Merging a merged message
     again keeps its titles and counts.
     """
     titles = [title for message in messages for title in (message.parts or (message.title,))]
-    details = [
-        line for message in messages if not message.parts for line in message.body.splitlines()
+    details = [  # each message's lines under its title, without the host
+        line
+        for message in messages
+        if not message.parts
+        for line in [f"· {message.title.removeprefix(f'{message.host}: ')}"]
+        + message.body.splitlines()
     ]
     folded = sum(message.folded + 1 for message in messages) - 1
     stamps = [message.timestamp for message in messages if message.timestamp]

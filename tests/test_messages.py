@@ -601,3 +601,16 @@ def test_a_working_directory_cannot_lie_about_whom_sudo_ran_as():
     )
     assert "as nobody" not in message.body
     assert message.body.startswith("Other: sudo:  mallory : TTY=pts/1 ; PWD=/tmp/a ; USER=nobody")
+
+
+def test_a_folded_message_says_which_details_belong_to_which_login():
+    logins = [
+        f"Nov 27 10:00:0{n} web1 sshd[{70 + n}]: Accepted password for user{n}"
+        f" from 192.0.2.{n} port 4000 ssh2"
+        for n in range(3)
+    ]
+    [folded] = plan(*logins, max_messages=1)
+    body = folded.body.splitlines()
+    for n in range(3):
+        at = body.index(f"· SSH login user{n} from 192.0.2.{n}")
+        assert body[at + 1 : at + 3] == ["Method: password", f"From: 192.0.2.{n} port 4000"]

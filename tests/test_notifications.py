@@ -86,6 +86,7 @@ def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
         "▶ web1: SSH login user2 from 203.0.113.9\n"
         "▶ web1: SSH login user3 from 203.0.113.9\n"
         "▶ web1: 1 failed login from 1 address\n"
+        "· SSH login user1 from 203.0.113.9\n"
         "Method: publickey\n"
     )
 
@@ -225,7 +226,9 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert forms[2]["message"] == (
         "▶ web1: 1 sudo/su use\n"
         "▶ web1: 1 failed login from 1 address\n"
+        "· 1 sudo/su use\n"
         "sudo: alice as root: /usr/bin/systemctl restart nginx\n"
+        "· 1 failed login from 1 address\n"
         "1 failed login from 1 address\n"
         "IPs: 198.51.1.1 ×1\n"
         "Users: admin1 ×1"
