@@ -2105,6 +2105,7 @@ class Record(NamedTuple):
     line: str
     count: int = 1  # a line that stands for N (rsyslog's "message repeated N times")
     again: bool = False  # it stands for the line before, count times
+    forger: str | None = None  # the program the journal says wrote a line it did not
 
 
 class Event(NamedTuple):
@@ -2131,6 +2132,7 @@ class Event(NamedTuple):
     # names: one attempt writes several lines, and counts once
     connection: tuple | None = None
     count: int = 1  # how many times the line was written
+    pretends: str | None = None  # a forged line: the kind of event it pretends to be
 
 
 # fmt: off
@@ -2488,6 +2490,8 @@ def classify_all(records, ignore, builtin_noise):
                 )
             continue
         event = classify(record)
+        if record.forger and event.kind != "noise":
+            event = event._replace(kind="forged", pretends=event.kind, command=record.forger)
         if (
             (event.kind == "noise" and builtin_noise)
             or (ignore and ignore(noise_text(record)))
@@ -2647,6 +2651,7 @@ class HostSummary:
         self.known = Counter()  # known_login_line() -> count, in the order first seen
         self.privilege = Counter()  # privilege_line() -> count, in the order first seen
         self.others = []  # the first KEPT_OTHER_LINES other events
+        self.forged = []  # the first KEPT_OTHER_LINES forged ones
         self.failure_ips = Counter()
         self.failure_users = Counter()
         # Event.connection -> [the kind it counts as, the ip counted, user counted]
@@ -2722,9 +2727,10 @@ class HostSummary:
             elif len(self.logins) < KEPT_LOGINS:
                 self.logins[key] = [event, count]
             self.counts["login"] += count
-        else:
-            if len(self.others) < KEPT_OTHER_LINES:
-                self.others.append(event)
+        else:  # other lines, and forged ones
+            kept = self.forged if event.kind == "forged" else self.others
+            if len(kept) < KEPT_OTHER_LINES:
+                kept.append(event)
             self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
@@ -3018,6 +3024,16 @@ def digest_message(summary, alerts):
             lines.append(f"… and {known - sum(summary.known.values())} more known logins")
         parts.append(plural(known, "known login"))
         priorities.append(alerts.known_priority)
+    if summary.counts["forged"]:
+        lines += [
+            f"Forged: {event.program} line written by {event.command}: {event.message}"
+            for event in summary.forged
+        ]
+        parts.append(plural(summary.counts["forged"], "forged line"))
+        priorities += [
+            alerts.priorities.get(event.pretends, alerts.priorities["other"])
+            for event in summary.forged
+        ]
     if summary.counts["other"]:
         lines += [f"Other: {noise_text_of(event)}" for event in summary.others]
         if summary.counts["other"] > len(summary.others):
@@ -3440,6 +3456,18 @@ INSTALL_SYSTEMD_PYTHON = (
 )
 
 
+# The programs whose entries a local user could forge to raise or hide an alarm
+# (logger -t sshd), and the commands that really write them (a missing _COMM or
+# _EXE, when the process ended before journald looked, proves nothing).
+TRUSTED_COMMANDS = {
+    "sshd": ("sshd", "sshd-session", "sshd-auth"),
+    "sshd-session": ("sshd-session", "sshd-auth"),
+    "sudo": ("sudo", "sudo-rs"),
+    "su": ("su",),
+    "login": ("login",),
+    "dropbear": ("dropbear", "dropbearmulti"),
+    "doas": ("doas",),
+}
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 
 
@@ -3655,7 +3683,15 @@ def journal_record(reader, realtime):
     message = journal_field(reader, "MESSAGE") or ""
     tag = f"{program}[{pid}]" if pid and pid.isdigit() else program
     line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
-    return record_of(stamp, host, program, pid, message, line)
+    record = record_of(stamp, host, program, pid, message, line)
+    trusted = TRUSTED_COMMANDS.get(program)
+    if trusted:  # journald itself says which program wrote the entry (_COMM, _EXE)
+        command = journal_field(reader, "_COMM")
+        executable = (journal_field(reader, "_EXE") or "").rsplit("/", 1)[-1]
+        if (command and command not in trusted) or (executable and executable not in trusted):
+            uid = journal_field(reader, "_UID")
+            return record._replace(forger=f"{command or executable} (uid {uid})")
+    return record
 
 
 def read_journal_position(path):

@@ -368,3 +368,50 @@ def test_the_programs_the_rules_know_are_read_whatever_their_facility(tmp_path, 
         ("dropbear", 901, "login_failed", "root", "192.0.2.9"),
         ("doas", None, "sudo", "alice", None),
     ]
+
+
+def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forged(tmp_path, folder):
+    # as a real sshd, sudo and su on Debian 12 write them: sudo's and su's entries
+    # carry the invoking user's _UID; sshd's _COMM is missing when the process
+    # ended before journald looked -- a missing field proves nothing
+    entries = [
+        {"SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger",
+         "_UID": "1000", "_PID": "700",
+         "MESSAGE": "Accepted password for root from 6.6.6.6 port 22 ssh2"},
+        {"SYSLOG_IDENTIFIER": "sshd", "_PID": "701", "_UID": "0",
+         "MESSAGE": "Accepted password for alice from 192.0.2.10 port 4000 ssh2"},
+        {"SYSLOG_IDENTIFIER": "sshd-session", "_COMM": "sshd-session", "_PID": "702",
+         "_EXE": "/usr/lib/openssh/sshd-session", "_UID": "0",
+         "MESSAGE": "Accepted password for bob from 192.0.2.11 port 4001 ssh2"},
+        {"SYSLOG_IDENTIFIER": "sudo", "_COMM": "sudo", "_EXE": "/usr/bin/sudo", "_UID": "1000",
+         "_PID": "703",
+         "MESSAGE": "   alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/id"},
+        {"SYSLOG_IDENTIFIER": "sudo", "_COMM": "python3", "_EXE": "/usr/bin/python3.11",
+         "_UID": "1001", "_PID": "704",
+         "MESSAGE": "   mallory : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/usr/bin/true"},
+    ]  # fmt: skip
+    export = b"".join(
+        export_entry(
+            {
+                "__REALTIME_TIMESTAMP": 1795777200000000 + n,
+                "_HOSTNAME": "web1",
+                "SYSLOG_FACILITY": "10",
+                **entry,
+            }
+        )  # fmt: skip
+        for n, entry in enumerate(entries)
+    )
+    write_journal(folder, export)
+    result = journal_run(tmp_path / "state", folder, "--dry-run", "--from-start")
+    assert result.status == 0, result.stderr
+    out = result.stdout
+    assert "=== web1: SSH login alice from 192.0.2.10 [priority 1]" in out
+    assert "=== web1: SSH login bob from 192.0.2.11 [priority 1]" in out
+    assert "SSH login root" not in out and "as root: /usr/bin/true" not in out
+    assert "=== web1: 2 forged lines [priority 1]" in out
+    assert (
+        "Forged: sshd line written by logger (uid 1000): Accepted password for root from 6.6.6.6"
+        in out
+    )
+    assert "Forged: sudo line written by python3 (uid 1001):    mallory : TTY=pts/1" in out
+    assert "sudo: alice as root: /usr/bin/id" in out
