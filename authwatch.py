@@ -4172,6 +4172,23 @@ def send_message(session, config, message, on_quota):
     raise DeliveryError(f"Pushover did not accept the message (HTTP {status}): {reasons}")
 
 
+def send_unstored(messages, config, session_factory):
+    """Given Messages that could not be stored, the Config and a way to get an
+    HTTP session, send them as far as Pushover takes them, within
+    DELIVERY_TIME, and say on stderr what could not be sent.
+    """
+    session = session_factory()
+    started = time.monotonic()
+    for message in messages:
+        if time.monotonic() - started > DELIVERY_TIME:
+            log.warning("not sent, and not stored: %s", message.title)
+            continue
+        try:
+            send_message(session, config, message, lambda quota: None)
+        except AuthwatchError as error:
+            log.warning("not sent, and not stored: %s (%s)", message.title, one_line(error))
+
+
 def release_held(messages):
     """Given Messages, return them with those held for the quota released,
     as one message if there were several.
@@ -4367,7 +4384,14 @@ def run(options, config, stdout, now, session_factory):
         if messages or outbox.notices:
             # The events are safe in the outbox before the position moves on...
             queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
-            write_outbox(config.state_dir, Outbox(queued, [], source.positions()))
+            try:
+                write_outbox(config.state_dir, Outbox(queued, [], source.positions()))
+            except StateError:
+                # a full file system must not silence the alarm: send what was
+                # read all the same; the position stays, so the next run reads
+                # it again (a message may come twice, none is lost)
+                send_unstored(queued, config, session_factory)
+                raise
             source.save()
             # ...and once it has, the outbox must not carry it into a later run.
             write_outbox(config.state_dir, Outbox(queued, [], {}))

@@ -4,6 +4,7 @@ flight.  The runs are real processes; a few lines of Python in front of
 authwatch.main() kill the process at the chosen point."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -110,3 +111,36 @@ def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup
     assert run_main(*setup).status == 0
     titles = [form["title"] for form in sent_forms(httpserver)]
     assert titles == [TITLES[0], TITLES[0], TITLES[1]]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
+)
+def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
+    tmp_path, config_file, pushover
+):
+    # a tmpfs of 64 KiB over the state directory, in a mount namespace of its own,
+    # filled before the run that has a login to send
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    config = config_file()
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
+    script = f"""
+        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
+        {run} --config {config} --log {log} || exit 98
+        cp {state}/*.offset {tmp_path}/before
+        echo '{LINES[0]}' >> {log}
+        dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
+        {run} --config {config} --log {log}
+        echo "status $?"
+        cmp -s {state}/*.offset {tmp_path}/before && echo "position kept"
+    """
+    done = subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
+    assert "position kept" in done.stdout
+    assert "No space left on device" in done.stderr
+    assert [form["title"] for form in sent_forms(pushover)] == [TITLES[0]]
