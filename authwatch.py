@@ -3507,6 +3507,9 @@ class JournalSource(Source):
                 raise SourceError(f"{error} (and there is no {self.instead_of})") from None
             raise
         stored = None if self.from_start else self.stored_position(now)
+        # the newest entry now: entries of its sequence written later are the next run's
+        reader.seek_tail()
+        last = sequence_of(reader._get_cursor()) if reader._previous() else (None, -1)
         if self.from_start:
             reader.seek_head()
             cursor, newest, seen = None, 0, {}
@@ -3537,6 +3540,8 @@ class JournalSource(Source):
         while reader._next():
             entry_cursor = reader._get_cursor()
             sequence, number = sequence_of(entry_cursor)
+            if sequence == last[0] and number > last[1]:
+                break  # written while this run reads: a flood is not chased
             if number <= seen.get(sequence, (-1, 0))[0]:
                 continue  # handled by an earlier run
             realtime = note_entry(reader, seen, entry_cursor)

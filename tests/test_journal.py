@@ -415,3 +415,40 @@ def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forge
     )
     assert "Forged: sudo line written by python3 (uid 1001):    mallory : TTY=pts/1" in out
     assert "sudo: alice as root: /usr/bin/id" in out
+
+
+def test_a_run_reads_to_the_entry_that_was_newest_when_it_began(tmp_path, folder):
+    # systemd-journal-remote appends to the same file while the run reads it
+    def entries(user, count, first):
+        return b"".join(
+            export_entry(
+                {
+                    "__REALTIME_TIMESTAMP": 1795777200000000 + first + n,
+                    "_HOSTNAME": "web1",
+                    "SYSLOG_IDENTIFIER": "sshd",
+                    "SYSLOG_FACILITY": "4",
+                    "_PID": str(1000 + n),
+                    "MESSAGE": f"Failed password for {user} from 192.0.2.1 port 1 ssh2",
+                }
+            )  # fmt: skip
+            for n in range(count)
+        )
+
+    write_journal(folder, entries("early", 20_000, 0))
+    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
+    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
+    run = subprocess.Popen(
+        [sys.executable, "-c", code, "--dry-run", "--json", "--from-start",
+         "--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")],
+        stdout=subprocess.PIPE, stderr=errors, text=True,
+    )  # fmt: skip
+    first = run.stdout.readline()  # the run has opened the journal and is reading it
+    for batch in range(20):
+        if run.poll() is not None:
+            break
+        write_journal(folder, entries("late", 5_000, 100_000 + batch * 5_000))
+    stdout = run.stdout.read()
+    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
+    errors.close()
+    users = {json.loads(text)["user"] for text in (first + stdout).splitlines()}
+    assert users == {"early"}
