@@ -2650,6 +2650,7 @@ class HostSummary:
         self.last_login = None  # the key of the login counted last
         self.known = Counter()  # known_login_line() -> count, in the order first seen
         self.privilege = Counter()  # privilege_line() -> count, in the order first seen
+        self.acts = Counter()  # the same without the command: who, as whom
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.forged = []  # the first KEPT_OTHER_LINES forged ones
         self.failure_ips = Counter()
@@ -2712,6 +2713,9 @@ class HostSummary:
             line = privilege_line(event)
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
                 self.privilege[line] += count
+            act = privilege_line(event, with_command=False)
+            if act in self.acts or len(self.acts) < KEPT_EVENTS:
+                self.acts[act] += count
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
@@ -2937,15 +2941,15 @@ def login_message(host, event, count, priority):
     )
 
 
-def privilege_line(event):
-    """Given a sudo, su or account Event, return its line in the summary:
-    who ran what, as whom; failures marked.
+def privilege_line(event, with_command=True):
+    """Given a sudo, su or account Event (and whether to say the command),
+    return its line in the summary: who ran what, as whom; failures marked.
     """
     if event.kind == "account":
         return f"{event.program}: {event.message}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     target = f" as {event.target}" if event.target else ""
-    command = f": {event.command}" if event.command else ""
+    command = f": {event.command}" if event.command and with_command else ""
     return f"{event.program}{failed}: {event.user or '?'}{target}{command}"
 
 
@@ -2965,6 +2969,10 @@ def privilege_message(summary, priorities):
     unlisted = sum(counts[kind] for kind in PRIVILEGE_KINDS) - sum(summary.privilege.values())
     if unlisted > 0:
         lines.append(f"… and {unlisted} more")
+    shown = sum(min(len(line), MAX_LINE_LENGTH) + 1 for line in lines)
+    if shown > MAX_MESSAGE and len(summary.acts) > 1:  # what is cut is detail, never who
+        acts = sorted(summary.acts.items(), key=lambda act: act[1])  # the rarest first
+        lines.insert(0, "Who: " + ", ".join(f"{act} ×{n}" if n > 1 else act for act, n in acts))
     return Message(
         summary.host,
         title_text(f"{summary.host}: {', '.join(parts)}"),

@@ -614,3 +614,18 @@ def test_a_folded_message_says_which_details_belong_to_which_login():
     for n in range(3):
         at = body.index(f"· SSH login user{n} from 192.0.2.{n}")
         assert body[at + 1 : at + 3] == ["Method: password", f"From: 192.0.2.{n} port 4000"]
+
+
+def test_long_forged_sudo_lines_cannot_push_a_real_one_out_of_the_summary():
+    forged = [
+        f"Nov 27 10:00:0{n} web1 sudo:    alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+        f" COMMAND=/bin/echo {str(n) * 300}"
+        for n in range(6)
+    ]
+    real = (
+        "Nov 27 10:00:09 web1 sudo:  mallory : TTY=pts/1 ; PWD=/home/mallory ; USER=root ;"
+        " COMMAND=/bin/bash"
+    )
+    [message] = plan(*forged, real)
+    assert len(message.body) <= authwatch.MAX_MESSAGE
+    assert message.body.splitlines()[0] == "Who: sudo: mallory as root, sudo: alice as root ×6"
