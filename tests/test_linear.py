@@ -13,8 +13,9 @@ from test_parsing import SAMPLES
 
 import authwatch
 
-SIZES = (8 * 1024, 64 * 1024)
-LINEAR = 8  # how much longer the long line is
+SIZES = (1024, 8 * 1024, 64 * 1024)
+LINEAR = 8  # how much longer each line is than the one before
+FLOOR = 50e-6  # seconds: below this, a time says more of the timer than of the pattern
 SLACK = 2.5  # timers and caches: a quadratic pattern shows 8 times more than this allows
 
 
@@ -71,16 +72,18 @@ MESSAGES = messages_by_rule()
 
 
 def growth(match, messages, suspects=3):
-    """Given a match function and messages, return how much longer the
-    largest crafted lines took than the smaller ones, for the few variants
-    that were slowest at the smaller size."""
-    small = [text for message in messages for text in crafted(message, SIZES[0])]
-    large = [text for message in messages for text in crafted(message, SIZES[1])]
-    order = sorted(range(len(small)), key=lambda index: -timed(match, small[index]))
-    return max(
-        slowest(match, [large[index]]) / max(slowest(match, [small[index]]), 1e-6)
-        for index in order[:suspects]
-    )
+    """Given a match function and messages, return how much longer crafted
+    lines took than those eight times shorter (1 to 8 KiB, 8 to 64 KiB), for
+    the few variants that were slowest at the shorter size."""
+    by_size = [[text for message in messages for text in crafted(message, size)] for size in SIZES]
+    ratios = []
+    for small, large in zip(by_size, by_size[1:]):
+        order = sorted(range(len(small)), key=lambda index: -timed(match, small[index]))
+        ratios += [
+            slowest(match, [large[index]]) / max(slowest(match, [small[index]]), FLOOR)
+            for index in order[:suspects]
+        ]
+    return max(ratios)
 
 
 @pytest.mark.parametrize("rule", authwatch.RULES, ids=lambda rule: rule.name)
