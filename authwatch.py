@@ -2627,6 +2627,7 @@ class Message(NamedTuple):
     held: bool = False  # kept back while Pushover's monthly quota is low
     folded: int = 0  # how many other messages were folded into this one
     parts: tuple = ()  # a folded message: the titles of the messages in it (some, if many)
+    logins: tuple = ()  # the logins it tells of: (user, where from, how many) each
 
 
 class HostSummary:
@@ -2938,6 +2939,7 @@ def login_message(host, event, count, priority):
         fit_lines(lines or [event.message], MAX_MESSAGE),
         priority,
         unix_time(event.time),
+        logins=((event.user or "?", event.ip or event.tty or "console", count),),
     )
 
 
@@ -3110,11 +3112,20 @@ MAX_PARTS = 500  # titles a folded message remembers; it counts all
 
 def merge_messages(messages):
     """Given Messages, return one that holds them all, at the highest of
-    their priorities: the title of each first (for a login, who and from
-    where), then as much of their bodies as fits, each under its title.  Merging a merged message
+    their priorities: how many logins from how many users and addresses, if
+    any; the title of each (for a login, who and from where); then as much of
+    their bodies as fits, each under its title.  Merging a merged message
     again keeps its titles and counts.
     """
     titles = [title for message in messages for title in (message.parts or (message.title,))]
+    logins = tuple(login for message in messages for login in message.logins)
+    headline = []
+    if len(logins) > 1:
+        users = {user for user, _, _ in logins}
+        origins = {origin for _, origin, _ in logins}
+        count = sum(n for _, _, n in logins)
+        users_and_places = f"{plural(len(users), 'user')} and {plural(len(origins), 'place')}"
+        headline = [f"{plural(count, 'login')} from {users_and_places}"]
     details = [  # each message's lines under its title, without the host
         line
         for message in messages
@@ -3127,11 +3138,12 @@ def merge_messages(messages):
     return Message(
         messages[0].host,
         title_text(f"{titles[0]} … and {folded} more"),
-        fit_lines([f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
+        fit_lines(headline + [f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
         max(message.priority for message in messages),
         max(stamps, default=None),
         folded=folded,
         parts=tuple(titles[:MAX_PARTS]),
+        logins=logins[:MAX_PARTS],
     )
 
 
@@ -3899,7 +3911,8 @@ def stored_message(fields):
         raise TypeError("not a message")
     if not -2 <= message.priority <= 2 or not 0 <= message.folded < 2**31:
         raise ValueError("not a message")
-    return message._replace(parts=tuple(message.parts))
+    logins = tuple((str(user), str(origin), int(count)) for user, origin, count in message.logins)
+    return message._replace(parts=tuple(message.parts), logins=logins)
 
 
 def write_outbox(state_dir, outbox):

@@ -48,6 +48,7 @@ def test_a_login_gets_a_message_of_its_own_at_priority_1():
         timestamp=int(
             datetime.datetime(2026, 11, 27, 10, tzinfo=datetime.timezone.utc).timestamp()
         ),
+        logins=(("awtest", "203.0.113.9", 1),),
     )
 
 
@@ -270,7 +271,9 @@ def test_folding_again_keeps_every_title_and_count():
     assert merged.folded == 8
     assert merged.title == "web1: SSH login user0 from 203.0.113.9 … and 8 more"
     assert merged.parts == tuple(f"web1: SSH login user{n} from 203.0.113.9" for n in range(9))
-    assert merged.body.splitlines()[:9] == [f"▶ {title}" for title in merged.parts]
+    body = merged.body.splitlines()
+    assert body[0] == "9 logins from 9 users and 1 place"
+    assert body[1:10] == [f"▶ {title}" for title in merged.parts]
 
 
 def test_failure_memory_is_bounded_in_a_storm():

@@ -82,6 +82,7 @@ def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
     ]
     assert forms[1]["priority"] == "1"
     assert forms[1]["message"].startswith(
+        "3 logins from 3 users and 1 place\n"
         "▶ web1: SSH login user1 from 203.0.113.9\n"
         "▶ web1: SSH login user2 from 203.0.113.9\n"
         "▶ web1: SSH login user3 from 203.0.113.9\n"
