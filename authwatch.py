@@ -226,6 +226,9 @@ def default_log_path():
     return DEFAULT_LOG_PATHS[0]
 
 
+PLAIN_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?")
+
+
 def url_parts(url):
     """Given a URL, return (scheme, host) as any HTTP library reads it, or
     (None, None) when it is no plain http(s) URL: user information, a query,
@@ -242,7 +245,7 @@ def url_parts(url):
         parts.port  # noqa: B018 (raises ValueError for a port that is no port)
     except ValueError:
         return None, None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not PLAIN_HOST.fullmatch(parts.netloc):
         return None, None
     return parts.scheme.lower(), parts.hostname
 
@@ -2615,7 +2618,12 @@ KEPT_OTHER_LINES = 20
 # What clean() replaces, by Unicode category: controls (C0, C1), format
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
-UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp"))
+UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs", "Me"))
+# ...and what shows as nothing, or as a wide gap: Hangul fillers, the blank
+# Braille pattern, spaces other than the plain one
+UNSHOWN = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | frozenset(
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+)
 
 
 class Message(NamedTuple):
@@ -2843,12 +2851,14 @@ def clean(text):
     replaced, safe to show on one line.  Every title and line of a message
     passes through it (see title_text() and fit_lines()).
     """
-    if text.isprintable():
+    if text.isascii() and text.isprintable():
         return text
     import unicodedata
 
     return "".join(
-        "\N{REPLACEMENT CHARACTER}" if unicodedata.category(char) in UNSHOWN_CATEGORIES else char
+        "\N{REPLACEMENT CHARACTER}"
+        if char in UNSHOWN or unicodedata.category(char) in UNSHOWN_CATEGORIES
+        else char
         for char in text
     )
 
@@ -2974,7 +2984,8 @@ def privilege_message(summary, priorities):
     shown = sum(min(len(line), MAX_LINE_LENGTH) + 1 for line in lines)
     if shown > MAX_MESSAGE and len(summary.acts) > 1:  # what is cut is detail, never who
         acts = sorted(summary.acts.items(), key=lambda act: act[1])  # the rarest first
-        lines.insert(0, "Who: " + ", ".join(f"{act} ×{n}" if n > 1 else act for act, n in acts))
+        said = [shorten(act, 60) + (f" ×{n}" if n > 1 else "") for act, n in acts]
+        lines[:0] = [f"Who: {', '.join(said[at : at + 3])}" for at in range(0, len(said), 3)]
     return Message(
         summary.host,
         title_text(f"{summary.host}: {', '.join(parts)}"),
@@ -3075,10 +3086,17 @@ def host_messages(summary, alerts):
     """Given a HostSummary and the Alerts, return its Messages: one per
     unknown login, one for privilege use, one digest.
     """
-    # the rarest first: a flood of one login is what gets folded, not another
+    # the rarest first, by who and from where: a flood of one user's logins
+    # (with keys of every kind) is what gets folded, not another's
+    places = Counter()
+    for event, count in summary.logins.values():
+        places[event.user, event.ip or event.tty] += count
     messages = [
         login_message(summary.host, event, count, alerts.priorities["login"])
-        for event, count in sorted(summary.logins.values(), key=lambda held: held[1])
+        for event, count in sorted(
+            summary.logins.values(),
+            key=lambda held: (places[held[0].user, held[0].ip or held[0].tty], held[1]),
+        )
     ]
     if summary.privilege:
         messages.append(privilege_message(summary, alerts.priorities))
@@ -3482,12 +3500,17 @@ INSTALL_SYSTEMD_PYTHON = (
 TRUSTED_COMMANDS = {
     "sshd": ("sshd", "sshd-session", "sshd-auth"),
     "sshd-session": ("sshd-session", "sshd-auth"),
+    "sshd-auth": ("sshd-auth", "sshd-session"),
     "sudo": ("sudo", "sudo-rs"),
+    "sudo-rs": ("sudo-rs", "sudo"),
     "su": ("su",),
     "login": ("login",),
     "dropbear": ("dropbear", "dropbearmulti"),
     "doas": ("doas",),
+    "pkexec": ("pkexec",),
 }
+# where the system's own programs live: no user may put a program there
+SYSTEM_DIRECTORIES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/nix/store/")
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 
 
@@ -3712,8 +3735,12 @@ def journal_record(reader, realtime):
     trusted = TRUSTED_COMMANDS.get(program)
     if trusted:  # journald itself says which program wrote the entry (_COMM, _EXE)
         command = journal_field(reader, "_COMM")
-        executable = (journal_field(reader, "_EXE") or "").rsplit("/", 1)[-1]
-        if (command and command not in trusted) or (executable and executable not in trusted):
+        path = journal_field(reader, "_EXE") or ""
+        executable = path.rsplit("/", 1)[-1]
+        system = path.startswith(SYSTEM_DIRECTORIES) and ".." not in path
+        if (command and command not in trusted) or (
+            path and not (system and executable in trusted)
+        ):
             uid = journal_field(reader, "_UID")
             return record._replace(forger=f"{command or executable} (uid {uid})")
     return record
@@ -3733,17 +3760,24 @@ def read_journal_position(path):
             str(sequence): (int(number), int(time))
             for sequence, (number, time) in position.get("seen", {}).items()
         }
-        if type(realtime) is not int or not 0 <= realtime < 2**63:
-            raise ValueError
-        if not isinstance(cursor, (str, type(None))):
+        if type(realtime) is not int or not 0 <= realtime < (time.time() + 86400) * 1_000_000:
+            raise ValueError  # a time more than a day ahead would read nothing for ever
+        if not (cursor is None or (isinstance(cursor, str) and CURSOR.fullmatch(cursor))):
             raise ValueError
     except FileNotFoundError:
         return None
     except OSError as error:
         raise StateError(f"cannot read {path}: {error.strerror}") from None
-    except (ValueError, TypeError, KeyError, AttributeError):
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise StateError(f"{path} is corrupt") from None
     return {"cursor": cursor, "realtime": realtime, "seen": seen}
+
+
+# a journal cursor as sd_journal_get_cursor() writes it
+CURSOR = re.compile(
+    r"s=[0-9a-f]{1,64};i=[0-9a-f]{1,16};b=[0-9a-f]{1,64};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16}"
+    r";x=[0-9a-f]{1,16}"
+)
 
 
 def log_is_readable(path):
@@ -4255,7 +4289,8 @@ def deliver(state_dir, session_factory, config, now):
     def note_quota(answer):
         quota.clear()
         quota.update(answer)
-        store_quota(state_dir, quota)
+        with contextlib.suppress(StateError):  # only a cache: a full disk must not stop sending
+            store_quota(state_dir, quota)
 
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
@@ -4283,7 +4318,11 @@ def deliver(state_dir, session_factory, config, now):
             log.warning("%s; it was dropped: %s", error, message.title)
             notices.append(f"{error}; it was dropped: {message.title}")
         pending.remove(message)
-        store()
+        try:
+            store()
+        except StateError:  # a full file system: the rest goes all the same
+            send_unstored(pending, config, session_factory)
+            raise
     store()
 
 

@@ -834,3 +834,12 @@ def test_a_config_with_the_token_that_others_may_read_is_warned_of(tmp_path, emp
     assert line.startswith("authwatch: ") and "every user may read it" in line
     os.chmod(path, 0o640)
     assert run_main(*args).stderr == ""
+
+
+@pytest.mark.parametrize(
+    "api_url", ["http://[::1]evil/x", "http://[::1]:80x/x", "https://a_b.example/x"]
+)
+def test_an_api_url_whose_host_is_no_plain_host_is_refused(tmp_path, api_url):
+    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
+    [problem] = problems(path)
+    assert "not a plain http(s) URL" in problem

@@ -452,3 +452,46 @@ def test_a_run_reads_to_the_entry_that_was_newest_when_it_began(tmp_path, folder
     errors.close()
     users = {json.loads(text)["user"] for text in (first + stdout).splitlines()}
     assert users == {"early"}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/tmp/sshd"},
+        {"SYSLOG_IDENTIFIER": "sshd", "_COMM": "sshd", "_EXE": "/usr/../tmp/sshd"},
+        {"SYSLOG_IDENTIFIER": "sshd-auth", "_COMM": "logger", "_EXE": "/usr/bin/logger"},
+    ],
+    ids=["a copy in /tmp", "a path that climbs out", "an sshd-auth by logger"],
+)
+def test_a_program_of_the_right_name_in_the_wrong_place_is_a_forger(tmp_path, folder, fields):
+    entry = {
+        "__REALTIME_TIMESTAMP": 1795777200000000, "_HOSTNAME": "web1", "SYSLOG_FACILITY": "4",
+        "_PID": "800", "_UID": "1000",
+        "MESSAGE": "Accepted password for root from 6.6.6.6 port 22 ssh2", **fields,
+    }  # fmt: skip
+    write_journal(folder, export_entry(entry))
+    result = journal_run(tmp_path / "state", folder, "--dry-run", "--from-start")
+    assert "SSH login root" not in result.stdout
+    assert "=== web1: 1 forged line [priority 1]" in result.stdout
+
+
+DAMAGED_POSITIONS = {
+    "a number too large for a float": '{"cursor": null, "realtime": 1, "seen": {"a": [1e400, 1]}}',
+    "deep nesting": "[" * 100_000 + "]" * 100_000,
+    "no cursor": '{"cursor": "x", "realtime": 1}',
+    "a time far ahead": '{"cursor": null, "realtime": 9223372036854775807}',
+}
+
+
+@pytest.mark.parametrize("text", DAMAGED_POSITIONS.values(), ids=DAMAGED_POSITIONS.keys())
+def test_a_damaged_journal_position_is_reset_with_a_notice(
+    tmp_path, folder, config_file, pushover, text
+):
+    write_journal(folder, export_file("web1-after.export"))
+    state = tmp_path / "state"
+    assert journal_run(state, folder, config=config_file()).status == 0  # stores a position
+    [position] = list(state.glob("journal*.position"))
+    position.write_text(text)
+    result = journal_run(state, folder, "--dry-run")
+    assert result.status == 0, result.stderr
+    assert "corrupt" in result.stderr

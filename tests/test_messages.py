@@ -632,3 +632,38 @@ def test_long_forged_sudo_lines_cannot_push_a_real_one_out_of_the_summary():
     [message] = plan(*forged, real)
     assert len(message.body) <= authwatch.MAX_MESSAGE
     assert message.body.splitlines()[0] == "Who: sudo: mallory as root, sudo: alice as root ×6"
+
+
+def test_logins_with_keys_of_every_kind_are_still_one_user_s_flood():
+    forged = [
+        f"Nov 27 10:00:00 web1 sshd[{5000 + n}]: Accepted publickey for deploy from 10.0.0.1"
+        f" port 22 ssh2: ED25519 SHA256:fake{n:03d}"
+        for n in range(60)
+    ]
+    real = (
+        "Nov 27 10:00:30 web1 sshd[6000]: Accepted password for root from 203.0.113.66"
+        " port 4000 ssh2"
+    )
+    messages = plan(*forged, real)
+    assert messages[0].title == "web1: SSH login root from 203.0.113.66"
+
+
+def test_long_forged_user_names_cannot_push_a_real_sudo_user_out_of_who():
+    forged = [
+        f"Nov 27 10:00:0{n} web1 sudo: user{n}{'y' * 40} : TTY=pts/0 ; PWD=/home ; USER=root ;"
+        f" COMMAND=/bin/true {'z' * 150}"
+        for n in range(8)
+    ]
+    real = "Nov 27 10:00:09 web1 sudo: mallory : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"
+    [message] = plan(*forged, real)
+    assert "sudo: mallory as root" in message.body
+
+
+@pytest.mark.parametrize(
+    "char", ["\u3164", "\u115f", "\u2800", "\u3000", "\ue000", "\u0378", "\u20dd"], ids=ascii
+)
+def test_what_shows_as_nothing_or_a_gap_is_replaced(char):
+    [message] = plan(
+        f"Nov 27 10:00:00 web1 sshd[80]: Invalid user a{char}b from 192.0.2.5 port 4000"
+    )
+    assert char not in message.body
