@@ -144,3 +144,37 @@ def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
     assert "position kept" in done.stdout
     assert "No space left on device" in done.stderr
     assert [form["title"] for form in sent_forms(pushover)] == [TITLES[0]]
+
+
+@pytest.mark.skipif(
+    not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
+)
+def test_on_a_full_state_file_system_the_messages_waiting_go_too(tmp_path, config_file, httpserver):
+    # three messages wait in the outbox (Pushover was down); then the disk fills up
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    config = config_file("[alerts]\nmax_messages = 3\n")
+    assert run_main("--config", config, "--log", str(log)).status == 0
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
+    append(
+        log,
+        *[LINES[0].replace("awtest", f"user{n}").replace("4242", str(50 + n)) for n in range(3)],
+    )
+    assert run_main("--config", config, "--log", str(log)).status == 1
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    state = tmp_path / "state"
+    shutil.copytree(state, tmp_path / "saved")
+    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
+    script = f"""
+        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
+        cp -a {tmp_path}/saved/. {state}/
+        dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
+        {run} --config {config} --log {log}
+        echo "status $?"
+    """
+    done = subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
+    sent = [form["title"] for form in sent_forms(httpserver)[1:]]
+    assert sorted(sent) == [f"web1: SSH login user{n} from 203.0.113.9" for n in range(3)]
