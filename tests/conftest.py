@@ -160,6 +160,14 @@ def config_file(tmp_path, httpserver):
     return write
 
 
+@pytest.fixture
+def empty_auth_log(tmp_path):
+    """An empty auth.log in the test's folder, as syslog leaves one."""
+    path = tmp_path / "auth.log"
+    path.write_text("")
+    return path
+
+
 def append(path, *lines):
     """Append full lines to a log file, as syslog does."""
     with open(path, "a", encoding="utf-8") as file:
