@@ -3780,11 +3780,6 @@ CURSOR = re.compile(
 )
 
 
-def log_is_readable(path):
-    """Given a path, return whether it is a file this process can read."""
-    return os.path.isfile(path) and os.access(path, os.R_OK)
-
-
 def open_source(config, from_start):
     """Given the Config and whether to read from the start, return the source
     to read: the log file, or the journal when the type is journald, or auto
