@@ -3305,18 +3305,14 @@ def open_regular(path):
 
 def rotated_candidates(path):
     """Given the log path, yield the files its old content may have been
-    rotated to: pygtail's guess first (it knows logrotate's, dateext's and
-    savelog's names), then every sibling named after it, newest first.
+    rotated to: every sibling named after it (logrotate's "auth.log.1" and
+    "auth.log.2.gz", dateext's "secure-20261126", savelog's "auth.log.0"),
+    the most recently written first.
     """
-    from pygtail import Pygtail
-
-    guess = Pygtail(path, offset_file=os.devnull)._check_rotated_filename_candidates()
-    if guess:
-        yield guess
     folder, name = os.path.split(path)
     siblings = []
     for entry in os.listdir(folder or "."):
-        if entry.startswith((name + ".", name + "-")) and entry != os.path.basename(guess or ""):
+        if entry.startswith((name + ".", name + "-")):
             with contextlib.suppress(OSError):  # a dangling link, or gone meanwhile
                 siblings.append((os.stat(os.path.join(folder, entry)).st_mtime, entry))
     for _, entry in sorted(siblings, reverse=True):
