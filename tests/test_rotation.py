@@ -131,7 +131,7 @@ def test_a_dangling_link_beside_the_log_does_not_stop_the_search(
     (log.parent / "auth.log.pre-upgrade").symlink_to(tmp_path / "gone")
     run_main(*run)
     append(log, line(1, "before"))
-    os.rename(log, log.parent / "auth.log.0")  # a name pygtail does not guess alone
+    os.rename(log, log.parent / "auth.log.0")  # savelog's name
     append(log, line(2, "after"))
     assert run_main(*run).status == 0
     assert users_sent(pushover) == ["before", "after"]
