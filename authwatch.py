@@ -2552,7 +2552,7 @@ def follow_connections(events):
             # line (OpenSSH 9.8 names its own address first) or a host name
             event = event._replace(ip=known[0], port=event.port or known[1])
         if event.ip:
-            known = addresses.pop(key, None)  # put back last: the newest
+            addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
             addresses[key] = (event.ip, port)
             if len(addresses) > RECENT_CONNECTIONS:
