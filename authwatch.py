@@ -59,7 +59,7 @@ class Reporter:
         self.stream.write(f"authwatch: {text}\n")
 
 
-log = Reporter()
+report = Reporter()  # what authwatch says on stderr
 
 
 ### Errors and exit codes ###################################################
@@ -398,7 +398,7 @@ def load_config(path, environ, overrides, need_pushover):
     token = pushover_key(reader, environ, "token", "AUTHWATCH_PUSHOVER_TOKEN", need_pushover)
     user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
     if path and reader.text("pushover", "token") and os.stat(path).st_mode & 0o004:
-        log.warning("%s holds the Pushover token and every user may read it: chmod o-r it", path)
+        report.warning("%s holds the Pushover token and every user may read it: chmod o-r it", path)
 
     api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
     scheme, host = url_parts(api_url) if api_url != DEFAULT_API_URL else ("https", None)
@@ -2282,7 +2282,7 @@ def alternation(patterns):
 @functools.cache
 def ignored(patterns):
     """Given [filter] ignore patterns (a tuple), return a function that tells
-    whether a noise_text() holds any of them, or None when there are none.
+    whether a tagged() line holds any of them, or None when there are none.
     Compiled on first use: a run with nothing new needs none.
     """
     return re.compile(alternation(patterns)).search if patterns else None
@@ -2295,10 +2295,10 @@ def rules_for(program):
     by its first character.
     """
     if program is None:  # only the rules whose own words say what a line is
-        rules = [rule for rule in RULES if not re.fullmatch(rule.pattern, "")]
+        rules = [each for each in RULES if not re.fullmatch(each.pattern, "")]
     else:
-        rules = [rule for rule in RULES if rule.programs is None or program in rule.programs]
-    known = set().union(*(first_characters(rule.pattern) or () for rule in rules))
+        rules = [each for each in RULES if each.programs is None or program in each.programs]
+    known = set().union(*(first_characters(each.pattern) or () for each in rules))
     return tuple(rules), frozenset(known)
 
 
@@ -2314,16 +2314,16 @@ def matcher_for(program, first):
     on first use, once per program and first character.
     """
     branches, named = [], []
-    for index, rule in enumerate(
-        rule
-        for rule in rules_for(program)[0]
-        if first in (first_characters(rule.pattern) or (first,))
+    for index, candidate in enumerate(
+        each
+        for each in rules_for(program)[0]
+        if first in (first_characters(each.pattern) or (first,))
     ):
-        fields = re.findall(r"\(\?P<(\w+)>", rule.pattern)
-        pattern = re.sub(r"\(\?P([<=])(\w+)", rf"(?P\1r{index}_\2", rule.pattern)
+        fields = re.findall(r"\(\?P<(\w+)>", candidate.pattern)
+        pattern = re.sub(r"\(\?P([<=])(\w+)", rf"(?P\1r{index}_\2", candidate.pattern)
         branches.append(f"(?:{pattern})(?P<r{index}>)")
         groups = tuple(f"r{index}_{field}" if field in fields else "absent" for field in FIELDS)
-        named.append((rule, groups))
+        named.append((candidate, groups))
     branches.append("(?P<absent>(?!))")  # never matches: the fields a rule does not have
     return re.compile("|".join(branches)).fullmatch, tuple(named)
 
@@ -2402,24 +2402,28 @@ def classify(record):
         record.program, first if first in rules_for(record.program)[1] else ""
     )
     found = match(record.message)
+    written = {  # what every Event of the record has
+        "time": record.time,
+        "host": record.host,
+        "program": record.program,
+        "pid": record.pid,
+        "line": record.line,
+        "message": record.message,
+    }
+    one_attempt = record.program in ONE_ATTEMPT_PROGRAMS
     if not found:
-        return Event(
-            record.time, record.host, record.program, record.pid, "other", record.line,
-            record.message, count=record.count,
-            connection=process_of(record.program, record.pid)
-            if record.program in ONE_ATTEMPT_PROGRAMS else None,
-        )  # fmt: skip
-    rule, groups = rules[int(found.lastgroup[1:])]
-    if rule.kind == "noise":
-        return Event(
-            record.time, record.host, record.program, record.pid, "noise", record.line,
-            record.message, rule.name, count=record.count,
-        )  # fmt: skip
+        connection = process_of(record.program, record.pid) if one_attempt else None
+        return Event(kind="other", connection=connection, count=record.count, **written)
+    matched, groups = rules[int(found.lastgroup[1:])]
+    if matched.kind == "noise":
+        return Event(kind="noise", rule=matched.name, count=record.count, **written)
     values = found.group(*groups)
-    if rule.fixed:
-        values = tuple(dict(rule.fixed).get(field) or value for field, value in zip(FIELDS, values))
-    user, target, ip, port, method, command, key_type, fingerprint, tty = values[:9]
-    service, ruser, pid, count = values[9:]
+    if matched.fixed:
+        values = tuple(
+            dict(matched.fixed).get(field) or value for field, value in zip(FIELDS, values)
+        )
+    fields = dict(zip(FIELDS, values))
+    user, target, service, ruser = (fields[name] for name in ("user", "target", "service", "ruser"))
     user = user or None  # an empty capture is no value
     if service in ("su", "su-l") and ruser:
         user, target = ruser, user  # su's PAM: ruser ran it, user= is whom as
@@ -2427,18 +2431,27 @@ def classify(record):
         user, target = ruser or user, None  # sudo's PAM asks for the caller's password
     elif not user and service:
         user = ruser or None  # a PAM failure without user= names the caller in ruser=
-    if rule.name in LISTENER_RULES or record.program not in ONE_ATTEMPT_PROGRAMS:
-        connection = None
-    else:
+    connection = None
+    if matched.name not in LISTENER_RULES and one_attempt:
+        pid = fields["connection"]  # the pid of the connection the line names
         connection = process_of(record.program, int(pid) if pid else record.pid)
+    ip, port, count = fields["ip"], fields["port"], fields["count"]
     return Event(
-        record.time, record.host, record.program, record.pid, rule.kind, record.line,
-        record.message, rule.name, user, target or None,
-        (plain_address(ip) if ":" in ip else ip) if ip else None,
-        int(port) if port else None, method or None, command or None, key_type or None,
-        fingerprint or None, tty or None, connection,
-        record.count * max(1, int(count)) if count else record.count,
-    )  # fmt: skip
+        kind=matched.kind,
+        rule=matched.name,
+        user=user,
+        target=target or None,
+        ip=(plain_address(ip) if ":" in ip else ip) if ip else None,
+        port=int(port) if port else None,
+        method=fields["method"] or None,
+        command=fields["command"] or None,
+        key_type=fields["key_type"] or None,
+        fingerprint=fields["fingerprint"] or None,
+        tty=fields["tty"] or None,
+        connection=connection,
+        count=record.count * max(1, int(count)) if count else record.count,
+        **written,
+    )
 
 
 def process_of(program, pid):
@@ -2458,19 +2471,19 @@ def plain_address(ip):
     return ip
 
 
-def noise_text(record):
-    """Given a Record, return the text that [filter] ignore patterns are
-    matched against: "program[pid]: message", as syslog writes it after the
-    host.
+def tagged(program, pid, message):
+    """Given a line's program, pid (None: not shown) and message, return them
+    as syslog writes them after the host: "program[pid]: message".  The text
+    that [filter] ignore patterns are matched against, and an "Other:" line.
     """
-    if record.program is None:
-        return record.message
-    if record.pid is None:
-        return f"{record.program}: {record.message}"
-    return f"{record.program}[{record.pid}]: {record.message}"
+    if program is None:
+        return message
+    if pid is None:
+        return f"{program}: {message}"
+    return f"{program}[{pid}]: {message}"
 
 
-def understand(records, ignore=(), builtin_noise=True):
+def events_of(records, ignore=(), builtin_noise=True):
     """Given Records, the [filter] ignore patterns and whether the built-in
     noise is dropped, yield the Event of every record that is not noise, each
     connection's address filled in (see follow_connections()).
@@ -2497,7 +2510,7 @@ def classify_all(records, ignore, builtin_noise):
             event = event._replace(kind="forged", pretends=event.kind, command=record.forger)
         if (
             (event.kind == "noise" and builtin_noise)
-            or (ignore and ignore(noise_text(record)))
+            or (ignore and ignore(tagged(record.program, record.pid, record.message)))
             or (event.kind == "other" and not record.message.strip(BLANK))
         ):
             previous = None
@@ -3056,7 +3069,9 @@ def digest_message(summary, alerts):
             for event in summary.forged
         ]
     if summary.counts["other"]:
-        lines += [f"Other: {noise_text_of(event)}" for event in summary.others]
+        lines += [
+            f"Other: {tagged(event.program, None, event.message)}" for event in summary.others
+        ]
         if summary.counts["other"] > len(summary.others):
             lines.append(f"… and {summary.counts['other'] - len(summary.others)} more other lines")
         parts.append(plural(summary.counts["other"], "other line"))
@@ -3073,13 +3088,6 @@ def digest_message(summary, alerts):
         max(priorities),
         unix_time(max(filter(None, times), default=None)),
     )
-
-
-def noise_text_of(event):
-    """Given an Event, return its line without time and host, made safe."""
-    if event.program:
-        return f"{event.program}: {event.message}"
-    return event.message
 
 
 def host_messages(summary, alerts):
@@ -3354,7 +3362,7 @@ class Source:
         keep it for the next message and say it on stderr.
         """
         self.notices.append(text)
-        log.warning("%s", text)
+        report.warning("%s", text)
 
     def save(self):
         """Store the position that records() reached, unless it is the stored one."""
@@ -3387,7 +3395,7 @@ class FileSource(Source):
             inode, end = status.st_ino, status.st_size  # lines written later: the next run's
             fingerprint = fingerprint_of(current)
             if stored is None and not self.from_start:
-                log.info(
+                report.info(
                     "no position stored for %s yet: starting at its end"
                     " (--from-start reads it all)",
                     self.path,
@@ -3437,7 +3445,7 @@ class FileSource(Source):
                 f" lines in the files between {old} and it may be missing"
             )
         if old is not None:
-            log.info("reading the rest of %s, rotated from %s", old, self.path)
+            report.info("reading the rest of %s, rotated from %s", old, self.path)
             with open_log(old) as file:
                 file.seek(offset)
                 for line in read_lines(file, keep_partial=True):
@@ -3482,7 +3490,7 @@ def open_readable(path):
 # session run under other units.
 AUTH_FACILITIES = ("4", "10")
 JOURNAL_IDENTIFIERS = sorted(
-    {program for rule in RULES if rule.kind != "noise" for program in rule.programs or ()}
+    {program for each in RULES if each.kind != "noise" for program in each.programs or ()}
 )
 INSTALL_SYSTEMD_PYTHON = (
     "reading the journal needs systemd-python: pip install 'authwatch[journald]'"
@@ -3553,7 +3561,7 @@ class JournalSource(Source):
             reader.seek_head()
             cursor, newest, seen = None, 0, {}
         elif stored is None:
-            log.info(
+            report.info(
                 "no position stored for %s yet: starting at its end (--from-start reads it all)",
                 self.describe(),
             )
@@ -3787,7 +3795,7 @@ def open_source(config, from_start):
         # the journal only where no log was named and the system's are not there:
         # a log that is named wrongly, or that this user may not read, is an error
         use_journal = config.log_path in DEFAULT_LOG_PATHS and not os.path.lexists(path)
-        log.info(
+        report.info(
             "source type auto: %s",
             f"{path} is not there, reading the journal" if use_journal else f"reading {path}",
         )
@@ -3911,7 +3919,7 @@ def read_outbox(state_dir, move_damaged=True):
         )
     except (StateError, TypeError, AttributeError, ValueError):
         if not move_damaged:
-            log.warning("%s is damaged: a real run moves it aside", path)
+            report.warning("%s is damaged: a real run moves it aside", path)
             return Outbox([], [], {})
         aside = f"{path}.damaged"
         try:
@@ -3919,7 +3927,7 @@ def read_outbox(state_dir, move_damaged=True):
         except OSError as error:
             raise StateError(f"cannot move the damaged {path} aside: {error.strerror}") from None
         notice = f"{path} was damaged and moved to {aside}: messages in it may be lost"
-        log.warning("%s", notice)
+        report.warning("%s", notice)
         return Outbox([], [notice], {})
 
 
@@ -3991,7 +3999,7 @@ def read_quota(state_dir):
     try:
         quota = read_json_state(path, {})
     except StateError as error:
-        log.warning("%s: ignored", error)
+        report.warning("%s: ignored", error)
         return {}
     keys = ("limit", "remaining", "reset")
     if (
@@ -4001,7 +4009,7 @@ def read_quota(state_dir):
     ):
         return quota
     if quota:
-        log.warning("%s is damaged: ignored", path)
+        report.warning("%s is damaged: ignored", path)
     return {}
 
 
@@ -4025,7 +4033,7 @@ def run_lock(state_dir):
         except BlockingIOError:
             age = time.time() - os.fstat(handle).st_mtime
             if age > STALE_LOCK:
-                log.warning(
+                report.warning(
                     "a run has held %s for %d minutes: is it stuck? (its pid: fuser %s)",
                     path,
                     age // 60,
@@ -4232,12 +4240,12 @@ def send_unstored(messages, config, session_factory):
     started = time.monotonic()
     for message in messages:
         if time.monotonic() - started > DELIVERY_TIME:
-            log.warning("not sent, and not stored: %s", message.title)
+            report.warning("not sent, and not stored: %s", message.title)
             continue
         try:
             send_message(session, config, message, lambda quota: None)
         except AuthwatchError as error:
-            log.warning("not sent, and not stored: %s (%s)", message.title, one_line(error))
+            report.warning("not sent, and not stored: %s (%s)", message.title, one_line(error))
 
 
 def release_held(messages):
@@ -4274,7 +4282,7 @@ def deliver(state_dir, session_factory, config, now):
     if not pending:
         return
     if quota_is_spent(quota, now):
-        log.info("Pushover's quota is used up until %s: %d wait", quota["reset"], len(pending))
+        report.info("Pushover's quota is used up until %s: %d wait", quota["reset"], len(pending))
         return
 
     def note_quota(answer):
@@ -4295,7 +4303,7 @@ def deliver(state_dir, session_factory, config, now):
     started = time.monotonic()
     for message in list(pending):
         if message.priority < 1 and quota_is_low(quota, config.alerts.quota_reserve, now):
-            log.info("quota low: holding %s", message.title)
+            report.info("quota low: holding %s", message.title)
             pending[pending.index(message)] = message._replace(held=True)
             continue
         if time.monotonic() - started > DELIVERY_TIME:
@@ -4304,9 +4312,9 @@ def deliver(state_dir, session_factory, config, now):
             )
         try:
             send_message(session, config, message, note_quota)
-            log.info("sent: %s", message.title)
+            report.info("sent: %s", message.title)
         except PushoverRefused as error:
-            log.warning("%s; it was dropped: %s", error, message.title)
+            report.warning("%s; it was dropped: %s", error, message.title)
             notices.append(f"{error}; it was dropped: {message.title}")
         pending.remove(message)
         try:
@@ -4413,7 +4421,7 @@ def send_test_notification(config, stdout, session_factory):
             prepare_state_dir(config.state_dir)
             store_quota(config.state_dir, quota)
         except StateError as error:
-            log.warning("%s", error)
+            report.warning("%s", error)
     return ExitStatus.OK
 
 
@@ -4425,13 +4433,13 @@ def run(options, config, stdout, now, session_factory):
     unread, or in the outbox.
     """
     source = open_source(config, options.from_start)
-    log.info("reading %s (source type %s)", source.describe(), config.source_type)
+    report.info("reading %s (source type %s)", source.describe(), config.source_type)
     if options.dry_run:
         return dry_run(options, config, source, stdout, now)
     prepare_state_dir(config.state_dir)
     with run_lock(config.state_dir) as locked:
         if not locked:
-            log.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
+            report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
@@ -4452,7 +4460,7 @@ def run(options, config, stdout, now, session_factory):
             # ...and once it has, the outbox must not carry it into a later run.
             write_outbox(config.state_dir, Outbox(queued, [], {}))
         else:
-            log.info("nothing new to send")
+            report.info("nothing new to send")
             source.save()
         deliver(config.state_dir, session_factory, config, int(now.timestamp()))
     return ExitStatus.OK
@@ -4464,14 +4472,14 @@ def own_positions(positions, source):
     """
     own = {path: text for path, text in positions.items() if path == source.position_path}
     if len(own) < len(positions):
-        log.warning("the outbox names position files that are not this source's: ignored")
+        report.warning("the outbox names position files that are not this source's: ignored")
     return own
 
 
 def read_events(config, source, now):
     """Given the Config, the source and the current local time, yield the
     Events of what is new, the noise dropped as the Config says."""
-    return understand(source.records(now), config.ignore, config.default_ignore)
+    return events_of(source.records(now), config.ignore, config.default_ignore)
 
 
 def new_messages(config, source, now, notices):
@@ -4501,7 +4509,7 @@ def dry_run(options, config, source, stdout, now):
     for message in queued if low else release_held(queued):  # as deliver() will
         held = message.held or (low and message.priority < 1)
         stdout.write(format_message(message._replace(held=held)) + "\n")
-    log.info("dry run: nothing sent or stored")
+    report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
 
 
@@ -4514,22 +4522,26 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
     stderr = stderr or sys.stderr
     environ = os.environ if environ is None else environ
     clock = clock or (lambda: datetime.datetime.now().astimezone())
-    log.stream, log.level = stderr, Reporter.NORMAL
+    report.stream, report.level = stderr, Reporter.NORMAL
     try:
         try:
             with contextlib.redirect_stdout(stdout):
                 options = build_parser().parse_args(argv)
         except SystemExit as exit:  # --help and --version
             return exit.code
-        log.level = (
-            Reporter.VERBOSE if options.verbose else Reporter.QUIET if options.quiet else log.level
+        report.level = (
+            Reporter.VERBOSE
+            if options.verbose
+            else Reporter.QUIET
+            if options.quiet
+            else report.level
         )
         if options.json and not options.dry_run:
             raise UsageError("--json goes with --dry-run (see --help)")
         if options.test_notification and options.dry_run:
             raise UsageError("--test-notification sends: it does not go with --dry-run")
         config_path = find_config_file(options.config, environ)
-        log.info("config: %s", config_path or "none")
+        report.info("config: %s", config_path or "none")
         config = load_config(
             config_path,
             environ,
@@ -4554,7 +4566,7 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
         )
         return ExitStatus.INTERRUPTED
     except Exception as error:  # noqa: BLE001 (a bug: one line for cron's mail; -v: details)
-        if log.level >= Reporter.VERBOSE:
+        if report.level >= Reporter.VERBOSE:
             import traceback
 
             traceback.print_exc(file=stderr)

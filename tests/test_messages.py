@@ -20,7 +20,7 @@ LOGIN = (
 def events(*lines):
     """Return the Events of raw log lines, noise dropped as in a run."""
     records = [authwatch.parse_line(line, NOW) for line in lines]
-    return list(authwatch.understand(records))
+    return list(authwatch.events_of(records))
 
 
 def plan(*lines, notices=(), **alerts):

@@ -1,5 +1,5 @@
 """Understanding log lines: parse_line(), classify(), the noise patterns and
-understand(), checked against the sample lines in samples/*.samples, through
+events_of(), checked against the sample lines in samples/*.samples, through
 the functions and through --dry-run --json."""
 
 import datetime
@@ -75,11 +75,11 @@ def as_json(event):
 
 def understood(name):
     """Given a samples file's name, return {raw line: Event fields} for the
-    lines of the file read top to bottom by understand(), as a run reads
+    lines of the file read top to bottom by events_of(), as a run reads
     them (noise dropped, connections followed).
     """
     records = [authwatch.parse_line(line, NOW) for _, line, _ in READ[name][0]]
-    return {event.line: as_json(event) for event in authwatch.understand(records)}
+    return {event.line: as_json(event) for event in authwatch.events_of(records)}
 
 
 UNDERSTOOD = {name: understood(name) for name in READ}
@@ -245,10 +245,10 @@ def test_garbage_never_raises(line):
     assert event.kind in authwatch.KINDS
 
 
-### understand ################################################################
+### events_of #################################################################
 
 
-def test_understand_drops_noise_and_classifies_the_rest_in_order():
+def test_events_of_drops_noise_and_classifies_the_rest_in_order():
     lines = [
         "Nov 26 19:17:01 web1 CRON[1]: pam_unix(cron:session): session closed for user root",
         "Nov 26 19:20:12 web1 sshd[2]: Invalid user admin from 203.0.113.45 port 51234",
@@ -260,7 +260,7 @@ def test_understand_drops_noise_and_classifies_the_rest_in_order():
         "this is not a syslog line",
     ]
     records = [authwatch.parse_line(line, NOW) for line in lines]
-    events = list(authwatch.understand(records))
+    events = list(authwatch.events_of(records))
     assert [(event.kind, event.rule, event.line) for event in events] == [
         ("invalid_user", "ssh_invalid_user", lines[1]),
         ("sudo", "sudo_command", lines[3]),
@@ -268,9 +268,9 @@ def test_understand_drops_noise_and_classifies_the_rest_in_order():
     ]
 
 
-def test_understand_without_noise_keeps_every_line():
+def test_events_of_without_noise_keeps_every_line():
     records = [authwatch.parse_line(line, NOW) for *_, line, _ in SAMPLES]
-    events = list(authwatch.understand(records, builtin_noise=False))
+    events = list(authwatch.events_of(records, builtin_noise=False))
     # a failure without an address may wait for a later line of its connection;
     # a connection's lone end may be a probe (ALONE_PROBES)
     kept = [
@@ -312,4 +312,4 @@ def test_every_number_a_rule_takes_is_bounded():
 
 @pytest.mark.parametrize("line", ["", "   ", "\x00\x00\x00", "web1 sshd[1]: ", "sshd[2]:  \x00"])
 def test_a_line_that_says_nothing_is_no_event(line):
-    assert list(authwatch.understand([authwatch.parse_line(line, NOW)])) == []
+    assert list(authwatch.events_of([authwatch.parse_line(line, NOW)])) == []
