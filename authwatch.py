@@ -3346,27 +3346,75 @@ def find_rotated(path, inode, fingerprint):
 
 
 class Source:
-    """What the log file and the journal have in common: the file that
-    keeps the position, and notices for the next message.  records() reads,
-    positions() tells where it got to, save() stores that.
+    """Where new records come from: the log file or the journal.  A source is
+    used once, in this order:
+
+    1. records(now) yields the Record of everything new, and notice()s what
+       the admin must know (lines that may be missing or repeated);
+    2. once it has been read to its end, notices holds those notices and
+       positions() where it got to, as {position file: its text};
+    3. save() stores that position.
+
+    Asking for notices or positions before records() has been read to its
+    end, or reading twice, is a bug: it raises RuntimeError rather than
+    store a position that was never reached.
     """
 
     def __init__(self, position_path, from_start):
         self.position_path = position_path
         self.from_start = from_start
-        self.position = None  # set by records()
-        self.notices = []
+        self.position = None  # where read() ended; None until it has
+        self.collected = []  # the notices
+
+    def describe(self):
+        """Return what is read, for people ("log file /var/log/auth.log")."""
+        raise NotImplementedError
+
+    def read(self, now):
+        """Given the current local time, yield a Record for everything new;
+        return the position reached.  Raise SourceError if it cannot be read.
+        """
+        raise NotImplementedError
+
+    def position_text(self, position):
+        """Given the position reached, return the text of the position file."""
+        raise NotImplementedError
+
+    def records(self, now):
+        """Given the current local time, yield a Record for everything new.
+
+        Raise SourceError if the source cannot be read.
+        """
+        if self.position is not None:
+            raise RuntimeError(f"{self.describe()} was read twice")
+        self.position = yield from self.read(now)
 
     def notice(self, text):
         """Given what the admin must know (events may be missing or repeated),
         keep it for the next message and say it on stderr.
         """
-        self.notices.append(text)
+        self.collected.append(text)
         report.warning("%s", text)
+
+    @property
+    def notices(self):
+        """The notices of the reading, once it is done."""
+        self.check_read()
+        return self.collected
+
+    def positions(self):
+        """Return the position records() reached, as {position file: its text}."""
+        self.check_read()
+        return {self.position_path: self.position_text(self.position)}
 
     def save(self):
         """Store the position that records() reached, unless it is the stored one."""
         store_positions_if_changed(self.positions())
+
+    def check_read(self):
+        """Raise RuntimeError unless records() has been read to its end."""
+        if self.position is None:
+            raise RuntimeError(f"{self.describe()} was not read to its end")
 
 
 class FileSource(Source):
@@ -3384,11 +3432,7 @@ class FileSource(Source):
     def describe(self):
         return f"log file {self.path}"
 
-    def records(self, now):
-        """Given the current local time, yield a Record for every new line.
-
-        Raise SourceError if the log cannot be read.
-        """
+    def read(self, now):
         stored = None if self.from_start else self.stored_position()
         with open_readable(self.path) as current:
             status = os.fstat(current.fileno())
@@ -3401,15 +3445,14 @@ class FileSource(Source):
                     self.path,
                 )
                 current.seek(0, os.SEEK_END)
-                self.position = (inode, end_of_last_full_line(current), fingerprint)
-                return
+                return (inode, end_of_last_full_line(current), fingerprint)
             offset = 0
             if stored is not None:
                 offset = yield from self.rotated_records(stored, inode, fingerprint, now)
             current.seek(offset)
             for line in read_lines(current, keep_partial=False, end=end):
                 yield parse_line(line, now)
-            self.position = (inode, current.tell(), fingerprint)
+            return (inode, current.tell(), fingerprint)
 
     def stored_position(self):
         """Return the stored position, or one at the start of the log (with a
@@ -3452,10 +3495,9 @@ class FileSource(Source):
                     yield parse_line(line, now)
         return 0
 
-    def positions(self):
-        """Return the position records() reached, as {position file: its text}."""
-        inode, offset, fingerprint = self.position
-        return {self.position_path: f"{inode}\n{offset}\n{fingerprint or ''}\n"}
+    def position_text(self, position):
+        inode, offset, fingerprint = position
+        return f"{inode}\n{offset}\n{fingerprint or ''}\n"
 
 
 def end_of_last_full_line(file):
@@ -3542,11 +3584,7 @@ class JournalSource(Source):
             return f"journal files in {self.journal_dir}"
         return "the systemd journal"
 
-    def records(self, now):
-        """Given the current local time, yield a Record for every new entry.
-
-        Raise SourceError if the journal cannot be read.
-        """
+    def read(self, now):
         try:
             reader = open_journal(self.journal_dir)
         except SourceError as error:
@@ -3572,8 +3610,7 @@ class JournalSource(Source):
             while reader._next():  # what is there now counts as handled
                 cursor = reader._get_cursor()
                 note_entry(reader, seen, cursor)
-            self.position = journal_position(cursor, newest, seen)
-            return
+            return journal_position(cursor, newest, seen)
         else:
             cursor, newest, seen = stored["cursor"], stored["realtime"], stored["seen"]
             if cursor and not entry_exists(reader, cursor):
@@ -3594,7 +3631,7 @@ class JournalSource(Source):
             realtime = note_entry(reader, seen, entry_cursor)
             cursor, newest = entry_cursor, max(newest, realtime)
             yield journal_record(reader, realtime)
-        self.position = journal_position(cursor, newest, seen)
+        return journal_position(cursor, newest, seen)
 
     def stored_position(self, now):
         """Return the stored position (None if there is none), or, when the
@@ -3612,11 +3649,8 @@ class JournalSource(Source):
             since = int((changed - 300) * 1_000_000)
             return {"cursor": None, "realtime": since, "seen": {}, "start": since}
 
-    def positions(self):
-        """Return the position records() reached, as {position file: its text}."""
-        if self.position is None:
-            return {}
-        return {self.position_path: json.dumps(self.position) + "\n"}
+    def position_text(self, position):
+        return json.dumps(position) + "\n"
 
 
 def now_microseconds(now):
