@@ -99,12 +99,15 @@ class DeliveryError(AuthwatchError):
     exit_status = ExitStatus.DELIVERY_FAILED
 
 
+def one_line(error):
+    """Given an exception or text, return it as a single line."""
+    return " ".join(str(error).split())
+
+
 ### Configuration ############################################################
 
 DEFAULT_API_URL = "https://api.pushover.net/1/messages.json"
-# Pushover's limits (https://pushover.net/api)
-MAX_TITLE = 250
-MAX_MESSAGE = 1024
+# Pushover's limits on the link it shows (https://pushover.net/api)
 MAX_URL = 512
 MAX_URL_TITLE = 100
 DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
@@ -2608,6 +2611,10 @@ def event_json(event):
 # the volume, at most [alerts] max_messages: the least urgent are folded
 # into the last one.
 
+# Pushover's limits (https://pushover.net/api)
+MAX_TITLE = 250
+MAX_MESSAGE = 1024
+
 # su, sudo, doas and login log each failure again in their own words, which
 # say more ("FAILED SU (to root) mallory on pts/1", "3 incorrect password
 # attempts ; ... COMMAND=/bin/sh", "FAILED LOGIN (1) on '/dev/tty1' FOR
@@ -3216,30 +3223,6 @@ def format_message(message):
 MAX_LINE = 64 * 1024  # a longer line keeps this much; the rest is skipped
 
 
-def read_position(path):
-    """Given a position file (pygtail's format, inode and offset a line each,
-    then authwatch's fingerprint of the file's first line), return (inode,
-    offset, fingerprint or None), or None if there is no such file.
-
-    Raise StateError if it exists but cannot be read or understood.
-    """
-    try:
-        with open(path, "rb") as file:
-            fields = file.read(4096).split()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise StateError(f"cannot read {path}: {error.strerror}") from None
-    try:
-        inode, offset = int(fields[0]), int(fields[1])
-        fingerprint = fields[2].decode("ascii") if len(fields) > 2 else None
-    except (ValueError, IndexError, UnicodeDecodeError):
-        inode = offset = -1
-    if not (0 <= inode < 2**64 and 0 <= offset < 2**63) or len(fields) > 3:
-        raise StateError(f"{path} is corrupt")
-    return inode, offset, fingerprint
-
-
 def fingerprint_of(file):
     """Given a binary file (plain or gzip), return a fingerprint of its first
     line, which a rotated copy keeps; None while it has no full line.
@@ -3784,40 +3767,6 @@ def journal_record(reader, realtime):
     return record
 
 
-def read_journal_position(path):
-    """Given the journal position file, return the position it holds (with
-    "cursor", "realtime" and "seen"), or None if there is no such file.
-
-    Raise StateError if it exists but cannot be read or understood.
-    """
-    try:
-        with open(path, encoding="utf-8") as file:
-            position = json.load(file)
-        cursor, realtime = position.get("cursor"), position["realtime"]
-        seen = {
-            str(sequence): (int(number), int(time))
-            for sequence, (number, time) in position.get("seen", {}).items()
-        }
-        if type(realtime) is not int or not 0 <= realtime < (time.time() + 86400) * 1_000_000:
-            raise ValueError  # a time more than a day ahead would read nothing for ever
-        if not (cursor is None or (isinstance(cursor, str) and CURSOR.fullmatch(cursor))):
-            raise ValueError
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise StateError(f"cannot read {path}: {error.strerror}") from None
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
-        raise StateError(f"{path} is corrupt") from None
-    return {"cursor": cursor, "realtime": realtime, "seen": seen}
-
-
-# a journal cursor as sd_journal_get_cursor() writes it
-CURSOR = re.compile(
-    r"s=[0-9a-f]{1,64};i=[0-9a-f]{1,16};b=[0-9a-f]{1,64};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16}"
-    r";x=[0-9a-f]{1,16}"
-)
-
-
 def open_source(config, from_start):
     """Given the Config and whether to read from the start, return the source
     to read: the log file, or the journal when the type is journald, or auto
@@ -3903,6 +3852,64 @@ def check_owned(path, status):
         )
     if status.st_mode & 0o022:
         raise StateError(f"{path} may be written by other users: refusing it (chmod go-w it)")
+
+
+def read_position(path):
+    """Given a position file (pygtail's format, inode and offset a line each,
+    then authwatch's fingerprint of the file's first line), return (inode,
+    offset, fingerprint or None), or None if there is no such file.
+
+    Raise StateError if it exists but cannot be read or understood.
+    """
+    try:
+        with open(path, "rb") as file:
+            fields = file.read(4096).split()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StateError(f"cannot read {path}: {error.strerror}") from None
+    try:
+        inode, offset = int(fields[0]), int(fields[1])
+        fingerprint = fields[2].decode("ascii") if len(fields) > 2 else None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        inode = offset = -1
+    if not (0 <= inode < 2**64 and 0 <= offset < 2**63) or len(fields) > 3:
+        raise StateError(f"{path} is corrupt")
+    return inode, offset, fingerprint
+
+
+def read_journal_position(path):
+    """Given the journal position file, return the position it holds (with
+    "cursor", "realtime" and "seen"), or None if there is no such file.
+
+    Raise StateError if it exists but cannot be read or understood.
+    """
+    try:
+        with open(path, encoding="utf-8") as file:
+            position = json.load(file)
+        cursor, realtime = position.get("cursor"), position["realtime"]
+        seen = {
+            str(sequence): (int(number), int(time))
+            for sequence, (number, time) in position.get("seen", {}).items()
+        }
+        if type(realtime) is not int or not 0 <= realtime < (time.time() + 86400) * 1_000_000:
+            raise ValueError  # a time more than a day ahead would read nothing for ever
+        if not (cursor is None or (isinstance(cursor, str) and CURSOR.fullmatch(cursor))):
+            raise ValueError
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise StateError(f"cannot read {path}: {error.strerror}") from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
+        raise StateError(f"{path} is corrupt") from None
+    return {"cursor": cursor, "realtime": realtime, "seen": seen}
+
+
+# a journal cursor as sd_journal_get_cursor() writes it
+CURSOR = re.compile(
+    r"s=[0-9a-f]{1,64};i=[0-9a-f]{1,16};b=[0-9a-f]{1,64};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16}"
+    r";x=[0-9a-f]{1,16}"
+)
 
 
 OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
@@ -4293,6 +4300,24 @@ def release_held(messages):
     return [message for message in messages if not message.held] + [released._replace(held=False)]
 
 
+def must_hold(message, quota_low):
+    """Given a Message and whether Pushover's quota is below the reserve,
+    return whether it waits: held already, or below priority 1 while the
+    quota is low.
+    """
+    return message.held or (quota_low and message.priority < 1)
+
+
+def quota_plan(messages, quota_low):
+    """Given the Messages to send and whether the quota is below the reserve,
+    return them as deliver() treats them: while the quota is low, those that
+    must_hold() marked held; else those held before released, as one.
+    """
+    if not quota_low:
+        return release_held(messages)
+    return [message._replace(held=must_hold(message, quota_low)) for message in messages]
+
+
 def store_quota(state_dir, quota):
     """Given the state directory and the quota Pushover told of, store it."""
     write_atomically(os.path.join(state_dir, QUOTA), json.dumps(quota) + "\n")
@@ -4328,15 +4353,14 @@ def deliver(state_dir, session_factory, config, now):
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
 
-    if not quota_is_low(quota, config.alerts.quota_reserve, now):
-        released = release_held(pending)
-        if released != pending:
-            pending = released
-            store()
+    planned = quota_plan(pending, quota_is_low(quota, config.alerts.quota_reserve, now))
+    if planned != pending:
+        pending = planned
+        store()
     session = session_factory()
     started = time.monotonic()
     for message in list(pending):
-        if message.priority < 1 and quota_is_low(quota, config.alerts.quota_reserve, now):
+        if must_hold(message, quota_is_low(quota, config.alerts.quota_reserve, now)):
             report.info("quota low: holding %s", message.title)
             pending[pending.index(message)] = message._replace(held=True)
             continue
@@ -4359,79 +4383,7 @@ def deliver(state_dir, session_factory, config, now):
     store()
 
 
-### Command line ############################################################
-
-EPILOG = """\
-exit codes:
-  0  all new events delivered, or nothing new (prints nothing but warnings)
-  1  delivery to Pushover failed; the events are sent again next run
-  2  usage or configuration error, or Pushover refused the token or user key
-  3  the log or the journal cannot be read
-  4  the state directory or a state file cannot be used
-  70 internal error (a bug: please report it); what was read is safe
-  130 interrupted; what was read is safe: unread, or in the outbox
-"""
-
-
-class UsageError(ConfigError):
-    """The command line is wrong."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(f"{message} (see --help)")
-
-
-def build_parser():
-    """Return the command-line parser."""
-    parser = ArgumentParser(
-        prog="authwatch",
-        description="Send new SSH logins, failed attempts and sudo/su use"
-        " from the authentication log to Pushover.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--config", metavar="PATH", help="config file (INI)")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--log", metavar="PATH", help="read this log file")
-    where.add_argument("--journal-dir", metavar="DIR", help="read journal files in DIR")
-    parser.add_argument(
-        "--state-dir", metavar="DIR", help="where positions, the outbox and the quota are kept"
-    )
-    parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="print what would be sent; send nothing, store nothing",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="with --dry-run: print events as JSON lines"
-    )
-    parser.add_argument(
-        "--test-notification",
-        action="store_true",
-        help="send one message to check the Pushover settings, print Pushover's answer",
-    )
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
-    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
-    return parser
-
-
-def one_line(error):
-    """Given an exception or text, return it as a single line."""
-    return " ".join(str(error).split())
-
-
-def command_line_overrides(options):
-    """Given parsed options, return the Config fields they override."""
-    overrides = {"state_dir": options.state_dir}
-    if options.log:
-        overrides.update(source_type="file", log_path=options.log)
-    if options.journal_dir:
-        overrides.update(source_type="journald", journal_dir=options.journal_dir)
-    return overrides
+### One run #################################################################
 
 
 def send_test_notification(config, stdout, session_factory):
@@ -4540,11 +4492,80 @@ def dry_run(options, config, source, stdout, now):
     messages = new_messages(config, source, now, outbox.notices)
     low = quota_is_low(read_quota(state_dir), config.alerts.quota_reserve, int(now.timestamp()))
     queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
-    for message in queued if low else release_held(queued):  # as deliver() will
-        held = message.held or (low and message.priority < 1)
-        stdout.write(format_message(message._replace(held=held)) + "\n")
+    for message in quota_plan(queued, low):
+        stdout.write(format_message(message) + "\n")
     report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
+
+
+### Command line ############################################################
+
+EPILOG = """\
+exit codes:
+  0  all new events delivered, or nothing new (prints nothing but warnings)
+  1  delivery to Pushover failed; the events are sent again next run
+  2  usage or configuration error, or Pushover refused the token or user key
+  3  the log or the journal cannot be read
+  4  the state directory or a state file cannot be used
+  70 internal error (a bug: please report it); what was read is safe
+  130 interrupted; what was read is safe: unread, or in the outbox
+"""
+
+
+class UsageError(ConfigError):
+    """The command line is wrong."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see --help)")
+
+
+def build_parser():
+    """Return the command-line parser."""
+    parser = ArgumentParser(
+        prog="authwatch",
+        description="Send new SSH logins, failed attempts and sudo/su use"
+        " from the authentication log to Pushover.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="PATH", help="config file (INI)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--log", metavar="PATH", help="read this log file")
+    where.add_argument("--journal-dir", metavar="DIR", help="read journal files in DIR")
+    parser.add_argument(
+        "--state-dir", metavar="DIR", help="where positions, the outbox and the quota are kept"
+    )
+    parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be sent; send nothing, store nothing",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with --dry-run: print events as JSON lines"
+    )
+    parser.add_argument(
+        "--test-notification",
+        action="store_true",
+        help="send one message to check the Pushover settings, print Pushover's answer",
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
+    return parser
+
+
+def command_line_overrides(options):
+    """Given parsed options, return the Config fields they override."""
+    overrides = {"state_dir": options.state_dir}
+    if options.log:
+        overrides.update(source_type="file", log_path=options.log)
+    if options.journal_dir:
+        overrides.update(source_type="journald", journal_dir=options.journal_dir)
+    return overrides
 
 
 def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, session_factory=None):
