@@ -3622,7 +3622,7 @@ class JournalSource(Source):
         change: entries may come twice, but none is lost.
         """
         try:
-            return read_journal_position(self.position_path)
+            return read_journal_position(self.position_path, now)
         except StateError as error:
             try:
                 changed = os.stat(self.position_path).st_mtime
@@ -3878,8 +3878,9 @@ def read_position(path):
     return inode, offset, fingerprint
 
 
-def read_journal_position(path):
-    """Given the journal position file, return the position it holds (with
+def read_journal_position(path, now):
+    """Given the journal position file and the current local time, return
+    the position it holds (with
     "cursor", "realtime" and "seen"), or None if there is no such file.
 
     Raise StateError if it exists but cannot be read or understood.
@@ -3892,7 +3893,10 @@ def read_journal_position(path):
             str(sequence): (int(number), int(time))
             for sequence, (number, time) in position.get("seen", {}).items()
         }
-        if type(realtime) is not int or not 0 <= realtime < (time.time() + 86400) * 1_000_000:
+        if (
+            type(realtime) is not int
+            or not 0 <= realtime < now_microseconds(now) + 86400 * 1_000_000
+        ):
             raise ValueError  # a time more than a day ahead would read nothing for ever
         if not (cursor is None or (isinstance(cursor, str) and CURSOR.fullmatch(cursor))):
             raise ValueError
@@ -4019,21 +4023,22 @@ def store_positions_if_changed(positions):
 
 
 def quota_is_low(quota, reserve, now):
-    """Given the stored quota ({} when unknown), the reserve and the Unix
-    time now, return whether messages below priority 1 must wait.
+    """Given the stored quota ({} when unknown), the reserve and the current
+    local time, return whether messages below priority 1 must wait.
     """
-    return quota.get("remaining", reserve) < reserve and now < quota.get("reset", 0)
+    return quota.get("remaining", reserve) < reserve and now.timestamp() < quota.get("reset", 0)
 
 
 def quota_is_spent(quota, now):
-    """Given the stored quota and the Unix time now, return whether Pushover
-    refused for want of quota (429) and its reset has not come yet.
+    """Given the stored quota and the current local time, return whether
+    Pushover refused for want of quota (429) and its reset has not come yet.
     """
-    return quota.get("remaining", 1) <= 0 and now < quota.get("reset", 0)
+    return quota.get("remaining", 1) <= 0 and now.timestamp() < quota.get("reset", 0)
 
 
-def read_quota(state_dir):
-    """Given the state directory, return the stored quota; {} if there is
+def read_quota(state_dir, now):
+    """Given the state directory and the current local time, return the
+    stored quota; {} if there is
     none or it is damaged (it is only a cache of Pushover's headers).
     """
     path = os.path.join(state_dir, QUOTA)
@@ -4046,7 +4051,7 @@ def read_quota(state_dir):
     if (
         isinstance(quota, dict)
         and all(type(quota.get(key)) is int for key in keys)
-        and quota["reset"] < time.time() + QUOTA_RESET_HORIZON  # else silent for ever
+        and quota["reset"] < now.timestamp() + QUOTA_RESET_HORIZON  # else silent for ever
     ):
         return quota
     if quota:
@@ -4059,9 +4064,10 @@ STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stu
 
 
 @contextlib.contextmanager
-def run_lock(state_dir):
-    """Given the state directory, hold its lock for one run; yield whether
-    this run got it (False: another run is working).
+def run_lock(state_dir, now):
+    """Given the state directory and the current local time, hold its lock
+    for one run; yield whether this run got it (False: another run is
+    working).  The lock file's time is when its run began.
     """
     path = os.path.join(state_dir, "lock")
     try:
@@ -4072,7 +4078,7 @@ def run_lock(state_dir):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            age = time.time() - os.fstat(handle).st_mtime
+            age = now.timestamp() - os.fstat(handle).st_mtime
             if age > STALE_LOCK:
                 report.warning(
                     "a run has held %s for %d minutes: is it stuck? (its pid: fuser %s)",
@@ -4082,7 +4088,7 @@ def run_lock(state_dir):
                 )
             yield False
             return
-        os.utime(handle)  # when this run began: a stuck run shows by its age
+        os.utime(handle, (now.timestamp(), now.timestamp()))  # a stuck run shows by its age
         yield True
     finally:
         os.close(handle)  # also releases the lock
@@ -4220,9 +4226,9 @@ def describe_request_error(error):
     return type(error).__name__
 
 
-def send_message(session, config, message, on_quota):
-    """Given an HTTP session, the Config, a Message and a function to call
-    with the quota each answer tells of, POST the message to Pushover; return
+def send_message(session, config, message, on_quota, now):
+    """Given an HTTP session, the Config, a Message, a function to call with
+    the quota each answer tells of and the current local time, POST the message to Pushover; return
     Pushover's answer (a dict) when it accepted it.
 
     Raise ConfigError if Pushover refused the token or user key, PushoverRefused
@@ -4246,7 +4252,7 @@ def send_message(session, config, message, on_quota):
     quota = quota_of(response)
     if response.status_code == 429:
         quota = {**quota, "remaining": 0}
-        quota.setdefault("reset", int(time.time()) + 3600)
+        quota.setdefault("reset", int(now.timestamp()) + 3600)
     if quota:
         on_quota(quota)
     try:
@@ -4272,9 +4278,9 @@ def send_message(session, config, message, on_quota):
     raise DeliveryError(f"Pushover did not accept the message (HTTP {status}): {reasons}")
 
 
-def send_unstored(messages, config, session_factory):
-    """Given Messages that could not be stored, the Config and a way to get an
-    HTTP session, send them as far as Pushover takes them, within
+def send_unstored(messages, config, session_factory, now):
+    """Given Messages that could not be stored, the Config, a way to get an
+    HTTP session and the current local time, send them as far as Pushover takes them, within
     DELIVERY_TIME, and say on stderr what could not be sent.
     """
     session = session_factory()
@@ -4284,7 +4290,7 @@ def send_unstored(messages, config, session_factory):
             report.warning("not sent, and not stored: %s", message.title)
             continue
         try:
-            send_message(session, config, message, lambda quota: None)
+            send_message(session, config, message, lambda quota: None, now)
         except AuthwatchError as error:
             report.warning("not sent, and not stored: %s (%s)", message.title, one_line(error))
 
@@ -4325,7 +4331,7 @@ def store_quota(state_dir, quota):
 
 def deliver(state_dir, session_factory, config, now):
     """Given the state directory, a way to get an HTTP session, the Config
-    and the Unix time now, send the messages in the outbox, removing each
+    and the current local time, send the messages in the outbox, removing each
     as soon as Pushover accepted it.  While the quota is below the reserve,
     only messages of priority 1 and more go; the others are held, and sent
     as one message once the quota is reset.  A message that Pushover refuses
@@ -4336,7 +4342,7 @@ def deliver(state_dir, session_factory, config, now):
     cannot be written; what is not sent stays in the outbox.
     """
     outbox = read_outbox(state_dir)
-    quota = read_quota(state_dir)
+    quota = read_quota(state_dir, now)
     pending, notices = list(outbox.messages), list(outbox.notices)
     if not pending:
         return
@@ -4369,7 +4375,7 @@ def deliver(state_dir, session_factory, config, now):
                 f"Pushover is slow: {plural(len(pending), 'message')} wait for the next run"
             )
         try:
-            send_message(session, config, message, note_quota)
+            send_message(session, config, message, note_quota, now)
             report.info("sent: %s", message.title)
         except PushoverRefused as error:
             report.warning("%s; it was dropped: %s", error, message.title)
@@ -4378,7 +4384,7 @@ def deliver(state_dir, session_factory, config, now):
         try:
             store()
         except StateError:  # a full file system: the rest goes all the same
-            send_unstored(pending, config, session_factory)
+            send_unstored(pending, config, session_factory, now)
             raise
     store()
 
@@ -4386,20 +4392,29 @@ def deliver(state_dir, session_factory, config, now):
 ### One run #################################################################
 
 
-def send_test_notification(config, stdout, session_factory):
-    """Given the Config, an output stream and a way to get an HTTP session,
-    send one message that says this host can reach its admin and print
-    Pushover's answer; return ExitStatus.OK.
+class Runtime(NamedTuple):
+    """What a run takes from outside, given once by main() (and by tests)."""
+
+    stdout: object  # where --dry-run and --test-notification print
+    now: datetime.datetime  # the current local time, aware
+    host: str  # this machine's name: lines without one are its own
+    session_factory: object  # returns a requests Session for Pushover
+
+
+def send_test_notification(config, runtime):
+    """Given the Config and the Runtime, send one message that says this
+    host can reach its admin and print Pushover's answer; return
+    ExitStatus.OK.
 
     Raise ConfigError if Pushover refused a setting, DeliveryError if it did
     not accept the message for another reason.
     """
-    host = os.uname().nodename
+    host, stdout = runtime.host, runtime.stdout
     message = Message(
         host, f"{host}: authwatch test", f"authwatch on {host} can reach you.", 0, None
     )
     quota = {}
-    answer = send_message(session_factory(), config, message, quota.update)
+    answer = send_message(runtime.session_factory(), config, message, quota.update, runtime.now)
     stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")
     if quota:
         stdout.write(f"{quota['remaining']} of {quota['limit']} messages left this month\n")
@@ -4411,9 +4426,8 @@ def send_test_notification(config, stdout, session_factory):
     return ExitStatus.OK
 
 
-def run(options, config, stdout, now, session_factory):
-    """Given parsed options, the Config, an output stream, the current local
-    time and a way to get an HTTP session, do one run; return its ExitStatus.
+def run(options, config, runtime):
+    """Given parsed options, the Config and the Runtime, do one run; return its ExitStatus.
 
     Raise AuthwatchError on any failure; what was read stays safe: either
     unread, or in the outbox.
@@ -4421,16 +4435,16 @@ def run(options, config, stdout, now, session_factory):
     source = open_source(config, options.from_start)
     report.info("reading %s (source type %s)", source.describe(), config.source_type)
     if options.dry_run:
-        return dry_run(options, config, source, stdout, now)
+        return dry_run(options, config, source, runtime)
     prepare_state_dir(config.state_dir)
-    with run_lock(config.state_dir) as locked:
+    with run_lock(config.state_dir, runtime.now) as locked:
         if not locked:
             report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
         store_positions_if_changed(own_positions(outbox.positions, source))
-        messages = new_messages(config, source, now, outbox.notices)
+        messages = new_messages(config, source, runtime, outbox.notices)
         if messages or outbox.notices:
             # The events are safe in the outbox before the position moves on...
             queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
@@ -4440,7 +4454,7 @@ def run(options, config, stdout, now, session_factory):
                 # a full file system must not silence the alarm: send what was
                 # read all the same; the position stays, so the next run reads
                 # it again (a message may come twice, none is lost)
-                send_unstored(queued, config, session_factory)
+                send_unstored(queued, config, runtime.session_factory, runtime.now)
                 raise
             source.save()
             # ...and once it has, the outbox must not carry it into a later run.
@@ -4448,7 +4462,7 @@ def run(options, config, stdout, now, session_factory):
         else:
             report.info("nothing new to send")
             source.save()
-        deliver(config.state_dir, session_factory, config, int(now.timestamp()))
+        deliver(config.state_dir, runtime.session_factory, config, runtime.now)
     return ExitStatus.OK
 
 
@@ -4468,32 +4482,31 @@ def read_events(config, source, now):
     return events_of(source.records(now), config.ignore, config.default_ignore)
 
 
-def new_messages(config, source, now, notices):
-    """Given the Config, the source, the current local time and notices kept
-    from an earlier run, read what is new and return the Messages it makes.
+def new_messages(config, source, runtime, notices):
+    """Given the Config, the source, the Runtime and notices kept from an
+    earlier run, read what is new and return the Messages it makes.
     """
-    events = read_events(config, source, now)
-    local_host = os.uname().nodename
-    summaries = summarise(events, local_host, config.alerts.allow)
-    return plan_messages(summaries, source.notices + notices, local_host, config.alerts)
+    events = read_events(config, source, runtime.now)
+    summaries = summarise(events, runtime.host, config.alerts.allow)
+    return plan_messages(summaries, source.notices + notices, runtime.host, config.alerts)
 
 
-def dry_run(options, config, source, stdout, now):
-    """Given parsed options, the Config, the source, an output stream and the
-    current local time, print what a run would send (or, with --json, each
-    event); store nothing.  Return ExitStatus.OK.
+def dry_run(options, config, source, runtime):
+    """Given parsed options, the Config, the source and the Runtime, print
+    what a run would send (or, with --json, each event); store nothing.
+    Return ExitStatus.OK.
     """
     if options.json:
-        for event in read_events(config, source, now):
-            stdout.write(event_json(event) + "\n")
+        for event in read_events(config, source, runtime.now):
+            runtime.stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
     state_dir = config.state_dir
     outbox = read_outbox(state_dir, move_damaged=False)
-    messages = new_messages(config, source, now, outbox.notices)
-    low = quota_is_low(read_quota(state_dir), config.alerts.quota_reserve, int(now.timestamp()))
+    messages = new_messages(config, source, runtime, outbox.notices)
+    low = quota_is_low(read_quota(state_dir, runtime.now), config.alerts.quota_reserve, runtime.now)
     queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
     for message in quota_plan(queued, low):
-        stdout.write(format_message(message) + "\n")
+        runtime.stdout.write(format_message(message) + "\n")
     report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
 
@@ -4568,10 +4581,20 @@ def command_line_overrides(options):
     return overrides
 
 
-def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, session_factory=None):
+def main(
+    argv=None,
+    *,
+    stdout=None,
+    stderr=None,
+    environ=None,
+    clock=None,
+    host=None,
+    session_factory=None,
+):
     """Given command-line arguments (default sys.argv[1:]) and, for tests, the
-    streams, environment, a clock returning the current local time and an
-    HTTP session factory, run authwatch; return the exit code.
+    streams, environment, a clock returning the current local time, this
+    machine's name and an HTTP session factory, run authwatch; return the
+    exit code.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -4603,10 +4626,12 @@ def main(argv=None, *, stdout=None, stderr=None, environ=None, clock=None, sessi
             command_line_overrides(options),
             need_pushover=not options.dry_run,
         )
-        session_factory = session_factory or new_http_session
+        runtime = Runtime(
+            stdout, clock(), host or os.uname().nodename, session_factory or new_http_session
+        )
         if options.test_notification:
-            return send_test_notification(config, stdout, session_factory)
-        return run(options, config, stdout, clock(), session_factory)
+            return send_test_notification(config, runtime)
+        return run(options, config, runtime)
     except AuthwatchError as error:
         for line in str(error).splitlines():
             stderr.write(f"authwatch: error: {line}\n")

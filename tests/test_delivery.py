@@ -199,7 +199,7 @@ def test_an_answer_that_is_not_pushovers_is_a_failed_delivery(auth_log, login_pe
 
 def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, login_pending, pushover):
     config = login_pending
-    with authwatch.run_lock(str(tmp_path / "state")) as locked:
+    with authwatch.run_lock(str(tmp_path / "state"), NOW) as locked:
         assert locked
         second = cron_run(config, auth_log)
         assert (second.status, second.stdout, second.stderr) == (0, "", "")
@@ -316,12 +316,12 @@ def test_a_run_that_holds_the_lock_for_long_is_said_to_be_stuck(tmp_path, auth_l
     lock = tmp_path / "state" / "lock"
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        os.utime(lock, (time.time() - 700, time.time() - 700))
+        os.utime(lock, (NOW.timestamp() - 700, NOW.timestamp() - 700))
         result = cron_run(login_pending, auth_log)
     assert result.status == 0
     [line] = result.stderr.splitlines()
     assert f"a run has held {lock} for 11 minutes" in line
-    os.utime(lock, (time.time() - 60, time.time() - 60))
+    os.utime(lock, (NOW.timestamp() - 60, NOW.timestamp() - 60))
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert cron_run(login_pending, auth_log).stderr == ""
