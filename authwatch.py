@@ -7,9 +7,10 @@ what is left (SSH logins, failed attempts, sudo and su, account changes) and
 sends a few short messages to Pushover.  Messages wait in an outbox until
 Pushover has accepted them, so nothing read is ever lost.
 
-The module reads top to bottom: errors and exit codes, configuration,
-understanding log lines (pure), building messages (pure), reading the log
-and the journal, state, delivery, and the command line.
+The module reads top to bottom, a section each: errors, exit codes and
+what is said on stderr; Pushover's API; configuration; understanding log
+lines (pure); building messages (pure); reading the log and the journal;
+state; delivery; one run; and the command line.
 """
 
 from __future__ import annotations
@@ -35,6 +36,70 @@ from typing import NamedTuple
 __version__ = "0.1.0"
 
 
+### Errors, exit codes and what is said on stderr ###########################
+
+
+class ExitStatus(enum.IntEnum):
+    """The exit codes of a run; EXIT_MEANINGS says what each means."""
+
+    OK = 0
+    DELIVERY_FAILED = 1
+    CONFIG_ERROR = 2
+    SOURCE_ERROR = 3
+    STATE_ERROR = 4
+    INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
+    INTERRUPTED = 130
+
+
+# what --help and the README say of each exit code
+EXIT_MEANINGS = {
+    ExitStatus.OK: "all new events delivered, or nothing new (prints nothing but warnings)",
+    ExitStatus.DELIVERY_FAILED: "delivery to Pushover failed; the events are sent again next run",
+    ExitStatus.CONFIG_ERROR: (
+        "usage or configuration error, or Pushover refused the token or user key"
+    ),
+    ExitStatus.SOURCE_ERROR: "the log or the journal cannot be read",
+    ExitStatus.STATE_ERROR: "the state directory or a state file cannot be used",
+    ExitStatus.INTERNAL_ERROR: "internal error (a bug: please report it); what was read is safe",
+    ExitStatus.INTERRUPTED: "interrupted; what was read is safe: unread, or in the outbox",
+}
+
+
+class AuthwatchError(Exception):
+    """A failure to report in one line and turn into an exit code."""
+
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class ConfigError(AuthwatchError):
+    exit_status = ExitStatus.CONFIG_ERROR
+
+
+class UsageError(ConfigError):
+    """The command line is wrong."""
+
+
+class SourceError(AuthwatchError):
+    exit_status = ExitStatus.SOURCE_ERROR
+
+
+class StateError(AuthwatchError):
+    exit_status = ExitStatus.STATE_ERROR
+
+
+class DeliveryError(AuthwatchError):
+    exit_status = ExitStatus.DELIVERY_FAILED
+
+
+class PushoverRefused(DeliveryError):
+    """Pushover refused one message for what it holds (a 4xx): it is dropped."""
+
+
+def one_line(error):
+    """Given an exception or text, return it as a single line."""
+    return " ".join(str(error).split())
+
+
 class Reporter:
     """What authwatch says on stderr, a line each: errors always, warnings
     unless -q, what it does with -v.  (logging would cost a sixth of a quiet
@@ -55,6 +120,11 @@ class Reporter:
         if self.level >= self.NORMAL:
             self.say(text % args if args else text)
 
+    def error(self, text):
+        """Given an error's text, say each of its lines as an error."""
+        for line in text.splitlines():
+            self.say(f"error: {line}")
+
     def say(self, text):
         self.stream.write(f"authwatch: {text}\n")
 
@@ -62,58 +132,26 @@ class Reporter:
 report = Reporter()  # what authwatch says on stderr
 
 
-### Errors and exit codes ###################################################
+### Pushover's API ##########################################################
 
-
-class ExitStatus(enum.IntEnum):
-    """The exit codes of a run; --help and the README list them."""
-
-    OK = 0
-    DELIVERY_FAILED = 1
-    CONFIG_ERROR = 2  # also bad command-line usage, as argparse does
-    SOURCE_ERROR = 3  # the log is missing or unreadable
-    STATE_ERROR = 4  # the state directory or a state file cannot be used
-    INTERNAL_ERROR = 70  # a bug: EX_SOFTWARE from sysexits.h
-    INTERRUPTED = 130
-
-
-class AuthwatchError(Exception):
-    """A failure to report in one line and turn into an exit code."""
-
-    exit_status = ExitStatus.CONFIG_ERROR
-
-
-class ConfigError(AuthwatchError):
-    exit_status = ExitStatus.CONFIG_ERROR
-
-
-class SourceError(AuthwatchError):
-    exit_status = ExitStatus.SOURCE_ERROR
-
-
-class StateError(AuthwatchError):
-    exit_status = ExitStatus.STATE_ERROR
-
-
-class DeliveryError(AuthwatchError):
-    exit_status = ExitStatus.DELIVERY_FAILED
-
-
-def one_line(error):
-    """Given an exception or text, return it as a single line."""
-    return " ".join(str(error).split())
+DEFAULT_API_URL = "https://api.pushover.net/1/messages.json"
+PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")  # an application token or a user key
+# Pushover's limits on a message's fields (https://pushover.net/api)
+MAX_TITLE = 250
+MAX_MESSAGE = 1024
+MAX_URL = 512
+MAX_URL_TITLE = 100
+MAX_SOUND = 64
+MAX_DEVICE = 250
+MIN_RETRY = 30  # seconds between the repeats of an emergency message
+MAX_EXPIRE = 10800  # seconds an emergency message is repeated at the most
 
 
 ### Configuration ############################################################
 
-DEFAULT_API_URL = "https://api.pushover.net/1/messages.json"
-# Pushover's limits on the link it shows (https://pushover.net/api)
-MAX_URL = 512
-MAX_URL_TITLE = 100
 DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
-PUSHOVER_KEY = re.compile(r"[A-Za-z0-9]{30}")
 
 # What an event can be: the kinds that RULES give, and "other".
 # fmt: off
@@ -465,8 +503,8 @@ def read_message_options(reader):
     """
     options = {}
     for key, pattern, limit in (
-        ("sound", r"[A-Za-z0-9_-]+", 64),
-        ("device", r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*", 250),
+        ("sound", r"[A-Za-z0-9_-]+", MAX_SOUND),
+        ("device", r"[A-Za-z0-9_-]+(?:,[A-Za-z0-9_-]+)*", MAX_DEVICE),
         ("url", r"https?://\S+", MAX_URL),
         ("url_title", r".+", MAX_URL_TITLE),
     ):
@@ -502,10 +540,8 @@ def read_alerts(reader):
         max_messages=setting("max_messages", 1, 50),
         failure_threshold=setting("failure_threshold", 0),
         quota_reserve=setting("quota_reserve", 0),
-        # Pushover's rules for emergency messages: retry at least 30 s, expire
-        # at most 3 hours
-        retry=setting("retry", 30),
-        expire=setting("expire", 30, 10800),
+        retry=setting("retry", MIN_RETRY),
+        expire=setting("expire", MIN_RETRY, MAX_EXPIRE),
         allow=read_allow(reader),
         known_priority=known_priority,
     )
@@ -2611,10 +2647,6 @@ def event_json(event):
 # the volume, at most [alerts] max_messages: the least urgent are folded
 # into the last one.
 
-# Pushover's limits (https://pushover.net/api)
-MAX_TITLE = 250
-MAX_MESSAGE = 1024
-
 # su, sudo, doas and login log each failure again in their own words, which
 # say more ("FAILED SU (to root) mallory on pts/1", "3 incorrect password
 # attempts ; ... COMMAND=/bin/sh", "FAILED LOGIN (1) on '/dev/tty1' FOR
@@ -4136,16 +4168,6 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-class PushoverRefused(AuthwatchError):
-    """Pushover refused one message for what it holds (a 4xx): it is dropped."""
-
-    exit_status = ExitStatus.DELIVERY_FAILED
-
-
-class QuotaSpent(DeliveryError):
-    """Pushover's monthly quota is used up (429)."""
-
-
 def new_http_session():
     """Return a requests Session that retries as Pushover asks (requests is
     imported only when there is something to send).
@@ -4232,8 +4254,8 @@ def send_message(session, config, message, on_quota, now):
     Pushover's answer (a dict) when it accepted it.
 
     Raise ConfigError if Pushover refused the token or user key, PushoverRefused
-    if it refused this message, QuotaSpent on a 429, DeliveryError if it could
-    not be reached or failed.
+    if it refused this message, DeliveryError if it could not be reached, its
+    quota is spent (429) or it failed.
     """
     import requests
 
@@ -4267,7 +4289,7 @@ def send_message(session, config, message, on_quota, now):
     reasons = one_line(reasons or response.reason or "no reason given")
     status = response.status_code
     if status == 429:
-        raise QuotaSpent(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
+        raise DeliveryError(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
     if 400 <= status < 500:
         wrong = [key for key in ("token", "user", *MESSAGE_OPTIONS) if key in answer]
         if wrong:  # a setting, not this message: every message would be refused
@@ -4513,20 +4535,9 @@ def dry_run(options, config, source, runtime):
 
 ### Command line ############################################################
 
-EPILOG = """\
-exit codes:
-  0  all new events delivered, or nothing new (prints nothing but warnings)
-  1  delivery to Pushover failed; the events are sent again next run
-  2  usage or configuration error, or Pushover refused the token or user key
-  3  the log or the journal cannot be read
-  4  the state directory or a state file cannot be used
-  70 internal error (a bug: please report it); what was read is safe
-  130 interrupted; what was read is safe: unread, or in the outbox
-"""
-
-
-class UsageError(ConfigError):
-    """The command line is wrong."""
+EPILOG = "exit codes:\n" + "".join(
+    f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()
+)
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -4605,8 +4616,8 @@ def main(
         try:
             with contextlib.redirect_stdout(stdout):
                 options = build_parser().parse_args(argv)
-        except SystemExit as exit:  # --help and --version
-            return exit.code
+        except SystemExit as stop:  # --help and --version
+            return stop.code
         report.level = (
             Reporter.VERBOSE
             if options.verbose
@@ -4633,26 +4644,23 @@ def main(
             return send_test_notification(config, runtime)
         return run(options, config, runtime)
     except AuthwatchError as error:
-        for line in str(error).splitlines():
-            stderr.write(f"authwatch: error: {line}\n")
+        report.error(str(error))
         return error.exit_status
     except BrokenPipeError:  # --dry-run's reader has read enough (| head)
         if stdout is sys.stdout:  # and Python must not complain of it at exit
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitStatus.OK
     except KeyboardInterrupt:
-        stderr.write(
-            "authwatch: error: interrupted; what was read is safe: unread, or in the outbox\n"
-        )
+        report.error(EXIT_MEANINGS[ExitStatus.INTERRUPTED])
         return ExitStatus.INTERRUPTED
     except Exception as error:  # noqa: BLE001 (a bug: one line for cron's mail; -v: details)
         if report.level >= Reporter.VERBOSE:
             import traceback
 
             traceback.print_exc(file=stderr)
-        stderr.write(
-            f"authwatch: error: internal error, what was read is safe: {type(error).__name__}:"
-            f" {one_line(error)} (run with -v for details)\n"
+        report.error(
+            f"internal error, what was read is safe: {type(error).__name__}:"
+            f" {one_line(error)} (run with -v for details)"
         )
         return ExitStatus.INTERNAL_ERROR
 
