@@ -3619,7 +3619,7 @@ class JournalSource(Source):
                 self.describe(),
             )
             reader.seek_tail()
-            newest = reader._get_realtime() if reader._previous() else now_microseconds(now)
+            newest = reader._get_realtime() if reader._previous() else microseconds(now)
             reader.seek_realtime(max(newest - JOURNAL_LOOKBACK, 0))
             cursor, seen = None, {}
             while reader._next():  # what is there now counts as handled
@@ -3629,7 +3629,7 @@ class JournalSource(Source):
         else:
             cursor, newest, seen = stored["cursor"], stored["realtime"], stored["seen"]
             if cursor and not entry_exists(reader, cursor):
-                since = datetime.datetime.fromtimestamp(newest / 1_000_000).astimezone()
+                since = journal_time(newest).astimezone()
                 self.notice(
                     "the journal entry read last is gone (vacuumed or rotated away):"
                     f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
@@ -3649,28 +3649,41 @@ class JournalSource(Source):
         return journal_position(cursor, newest, seen)
 
     def stored_position(self, now):
-        """Return the stored position (None if there is none), or, when the
-        position file is corrupt, one that starts 5 minutes before its last
-        change: entries may come twice, but none is lost.
+        """Given the current local time, return the stored position (None if
+        there is none), or, when the position file is corrupt, one that
+        starts 5 minutes before its last change: entries may come twice, but
+        none is lost.
         """
         try:
             return read_journal_position(self.position_path, now)
         except StateError as error:
             try:
-                changed = os.stat(self.position_path).st_mtime
+                changed = microseconds_of_file(self.position_path)
             except OSError:
-                changed = now.timestamp()
+                changed = microseconds(now)
             self.notice(f"{error}: the position was reset to the time of its last change")
-            since = int((changed - 300) * 1_000_000)
+            since = changed - 300 * 1_000_000
             return {"cursor": None, "realtime": since, "seen": {}, "start": since}
 
     def position_text(self, position):
         return json.dumps(position) + "\n"
 
 
-def now_microseconds(now):
+def microseconds(moment):
     """Given an aware datetime, return it in µs since the epoch, as the journal counts."""
-    return int(now.timestamp() * 1_000_000)
+    return int(moment.timestamp() * 1_000_000)
+
+
+def microseconds_of_file(path):
+    """Given a path, return the time of its last change in µs since the
+    epoch; raise OSError if it cannot be found."""
+    return os.stat(path).st_mtime_ns // 1000
+
+
+def journal_time(realtime):
+    """Given a time in µs since the epoch, as the journal counts, return it
+    as an aware datetime (UTC)."""
+    return datetime.datetime.fromtimestamp(realtime / 1_000_000, datetime.timezone.utc)
 
 
 def sequence_of(cursor):
@@ -3777,7 +3790,7 @@ def journal_record(reader, realtime):
     """Given a Reader on an entry and its time in µs, return its Record, with
     the line rebuilt as rsyslog would write it (for noise patterns and --json).
     """
-    stamp = datetime.datetime.fromtimestamp(realtime / 1_000_000, datetime.timezone.utc)
+    stamp = journal_time(realtime)
     host = journal_field(reader, "_HOSTNAME")
     program = journal_field(reader, "SYSLOG_IDENTIFIER") or journal_field(reader, "_COMM")
     pid = journal_field(reader, "_PID") or journal_field(reader, "SYSLOG_PID")
@@ -3925,9 +3938,8 @@ def read_journal_position(path, now):
             str(sequence): (int(number), int(time))
             for sequence, (number, time) in position.get("seen", {}).items()
         }
-        if (
-            type(realtime) is not int
-            or not 0 <= realtime < now_microseconds(now) + 86400 * 1_000_000
+        if type(realtime) is not int or not 0 <= realtime < microseconds(
+            now + datetime.timedelta(days=1)
         ):
             raise ValueError  # a time more than a day ahead would read nothing for ever
         if not (cursor is None or (isinstance(cursor, str) and CURSOR.fullmatch(cursor))):
@@ -4058,14 +4070,20 @@ def quota_is_low(quota, reserve, now):
     """Given the stored quota ({} when unknown), the reserve and the current
     local time, return whether messages below priority 1 must wait.
     """
-    return quota.get("remaining", reserve) < reserve and now.timestamp() < quota.get("reset", 0)
+    return quota.get("remaining", reserve) < reserve and before_reset(quota, now)
 
 
 def quota_is_spent(quota, now):
     """Given the stored quota and the current local time, return whether
     Pushover refused for want of quota (429) and its reset has not come yet.
     """
-    return quota.get("remaining", 1) <= 0 and now.timestamp() < quota.get("reset", 0)
+    return quota.get("remaining", 1) <= 0 and before_reset(quota, now)
+
+
+def before_reset(quota, now):
+    """Given the stored quota and the current local time, return whether
+    the quota's reset is yet to come (Pushover counts in Unix time)."""
+    return now.timestamp() < quota.get("reset", 0)
 
 
 def read_quota(state_dir, now):
@@ -4369,7 +4387,8 @@ def deliver(state_dir, session_factory, config, now):
     if not pending:
         return
     if quota_is_spent(quota, now):
-        report.info("Pushover's quota is used up until %s: %d wait", quota["reset"], len(pending))
+        reset = datetime.datetime.fromtimestamp(quota["reset"], now.tzinfo)
+        report.info("Pushover's quota is used up until %s: %d wait", f"{reset:%F %T}", len(pending))
         return
 
     def note_quota(answer):
