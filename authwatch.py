@@ -2878,7 +2878,7 @@ class HostSummary:
 def login_key(event):
     """Given a login Event, return what makes it another login than others:
     who, from where, how, with which key."""
-    return (event.program, event.user, event.ip or event.tty, event.method, event.fingerprint)
+    return (event.program, event.user, login_place(event), event.method, event.fingerprint)
 
 
 def summarise(events, local_host, allow=NO_ALLOWLIST):
@@ -2932,6 +2932,24 @@ def plural(count, word, words=None):
     return e.g. '1 login' or '3 logins'.
     """
     return f"{count} {word}" if count == 1 else f"{count} {words or word + 's'}"
+
+
+def times(count):
+    """Given how many times a line stands for, return what follows it: " ×3",
+    or nothing for once."""
+    return f" ×{count}" if count > 1 else ""
+
+
+def and_more(count, noun=None):
+    """Given how many were left out and what (a singular noun, or None),
+    return e.g. "… and 2 more logins" or "… and 2 more"."""
+    return f"… and {plural(count, 'more ' + noun) if noun else f'{count} more'}"
+
+
+def login_place(event):
+    """Given a login Event, return where it came from, as one word: its
+    address, its terminal, or "console"."""
+    return event.ip or event.tty or "console"
 
 
 def is_address(text):
@@ -2993,15 +3011,14 @@ def login_message(host, event, count, priority):
         lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
-    repeats = f" ×{count}" if count > 1 else ""
-    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}{repeats}"
+    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}{times(count)}"
     return Message(
         host,
         title_text(title),
         fit_lines(lines or [event.message], MAX_MESSAGE),
         priority,
         unix_time(event.time),
-        logins=((event.user or "?", event.ip or event.tty or "console", count),),
+        logins=((event.user or "?", login_place(event), count),),
     )
 
 
@@ -3029,14 +3046,14 @@ def privilege_message(summary, priorities):
         parts.append(plural(uses, "sudo/su use") + (f" ({failed} failed)" if failed else ""))
     if counts["account"]:
         parts.append(plural(counts["account"], "account change"))
-    lines = [line + (f" ×{n}" if n > 1 else "") for line, n in summary.privilege.items()]
+    lines = [line + times(n) for line, n in summary.privilege.items()]
     unlisted = sum(counts[kind] for kind in PRIVILEGE_KINDS) - sum(summary.privilege.values())
     if unlisted > 0:
-        lines.append(f"… and {unlisted} more")
+        lines.append(and_more(unlisted))
     shown = sum(min(len(line), MAX_LINE_LENGTH) + 1 for line in lines)
     if shown > MAX_MESSAGE and len(summary.acts) > 1:  # what is cut is detail, never who
         acts = sorted(summary.acts.items(), key=lambda act: act[1])  # the rarest first
-        said = [shorten(act, 60) + (f" ×{n}" if n > 1 else "") for act, n in acts]
+        said = [shorten(act, 60) + times(n) for act, n in acts]
         lines[:0] = [f"Who: {', '.join(said[at : at + 3])}" for at in range(0, len(said), 3)]
     return Message(
         summary.host,
@@ -3051,9 +3068,13 @@ def failure_headline(summary, detail=""):
     """Given a HostSummary with failures and a detail to put in, return e.g.
     "5 failed logins (1 invalid user) from 3 addresses".
     """
-    total = sum(summary.counts[kind] for kind in FAILURE_KINDS)
     sources = plural(len(summary.failure_ips), "address", "addresses")
-    return f"{plural(total, 'failed login')}{detail} from {sources}"
+    return f"{plural(failure_count(summary), 'failed login')}{detail} from {sources}"
+
+
+def failure_count(summary):
+    """Given a HostSummary, return how many failed attempts it holds."""
+    return sum(summary.counts[kind] for kind in FAILURE_KINDS)
 
 
 def failure_lines(summary):
@@ -3077,24 +3098,21 @@ def digest_message(summary, alerts):
     send.
     """
     lines, parts, priorities = [], [], []
-    failures = sum(summary.counts[kind] for kind in FAILURE_KINDS)
+    failures = failure_count(summary)
     if failures and failures >= alerts.failure_threshold:
         lines += failure_lines(summary)
         parts.append(failure_headline(summary))
         priorities += [alerts.priorities[kind] for kind in FAILURE_KINDS if summary.counts[kind]]
     unlisted = summary.counts["login"] - sum(count for _, count in summary.logins.values())
     if unlisted > 0:  # more logins than a run keeps: say so, as a login would
-        lines.append(f"… and {plural(unlisted, 'more login')}")
+        lines.append(and_more(unlisted, "login"))
         parts.append(plural(unlisted, "more login"))
         priorities.append(alerts.priorities["login"])
     known = summary.counts["known_login"]
     if known and alerts.known_priority is not None:
-        lines += [
-            f"Known login: {text}" + (f" ×{n}" if n > 1 else "")
-            for text, n in summary.known.items()
-        ]
+        lines += [f"Known login: {text}{times(n)}" for text, n in summary.known.items()]
         if known > sum(summary.known.values()):
-            lines.append(f"… and {known - sum(summary.known.values())} more known logins")
+            lines.append(and_more(known - sum(summary.known.values()), "known login"))
         parts.append(plural(known, "known login"))
         priorities.append(alerts.known_priority)
     if summary.counts["forged"]:
@@ -3112,20 +3130,20 @@ def digest_message(summary, alerts):
             f"Other: {tagged(event.program, None, event.message)}" for event in summary.others
         ]
         if summary.counts["other"] > len(summary.others):
-            lines.append(f"… and {summary.counts['other'] - len(summary.others)} more other lines")
+            lines.append(and_more(summary.counts["other"] - len(summary.others), "other line"))
         parts.append(plural(summary.counts["other"], "other line"))
         priorities.append(alerts.priorities["other"])
     if not lines:
         return None
-    times = [summary.latest.get("digest")]
+    stamps = [summary.latest.get("digest")]
     if known and alerts.known_priority is not None:
-        times.append(summary.latest.get("known"))
+        stamps.append(summary.latest.get("known"))
     return Message(
         summary.host,
         title_text(f"{summary.host}: {', '.join(parts)}"),
         fit_lines(lines, MAX_MESSAGE),
         max(priorities),
-        unix_time(max(filter(None, times), default=None)),
+        unix_time(max(filter(None, stamps), default=None)),
     )
 
 
@@ -3137,12 +3155,12 @@ def host_messages(summary, alerts):
     # (with keys of every kind) is what gets folded, not another's
     places = Counter()
     for event, count in summary.logins.values():
-        places[event.user, event.ip or event.tty] += count
+        places[event.user, login_place(event)] += count
     messages = [
         login_message(summary.host, event, count, alerts.priorities["login"])
         for event, count in sorted(
             summary.logins.values(),
-            key=lambda held: (places[held[0].user, held[0].ip or held[0].tty], held[1]),
+            key=lambda held: (places[held[0].user, login_place(held[0])], held[1]),
         )
     ]
     if summary.privilege:
@@ -3165,7 +3183,7 @@ def fit_lines(lines, limit):
     kept = []
     for index, line in enumerate(lines):
         rest = len(lines) - index
-        tail = f"… and {plural(rest, 'more line')}"
+        tail = and_more(rest, "line")
         if len("\n".join(kept + [line])) > limit - len(tail) - 1 and rest > 1:
             return "\n".join(kept + [tail])
         kept.append(line)
@@ -3202,7 +3220,7 @@ def merge_messages(messages):
     stamps = [message.timestamp for message in messages if message.timestamp]
     return Message(
         messages[0].host,
-        title_text(f"{titles[0]} … and {folded} more"),
+        title_text(f"{titles[0]} {and_more(folded)}"),
         fit_lines(headline + [f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
         max(message.priority for message in messages),
         max(stamps, default=None),
