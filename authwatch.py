@@ -2175,12 +2175,13 @@ class Event(NamedTuple):
     connection: tuple | None = None
     count: int = 1  # how many times the line was written
     pretends: str | None = None  # a forged line: the kind of event it pretends to be
+    forger: str | None = None  # a forged line: the program that wrote it
 
 
 # fmt: off
 JSON_FIELDS = (
     "time", "host", "program", "pid", "kind", "rule", "user", "target", "ip", "port", "method",
-    "command", "count", "line",
+    "command", "count", "forger", "line",
 )
 # fmt: on
 
@@ -2289,7 +2290,7 @@ def parse_unknown_header(line):
     return Record(None, None, None, None, line, line)
 
 
-def record_of(time, host, program, pid, message, line):
+def record_of(stamp, host, program, pid, message, line):
     """Given the parts of a syslog line (pid as text), return its Record,
     without the Solaris message ID or dropbear's own stamp in front of the
     message, with rsyslog's "message repeated N times: [ ... ]" as the
@@ -2300,7 +2301,7 @@ def record_of(time, host, program, pid, message, line):
     if message.startswith("Last message '"):
         suppressed = SUPPRESSED.fullmatch(message)
         if suppressed:
-            return Record(time, host, None, None, message, line, int(suppressed["count"]), True)
+            return Record(stamp, host, None, None, message, line, int(suppressed["count"]), True)
     if message.startswith("["):
         prefix = SOLARIS_ID.match(message) or STDERR_STAMP.match(message)
         if prefix:
@@ -2310,7 +2311,7 @@ def record_of(time, host, program, pid, message, line):
         if repeated:
             message, count = repeated["message"], int(repeated["count"])
     pid = int(pid) if pid and pid.isdigit() else None
-    return Record(time, host, program, pid, message, line, count)
+    return Record(stamp, host, program, pid, message, line, count)
 
 
 def alternation(patterns):
@@ -2546,7 +2547,7 @@ def classify_all(records, ignore, builtin_noise):
             continue
         event = classify(record)
         if record.forger and event.kind != "noise":
-            event = event._replace(kind="forged", pretends=event.kind, command=record.forger)
+            event = event._replace(kind="forged", pretends=event.kind, forger=record.forger)
         if (
             (event.kind == "noise" and builtin_noise)
             or (ignore and ignore(tagged(record.program, record.pid, record.message)))
@@ -2563,6 +2564,13 @@ def classify_all(records, ignore, builtin_noise):
 BLANK = " \t\x00"  # a line of nothing else says nothing: an empty line, a file's hole
 RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
 WAITING_LINES = 64  # lines of one connection that may wait for its address
+
+
+def is_address(text):
+    """Given an address or host name as a line names it, return whether it is
+    an IP address (the daemon's own), not a name (which DNS, so its owner,
+    chooses)."""
+    return ":" in text or text.replace(".", "").isdigit()
 
 
 def follow_connections(events):
@@ -2629,14 +2637,6 @@ def follow_connections(events):
             yield event
     for held in waiting.values():
         yield from held
-
-
-def event_json(event):
-    """Given an Event, return its public JSON object as one line."""
-    fields = event._asdict()
-    public = {name: fields[name] for name in JSON_FIELDS}
-    public["time"] = event.time.isoformat() if event.time else None
-    return json.dumps(public)
 
 
 ### Building messages (pure) ################################################
@@ -2870,9 +2870,11 @@ class HostSummary:
             self.failure_users[event.user] += weight
             counted[2] = True
 
-    def note_time(self, group, time):
-        if time and (group not in self.latest or time > self.latest[group]):
-            self.latest[group] = time
+    def note_time(self, group, stamp):
+        """Given a group of events ("digest", "known", "privilege") and the
+        time of one, keep the latest time of each group."""
+        if stamp and (group not in self.latest or stamp > self.latest[group]):
+            self.latest[group] = stamp
 
 
 def login_key(event):
@@ -2952,16 +2954,9 @@ def login_place(event):
     return event.ip or event.tty or "console"
 
 
-def is_address(text):
-    """Given an address or host name as a line names it, return whether it is
-    an IP address (the daemon's own), not a name (which DNS, so its owner,
-    chooses)."""
-    return ":" in text or text.replace(".", "").isdigit()
-
-
-def unix_time(time):
+def unix_time(moment):
     """Given an aware datetime or None, return its Unix time or None."""
-    return int(time.timestamp()) if time else None
+    return int(moment.timestamp()) if moment else None
 
 
 def is_known(event, allow):
@@ -2974,7 +2969,7 @@ def is_known(event, allow):
         import ipaddress
 
         try:
-            address = ipaddress.ip_address((event.ip or "").split("%")[0])
+            address = ipaddress.ip_address(event.ip or "")  # classify() dropped any zone
         except ValueError:
             return False
         address = getattr(address, "ipv4_mapped", None) or address
@@ -3117,7 +3112,7 @@ def digest_message(summary, alerts):
         priorities.append(alerts.known_priority)
     if summary.counts["forged"]:
         lines += [
-            f"Forged: {event.program} line written by {event.command}: {event.message}"
+            f"Forged: {event.program} line written by {event.forger}: {event.message}"
             for event in summary.forged
         ]
         parts.append(plural(summary.counts["forged"], "forged line"))
@@ -3259,6 +3254,21 @@ def plan_messages(summaries, notices, local_host, alerts):
         title = title_text(f"{local_host}: authwatch notice")
         messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
     return messages
+
+
+def test_message(host):
+    """Given this host's name, return the Message that --test-notification sends."""
+    return Message(
+        host, title_text(f"{host}: authwatch test"), f"authwatch on {host} can reach you.", 0, None
+    )
+
+
+def event_json(event):
+    """Given an Event, return its public JSON object as one line."""
+    fields = event._asdict()
+    public = {name: fields[name] for name in JSON_FIELDS}
+    public["time"] = event.time.isoformat() if event.time else None
+    return json.dumps(public)
 
 
 def format_message(message):
@@ -3953,8 +3963,8 @@ def read_journal_position(path, now):
             position = json.load(file)
         cursor, realtime = position.get("cursor"), position["realtime"]
         seen = {
-            str(sequence): (int(number), int(time))
-            for sequence, (number, time) in position.get("seen", {}).items()
+            str(sequence): (int(number), int(handled_at))
+            for sequence, (number, handled_at) in position.get("seen", {}).items()
         }
         if type(realtime) is not int or not 0 <= realtime < microseconds(
             now + datetime.timedelta(days=1)
@@ -4468,10 +4478,7 @@ def send_test_notification(config, runtime):
     Raise ConfigError if Pushover refused a setting, DeliveryError if it did
     not accept the message for another reason.
     """
-    host, stdout = runtime.host, runtime.stdout
-    message = Message(
-        host, f"{host}: authwatch test", f"authwatch on {host} can reach you.", 0, None
-    )
+    stdout, message = runtime.stdout, test_message(runtime.host)
     quota = {}
     answer = send_message(runtime.session_factory(), config, message, quota.update, runtime.now)
     stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")

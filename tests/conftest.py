@@ -129,6 +129,7 @@ def alice_login_event(time, program, pid, line):
         "method": "publickey",
         "command": None,
         "count": 1,
+        "forger": None,
         "line": line,
     }
 

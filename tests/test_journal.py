@@ -415,6 +415,12 @@ def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forge
     )
     assert "Forged: sudo line written by python3 (uid 1001):    mallory : TTY=pts/1" in out
     assert "sudo: alice as root: /usr/bin/id" in out
+    as_json = journal_run(tmp_path / "state", folder, "--dry-run", "--json", "--from-start")
+    forged = [event for event in map(json.loads, as_json.stdout.splitlines()) if event["forger"]]
+    assert [(event["kind"], event["forger"], event["command"]) for event in forged] == [
+        ("forged", "logger (uid 1000)", None),
+        ("forged", "python3 (uid 1001)", "/usr/bin/true"),
+    ]
 
 
 def test_a_run_reads_to_the_entry_that_was_newest_when_it_began(tmp_path, folder):
