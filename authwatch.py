@@ -4296,8 +4296,9 @@ def describe_request_error(error):
 
 def send_message(session, config, message, on_quota, now):
     """Given an HTTP session, the Config, a Message, a function to call with
-    the quota each answer tells of and the current local time, POST the message to Pushover; return
-    Pushover's answer (a dict) when it accepted it.
+    the quota each answer tells of (None: none) and the current local time,
+    POST the message to Pushover; return Pushover's answer (a dict) when it
+    accepted it.
 
     Raise ConfigError if Pushover refused the token or user key, PushoverRefused
     if it refused this message, DeliveryError if it could not be reached, its
@@ -4321,7 +4322,7 @@ def send_message(session, config, message, on_quota, now):
     if response.status_code == 429:
         quota = {**quota, "remaining": 0}
         quota.setdefault("reset", int(now.timestamp()) + 3600)
-    if quota:
+    if quota and on_quota:
         on_quota(quota)
     try:
         answer = response.json()
@@ -4346,21 +4347,45 @@ def send_message(session, config, message, on_quota, now):
     raise DeliveryError(f"Pushover did not accept the message (HTTP {status}): {reasons}")
 
 
-def send_unstored(messages, config, session_factory, now):
-    """Given Messages that could not be stored, the Config, a way to get an
-    HTTP session and the current local time, send them as far as Pushover takes them, within
-    DELIVERY_TIME, and say on stderr what could not be sent.
+def send_in_time(messages, config, session_factory, on_quota, now):
+    """Given Messages (read one at a time, as they are sent), the Config, a
+    way to get an HTTP session, a function to call with the quota each
+    answer tells of (None: none) and the current local time, send them in order while
+    DELIVERY_TIME lasts; yield each message Pushover took, with None when it
+    accepted it or the PushoverRefused error when it refused it.
+
+    Raise ConfigError or DeliveryError as send_message() does.
     """
     session = session_factory()
     started = time.monotonic()
     for message in messages:
         if time.monotonic() - started > DELIVERY_TIME:
-            report.warning("not sent, and not stored: %s", message.title)
-            continue
+            return
         try:
-            send_message(session, config, message, lambda quota: None, now)
-        except AuthwatchError as error:
-            report.warning("not sent, and not stored: %s (%s)", message.title, one_line(error))
+            send_message(session, config, message, on_quota, now)
+        except PushoverRefused as error:
+            yield message, error
+        else:
+            yield message, None
+
+
+def send_unstored(messages, config, session_factory, now):
+    """Given Messages that could not be stored, the Config, a way to get an
+    HTTP session and the current local time, send them as far as Pushover
+    takes them, the held ones too (holding needs the outbox), and say on
+    stderr what could not be sent.
+    """
+    unsent = list(messages)
+    try:
+        # no quota is kept: nothing can be stored now
+        for message, refusal in send_in_time(messages, config, session_factory, None, now):
+            unsent.remove(message)
+            if refusal:
+                report.warning("not sent, and not stored: %s (%s)", message.title, refusal)
+    except AuthwatchError as error:
+        report.warning("Pushover did not take the rest: %s", one_line(error))
+    for message in unsent:
+        report.warning("not sent, and not stored: %s", message.title)
 
 
 def release_held(messages):
@@ -4432,23 +4457,21 @@ def deliver(state_dir, session_factory, config, now):
     if planned != pending:
         pending = planned
         store()
-    session = session_factory()
-    started = time.monotonic()
-    for message in list(pending):
-        if must_hold(message, quota_is_low(quota, config.alerts.quota_reserve, now)):
-            report.info("quota low: holding %s", message.title)
-            pending[pending.index(message)] = message._replace(held=True)
-            continue
-        if time.monotonic() - started > DELIVERY_TIME:
-            raise DeliveryError(
-                f"Pushover is slow: {plural(len(pending), 'message')} wait for the next run"
-            )
-        try:
-            send_message(session, config, message, note_quota, now)
+
+    def not_held():  # asked before each message: an answer may lower the quota
+        for message in list(pending):
+            if must_hold(message, quota_is_low(quota, config.alerts.quota_reserve, now)):
+                report.info("quota low: holding %s", message.title)
+                pending[pending.index(message)] = message._replace(held=True)
+            else:
+                yield message
+
+    for message, refusal in send_in_time(not_held(), config, session_factory, note_quota, now):
+        if refusal:
+            report.warning("%s; it was dropped: %s", refusal, message.title)
+            notices.append(f"{refusal}; it was dropped: {message.title}")
+        else:
             report.info("sent: %s", message.title)
-        except PushoverRefused as error:
-            report.warning("%s; it was dropped: %s", error, message.title)
-            notices.append(f"{error}; it was dropped: {message.title}")
         pending.remove(message)
         try:
             store()
@@ -4456,6 +4479,10 @@ def deliver(state_dir, session_factory, config, now):
             send_unstored(pending, config, session_factory, now)
             raise
     store()
+    if not all(message.held for message in pending):
+        raise DeliveryError(
+            f"Pushover is slow: the next run sends the {plural(len(pending), 'message')} left"
+        )
 
 
 ### One run #################################################################

@@ -12,6 +12,7 @@ import time
 import conftest
 import pytest
 from conftest import NOW, TOKEN, append, run_main, sent_forms
+from werkzeug import Response
 
 import authwatch
 
@@ -325,3 +326,33 @@ def test_a_run_that_holds_the_lock_for_long_is_said_to_be_stuck(tmp_path, auth_l
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
         assert cron_run(login_pending, auth_log).stderr == ""
+
+
+def test_what_a_slow_pushover_leaves_when_the_delivery_time_is_spent_goes_next_run(
+    monkeypatch, tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, login(1), login(2))
+
+    def slow(request):
+        time.sleep(0.3)
+        return Response(json.dumps({"status": 1, "request": "r"}), content_type="application/json")
+
+    httpserver.expect_request("/1/messages.json").respond_with_handler(slow)
+    monkeypatch.setattr(authwatch, "DELIVERY_TIME", 0.2)
+    result = cron_run(config, auth_log)
+    assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert result.stderr == (
+        "authwatch: error: Pushover is slow: the next run sends the 1 message left\n"
+    )
+    assert len(sent_forms(httpserver)) == 1
+    assert [message["title"] for message in outbox(tmp_path)["messages"]] == [
+        "web1: SSH login user2 from 203.0.113.9"
+    ]
+    monkeypatch.setattr(authwatch, "DELIVERY_TIME", 20)
+    assert cron_run(config, auth_log).status == 0
+    assert [form["title"] for form in sent_forms(httpserver)] == [
+        "web1: SSH login user1 from 203.0.113.9",
+        "web1: SSH login user2 from 203.0.113.9",
+    ]
