@@ -113,10 +113,12 @@ class Reporter:
         self.level = self.NORMAL
 
     def info(self, text, *args):
+        """Given what authwatch does (%-style, with args), say it with -v."""
         if self.level >= self.VERBOSE:
             self.say(text % args if args else text)
 
     def warning(self, text, *args):
+        """Given what the admin should know (%-style, with args), say it unless -q."""
         if self.level >= self.NORMAL:
             self.say(text % args if args else text)
 
@@ -126,6 +128,7 @@ class Reporter:
             self.say(f"error: {line}")
 
     def say(self, text):
+        """Given a line, write it to the stream, as authwatch's."""
         self.stream.write(f"authwatch: {text}\n")
 
 
@@ -153,7 +156,8 @@ DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
 
-# What an event can be: the kinds that RULES give, and "other".
+# The kinds of event that [priority] sets: what the rules find, and "other"
+# (kinds "noise" and "connection" are dropped; "forged" takes its pretence's).
 # fmt: off
 KINDS = (
     "login", "login_failed", "invalid_user", "probe",
@@ -345,6 +349,7 @@ class ConfigReader:
         self.problems = []
 
     def problem(self, section, key, text):
+        """Given where a problem is and what it is, note it."""
         self.problems.append(f"{self.where}: [{section}] {key}: {text}")
 
     def check_names(self, known):
@@ -358,9 +363,11 @@ class ConfigReader:
                     self.problem(section, key, "unknown key")
 
     def text(self, section, key, default=None):
+        """Return a value as written, or the default."""
         return self.parser.get(section, key, fallback=default)
 
     def choice(self, section, key, choices, default):
+        """Return a value that must be one of choices, or the default."""
         value = self.text(section, key, default)
         if value not in choices:
             self.problem(section, key, f"must be one of {', '.join(choices)}, not {value!r}")
@@ -368,6 +375,7 @@ class ConfigReader:
         return value
 
     def boolean(self, section, key, default):
+        """Return a yes/no value as a bool, or the default."""
         try:
             return self.parser.getboolean(section, key, fallback=default)
         except ValueError:
@@ -375,6 +383,7 @@ class ConfigReader:
             return default
 
     def lines(self, section, key):
+        """Return a value of one item per line, without blank lines."""
         text = self.text(section, key, "")
         return tuple(line.strip() for line in text.splitlines() if line.strip())
 
@@ -383,6 +392,8 @@ class ConfigReader:
         return tuple(self.text(section, key, "").replace(",", " ").split())
 
     def integer(self, section, key, default, minimum, maximum=None):
+        """Return a whole number from minimum to maximum (None: no limit), or
+        the default."""
         value = self.text(section, key)
         if value is None:
             return default
@@ -772,6 +783,7 @@ NOISE_SESSION_SERVICES = (
 
 
 def any_of(names):
+    """Given names, return a pattern that matches any one of them as written."""
     return "(?:" + "|".join(re.escape(name) for name in names) + ")"
 
 
@@ -1485,9 +1497,14 @@ SUDO_WHO = r"(?!.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
 SUDO_HEAD = (
     r"(?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; | )?(?:CHROOT=[^;]* ; )?PWD="
 )
-# the command: after the first COMMAND= after the first " ; USER=" (see above); read in a
-# lookahead, so it may overlap the target's fields.  END is what ends the command.
+
+
 def sudo_command_after(end):
+    """Given the pattern that ends a sudo command ("" for none), return a
+    lookahead that captures the command: after the first COMMAND= after the
+    first " ; USER=" (see above), read in a lookahead so that it may overlap
+    the target's fields.
+    """
     return (
         r"(?=(?:(?! ; USER=).)* ; USER=(?:(?!COMMAND=).)*COMMAND=(?P<command>"
         + (r".*?)" + end if end else r".*)") + r"\Z)"
@@ -2186,6 +2203,9 @@ JSON_FIELDS = (
 # fmt: on
 
 
+SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
+
+
 @functools.lru_cache(maxsize=256)
 def classic_time(text, now, named_year=None):
     """Given a classic syslog time stamp ("Nov 26 19:24:53", "Nov 3 04:05:06"),
@@ -2199,9 +2219,6 @@ def classic_time(text, now, named_year=None):
     if minute is None or second > 59:
         return None
     return minute + SECONDS[second]
-
-
-SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -2219,6 +2236,8 @@ def classic_minute(text, now, named_year):
             naive = datetime.datetime(year, month or 0, int(day), hour, minute)
         except ValueError:  # 29 Feb of another year, or garbage
             continue
+        # in the machine's time zone, in which syslog wrote it (TZ, like the
+        # clock, is the process's: a test sets it for the whole process)
         stamp = naive.astimezone()
         if stamp <= now + datetime.timedelta(days=1):
             return stamp
@@ -2531,6 +2550,9 @@ def events_of(records, ignore=(), builtin_noise=True):
     return follow_connections(classify_all(records, ignored(tuple(ignore)), builtin_noise))
 
 
+BLANK = " \t\x00"  # a line of nothing else says nothing: an empty line, a file's hole
+
+
 def classify_all(records, ignore, builtin_noise):
     """Given Records, the [filter] ignore test (see ignored()) and whether the
     built-in noise is dropped, yield the Event of every record that is not
@@ -2561,8 +2583,7 @@ def classify_all(records, ignore, builtin_noise):
         yield event
 
 
-BLANK = " \t\x00"  # a line of nothing else says nothing: an empty line, a file's hole
-RECENT_CONNECTIONS = 4096  # connections whose address is remembered; their lines come close
+RECENT_CONNECTIONS = 4096  # processes remembered (addresses, held echoes); their lines come close
 WAITING_LINES = 64  # lines of one connection that may wait for its address
 
 
@@ -3029,6 +3050,9 @@ def privilege_line(event, with_command=True):
     return f"{event.program}{failed}: {event.user or '?'}{target}{command}"
 
 
+MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
+
+
 def privilege_message(summary, priorities):
     """Given a HostSummary with privilege events and the priorities, return
     the Message that sums them up.
@@ -3164,9 +3188,6 @@ def host_messages(summary, alerts):
     if digest:
         messages.append(digest)
     return messages
-
-
-MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
 
 
 def fit_lines(lines, limit):
@@ -3394,11 +3415,11 @@ class Source:
 
     1. records(now) yields the Record of everything new, and notice()s what
        the admin must know (lines that may be missing or repeated);
-    2. once it has been read to its end, notices holds those notices and
-       positions() where it got to, as {position file: its text};
+    2. once it has been read to its end, notices() returns those notices
+       and positions() where it got to, as {position file: its text};
     3. save() stores that position.
 
-    Asking for notices or positions before records() has been read to its
+    Asking for notices() or positions() before records() has been read to its
     end, or reading twice, is a bug: it raises RuntimeError rather than
     store a position that was never reached.
     """
@@ -3406,6 +3427,7 @@ class Source:
     def __init__(self, position_path, from_start):
         self.position_path = position_path
         self.from_start = from_start
+        self.started = False  # records() was asked for
         self.position = None  # where read() ended; None until it has
         self.collected = []  # the notices
 
@@ -3428,8 +3450,9 @@ class Source:
 
         Raise SourceError if the source cannot be read.
         """
-        if self.position is not None:
+        if self.started:
             raise RuntimeError(f"{self.describe()} was read twice")
+        self.started = True
         self.position = yield from self.read(now)
 
     def notice(self, text):
@@ -3439,9 +3462,8 @@ class Source:
         self.collected.append(text)
         report.warning("%s", text)
 
-    @property
     def notices(self):
-        """The notices of the reading, once it is done."""
+        """Return the notices of the reading, once it is done."""
         self.check_read()
         return self.collected
 
@@ -3470,7 +3492,7 @@ class FileSource(Source):
 
     def __init__(self, path, position_path, from_start):
         super().__init__(position_path, from_start)
-        self.path = path  # the position: (inode, offset, fingerprint)
+        self.path = path  # its position: (inode, offset, fingerprint of the first line)
 
     def describe(self):
         return f"log file {self.path}"
@@ -3539,8 +3561,7 @@ class FileSource(Source):
         return 0
 
     def position_text(self, position):
-        inode, offset, fingerprint = position
-        return f"{inode}\n{offset}\n{fingerprint or ''}\n"
+        return file_position_text(position)
 
 
 def end_of_last_full_line(file):
@@ -3694,7 +3715,7 @@ class JournalSource(Source):
             return {"cursor": None, "realtime": since, "seen": {}, "start": since}
 
     def position_text(self, position):
-        return json.dumps(position) + "\n"
+        return journal_position_text(position)
 
 
 def microseconds(moment):
@@ -3764,7 +3785,8 @@ def open_journal(journal_dir):
     """Given a folder of journal files (or None for the local journal), return
     a systemd Reader that matches the authentication entries.
 
-    Raise SourceError if systemd-python is missing or the journal cannot be opened.
+    Raise SourceError if systemd-python is missing or the journal cannot be
+    opened.
     """
     try:
         from systemd import journal
@@ -3856,15 +3878,11 @@ def open_source(config, from_start):
             f"{path} is not there, reading the journal" if use_journal else f"reading {path}",
         )
     if use_journal:
-        if config.journal_dir:
-            folder = os.path.abspath(config.journal_dir)
-            name = "journal" + folder.replace("/", "_") + ".position"
-        else:
-            folder, name = None, "journal.position"
+        folder = os.path.abspath(config.journal_dir) if config.journal_dir else None
         instead_of = path if config.source_type == "auto" else None
-        return JournalSource(folder, os.path.join(config.state_dir, name), from_start, instead_of)
-    name = path.strip("/").replace("/", "_") + ".offset"
-    return FileSource(path, os.path.join(config.state_dir, name), from_start)
+        position_path = journal_position_path(config.state_dir, folder)
+        return JournalSource(folder, position_path, from_start, instead_of)
+    return FileSource(path, file_position_path(config.state_dir, path), from_start)
 
 
 ### State ###################################################################
@@ -3927,6 +3945,19 @@ def check_owned(path, status):
         raise StateError(f"{path} may be written by other users: refusing it (chmod go-w it)")
 
 
+def file_position_path(state_dir, log_path):
+    """Given the state directory and a log's absolute path, return the path
+    of the file that keeps the position read to in it."""
+    return os.path.join(state_dir, log_path.strip("/").replace("/", "_") + ".offset")
+
+
+def file_position_text(position):
+    """Given a position in a log file (inode, offset, fingerprint or None),
+    return the text of its position file (see read_position())."""
+    inode, offset, fingerprint = position
+    return f"{inode}\n{offset}\n{fingerprint or ''}\n"
+
+
 def read_position(path):
     """Given a position file (pygtail's format, inode and offset a line each,
     then authwatch's fingerprint of the file's first line), return (inode,
@@ -3949,6 +3980,27 @@ def read_position(path):
     if not (0 <= inode < 2**64 and 0 <= offset < 2**63) or len(fields) > 3:
         raise StateError(f"{path} is corrupt")
     return inode, offset, fingerprint
+
+
+def journal_position_path(state_dir, journal_dir):
+    """Given the state directory and a folder of journal files (absolute;
+    None for the local journal), return the path of the file that keeps the
+    position read to in it."""
+    name = "journal" + journal_dir.replace("/", "_") if journal_dir else "journal"
+    return os.path.join(state_dir, name + ".position")
+
+
+def journal_position_text(position):
+    """Given a position in the journal (see journal_position()), return the
+    text of its position file."""
+    return json.dumps(position) + "\n"
+
+
+# a journal cursor as sd_journal_get_cursor() writes it
+CURSOR = re.compile(
+    r"s=[0-9a-f]{1,64};i=[0-9a-f]{1,16};b=[0-9a-f]{1,64};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16}"
+    r";x=[0-9a-f]{1,16}"
+)
 
 
 def read_journal_position(path, now):
@@ -3979,13 +4031,6 @@ def read_journal_position(path, now):
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError):
         raise StateError(f"{path} is corrupt") from None
     return {"cursor": cursor, "realtime": realtime, "seen": seen}
-
-
-# a journal cursor as sd_journal_get_cursor() writes it
-CURSOR = re.compile(
-    r"s=[0-9a-f]{1,64};i=[0-9a-f]{1,16};b=[0-9a-f]{1,64};m=[0-9a-f]{1,16};t=[0-9a-f]{1,16}"
-    r";x=[0-9a-f]{1,16}"
-)
 
 
 OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
@@ -4114,6 +4159,9 @@ def before_reset(quota, now):
     return now.timestamp() < quota.get("reset", 0)
 
 
+QUOTA_RESET_HORIZON = 32 * 86400  # Pushover's quota resets monthly: a later reset is damage
+
+
 def read_quota(state_dir, now):
     """Given the state directory and the current local time, return the
     stored quota; {} if there is
@@ -4137,7 +4185,6 @@ def read_quota(state_dir, now):
     return {}
 
 
-QUOTA_RESET_HORIZON = 32 * 86400  # Pushover's quota resets monthly: a later reset is damage
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
 
 
@@ -4350,8 +4397,8 @@ def send_message(session, config, message, on_quota, now):
 def send_in_time(messages, config, session_factory, on_quota, now):
     """Given Messages (read one at a time, as they are sent), the Config, a
     way to get an HTTP session, a function to call with the quota each
-    answer tells of (None: none) and the current local time, send them in order while
-    DELIVERY_TIME lasts; yield each message Pushover took, with None when it
+    answer tells of (None: none) and the current local time, send them in
+    order while DELIVERY_TIME lasts; yield each message Pushover took, with None when it
     accepted it or the PushoverRefused error when it refused it.
 
     Raise ConfigError or DeliveryError as send_message() does.
@@ -4520,7 +4567,8 @@ def send_test_notification(config, runtime):
 
 
 def run(options, config, runtime):
-    """Given parsed options, the Config and the Runtime, do one run; return its ExitStatus.
+    """Given parsed options, the Config and the Runtime, do one run; return
+    its ExitStatus.
 
     Raise AuthwatchError on any failure; what was read stays safe: either
     unread, or in the outbox.
@@ -4537,10 +4585,9 @@ def run(options, config, runtime):
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
         store_positions_if_changed(own_positions(outbox.positions, source))
-        messages = new_messages(config, source, runtime, outbox.notices)
-        if messages or outbox.notices:
+        anything_new, queued = queue(config, source, runtime, outbox)
+        if anything_new:
             # The events are safe in the outbox before the position moves on...
-            queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
             try:
                 write_outbox(config.state_dir, Outbox(queued, [], source.positions()))
             except StateError:
@@ -4575,13 +4622,17 @@ def read_events(config, source, now):
     return events_of(source.records(now), config.ignore, config.default_ignore)
 
 
-def new_messages(config, source, runtime, notices):
-    """Given the Config, the source, the Runtime and notices kept from an
-    earlier run, read what is new and return the Messages it makes.
+def queue(config, source, runtime, outbox):
+    """Given the Config, the source, the Runtime and the Outbox, read what is
+    new; return whether it makes any message (a notice kept in the outbox
+    makes one), and the messages to send: the outbox's, then the new ones,
+    folded into at most [alerts] max_messages.
     """
     events = read_events(config, source, runtime.now)
     summaries = summarise(events, runtime.host, config.alerts.allow)
-    return plan_messages(summaries, source.notices + notices, runtime.host, config.alerts)
+    notices = source.notices() + outbox.notices
+    messages = plan_messages(summaries, notices, runtime.host, config.alerts)
+    return bool(messages), fold_messages(outbox.messages + messages, config.alerts.max_messages)
 
 
 def dry_run(options, config, source, runtime):
@@ -4594,10 +4645,8 @@ def dry_run(options, config, source, runtime):
             runtime.stdout.write(event_json(event) + "\n")
         return ExitStatus.OK
     state_dir = config.state_dir
-    outbox = read_outbox(state_dir, move_damaged=False)
-    messages = new_messages(config, source, runtime, outbox.notices)
+    _, queued = queue(config, source, runtime, read_outbox(state_dir, move_damaged=False))
     low = quota_is_low(read_quota(state_dir, runtime.now), config.alerts.quota_reserve, runtime.now)
-    queued = fold_messages(outbox.messages + messages, config.alerts.max_messages)
     for message in quota_plan(queued, low):
         runtime.stdout.write(format_message(message) + "\n")
     report.info("dry run: nothing sent or stored")

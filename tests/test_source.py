@@ -25,9 +25,9 @@ def test_positions_and_notices_come_only_once_records_are_read_to_the_end(source
         source.positions()
     next(records)
     with pytest.raises(RuntimeError, match="not read to its end"):
-        source.notices  # noqa: B018 (a property that must refuse)
+        source.notices()
     assert list(records) == []
-    assert source.notices == []
+    assert source.notices() == []
     [(path, text)] = source.positions().items()
     assert path == source.position_path
     assert text.split("\n")[1] == str(len(LINE))
