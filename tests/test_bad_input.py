@@ -2,7 +2,7 @@
 delivered, and nothing is read twice."""
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_main, sent_forms
+from helpers import TOKEN, USER_KEY, run_main, sent_forms
 
 LOGIN = (
     b"Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest"

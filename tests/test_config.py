@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_main
+from helpers import TOKEN, USER_KEY, run_main
 
 import authwatch
 from authwatch import ConfigError, ExitStatus

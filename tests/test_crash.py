@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import append, run_main, sent_forms
 from werkzeug import Response
 
 import authwatch

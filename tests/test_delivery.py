@@ -9,9 +9,8 @@ import socket
 import threading
 import time
 
-import conftest
 import pytest
-from conftest import NOW, TOKEN, append, run_main, sent_forms
+from helpers import NOW, RETRIES, TOKEN, append, run_main, sent_forms
 
 import authwatch
 
@@ -52,7 +51,7 @@ def outbox(tmp_path):
 def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
     monkeypatch, auth_log, login_pending, httpserver
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("busy", status=503)
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
@@ -68,7 +67,7 @@ def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
 def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
     monkeypatch, tmp_path, auth_log, login_pending, httpserver
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data("down", status=502)
     started = time.monotonic()
@@ -213,7 +212,7 @@ def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, login_p
 def test_a_long_retry_after_does_not_hold_the_run(
     monkeypatch, tmp_path, auth_log, login_pending, httpserver
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data(
         "later", status=503, headers={"Retry-After": "3600"}
@@ -229,7 +228,7 @@ def test_a_long_retry_after_does_not_hold_the_run(
 def test_a_429_is_not_retried_even_with_retry_after(
     monkeypatch, auth_log, login_pending, httpserver
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import alice_login_event, alice_login_form, form, run_as_nobody, run_main, sent_forms
+from helpers import alice_login_event, alice_login_form, form, run_as_nobody, run_main, sent_forms
 
 import authwatch
 

@@ -6,7 +6,7 @@ import datetime
 import ipaddress
 
 import pytest
-from conftest import NOW
+from helpers import NOW
 
 import authwatch
 

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+from helpers import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
 
 import authwatch
 

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import append, run_main, sent_forms
 
 pytestmark = pytest.mark.skipif(not shutil.which("logrotate"), reason="needs logrotate")
 

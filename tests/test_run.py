@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
+from helpers import (
     NOW,
     alice_login_event,
     alice_login_form,

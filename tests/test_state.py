@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import append, run_main, sent_forms
 
 from authwatch import ExitStatus
 

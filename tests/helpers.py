@@ -1,0 +1,118 @@
+"""What the tests share besides fixtures (those are in conftest.py): a fixed
+clock, Pushover's keys, the forms it should receive, and ways to run
+authwatch's main() as cron would."""
+
+import datetime
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+import authwatch
+
+NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
+TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
+USER_KEY = "u" * 28 + "UK"
+RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
+
+
+class Result:
+    def __init__(self, status, stdout, stderr):
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def run_main(*argv, environ=None, now=NOW):
+    """Run authwatch.main() with argv; return its Result (exit status and output)."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = authwatch.main(
+        list(argv),
+        stdout=stdout,
+        stderr=stderr,
+        environ={} if environ is None else environ,
+        clock=lambda: now,
+    )
+    return Result(status, stdout.getvalue(), stderr.getvalue())
+
+
+def form(title, message, priority, timestamp):
+    """Return the form fields that Pushover should receive for a message."""
+    return {
+        "token": TOKEN,
+        "user": USER_KEY,
+        "title": title,
+        "message": message,
+        "priority": str(priority),
+        "timestamp": str(timestamp),
+    }
+
+
+def alice_login_form(when, timestamp):
+    """Return the form of the message about alice's key login, which the
+    tests' logs and journals hold, logged at `when` ("2026-11-27 11:05:00")."""
+    return form(
+        "web1: SSH login alice from 192.0.2.10",
+        "Method: publickey\n"
+        "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+        f"From: 192.0.2.10 port 52144\nTime: {when} +0000",
+        1,
+        timestamp,
+    )
+
+
+def alice_login_event(time, program, pid, line):
+    """Return the --json object of alice's key login from 192.0.2.10, as the
+    tests' logs and journals hold it, logged at `time` by `program[pid]`."""
+    return {
+        "time": time,
+        "host": "web1",
+        "program": program,
+        "pid": pid,
+        "kind": "login",
+        "rule": "ssh_accepted",
+        "user": "alice",
+        "target": None,
+        "ip": "192.0.2.10",
+        "port": 52144,
+        "method": "publickey",
+        "command": None,
+        "count": 1,
+        "line": line,
+    }
+
+
+def sent_forms(server):
+    """Return the form fields of every request the stand-in received, in order."""
+    return [dict(request.form) for request, _response in server.log]
+
+
+def append(path, *lines):
+    """Append full lines to a log file, as syslog does."""
+    with open(path, "a", encoding="utf-8") as file:
+        for line in lines:
+            file.write(line + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def run_as_nobody(*argv):
+    """Run authwatch.py as the user nobody (needs root); return the CompletedProcess."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run as another user")
+    return subprocess.run(
+        [
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            sys.executable,
+            authwatch.__file__,
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "HOME": "/"},
+    )
