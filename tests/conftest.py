@@ -81,7 +81,7 @@ def config_file(tmp_path, httpserver):
 
 
 @pytest.fixture
-def empty_auth_log(tmp_path):
+def auth_log(tmp_path):
     """An empty auth.log in the test's folder, as syslog leaves one."""
     path = tmp_path / "auth.log"
     path.write_text("")

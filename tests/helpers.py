@@ -38,6 +38,11 @@ def run_main(*argv, environ=None, now=NOW):
     return Result(status, stdout.getvalue(), stderr.getvalue())
 
 
+def cron_run(config, log, *extra, now=NOW):
+    """Run main() as cron does, with a config and a log (and extra arguments)."""
+    return run_main("--config", config, "--log", str(log), *extra, now=now)
+
+
 def form(title, message, priority, timestamp):
     """Return the form fields that Pushover should receive for a message."""
     return {

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from helpers import NOW, RETRIES, TOKEN, append, run_main, sent_forms
+from helpers import NOW, RETRIES, TOKEN, append, cron_run, sent_forms
 
 import authwatch
 
@@ -24,13 +24,6 @@ def login(n):
 
 
 @pytest.fixture
-def auth_log(tmp_path):
-    path = tmp_path / "auth.log"
-    path.write_text("")
-    return path
-
-
-@pytest.fixture
 def login_pending(auth_log, config_file):
     """Return a config whose first run has stored the end of auth_log, into
     which a login has been logged since."""
@@ -38,10 +31,6 @@ def login_pending(auth_log, config_file):
     cron_run(config, auth_log)
     append(auth_log, LOGIN)
     return config
-
-
-def cron_run(config, log, *extra, now=NOW):
-    return run_main("--config", config, "--log", str(log), *extra, now=now)
 
 
 def outbox(tmp_path):

@@ -6,8 +6,7 @@ import datetime
 import json
 import os
 
-import pytest
-from helpers import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+from helpers import NOW, TOKEN, USER_KEY, append, cron_run, run_main, sent_forms
 
 import authwatch
 
@@ -32,20 +31,9 @@ def failure(n):
     )
 
 
-@pytest.fixture
-def auth_log(tmp_path):
-    path = tmp_path / "auth.log"
-    path.write_text("")
-    return path
-
-
 def first_run(config, log):
     """Run once so that the position is stored at the end of the log."""
-    assert run_main("--config", config, "--log", str(log)).status == 0
-
-
-def cron_run(config, log, now=NOW):
-    return run_main("--config", config, "--log", str(log), now=now)
+    assert cron_run(config, log).status == 0
 
 
 def test_a_storm_costs_three_requests_and_the_login_comes_first(auth_log, config_file, pushover):
@@ -209,7 +197,7 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     append(auth_log, failure(1), SUDO.format(2))
     assert cron_run(config, auth_log).status == 0
     assert len(httpserver.log) == 1  # both held
-    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run")
+    dry = cron_run(config, auth_log, "--dry-run")
     assert dry.stdout.count("[held: quota low]") == 2
 
     append(auth_log, LOGIN.replace("4242", "4243").replace("awtest", "root"))
@@ -217,7 +205,7 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert sent_forms(httpserver)[-1]["title"] == "web1: SSH login root from 203.0.113.9"
 
     after_reset = NOW + datetime.timedelta(hours=2)
-    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run", now=after_reset)
+    dry = cron_run(config, auth_log, "--dry-run", now=after_reset)
     assert "held" not in dry.stdout
     assert dry.stdout.startswith("=== web1: 1 sudo/su use … and 1 more [priority 0]\n")
     assert cron_run(config, auth_log, now=after_reset).status == 0

@@ -14,6 +14,7 @@ from helpers import (
     alice_login_event,
     alice_login_form,
     append,
+    cron_run,
     form,
     run_as_nobody,
     run_main,
@@ -37,7 +38,7 @@ SUDO = (
 
 
 @pytest.fixture
-def auth_log(tmp_path):
+def installed_log(tmp_path):
     """An auth.log that already holds old lines, as on an installed machine."""
     path = tmp_path / "log" / "auth.log"
     path.parent.mkdir()
@@ -47,21 +48,17 @@ def auth_log(tmp_path):
     return path
 
 
-def cron_run(config, log, *extra):
-    return run_main("--config", config, "--log", str(log), *extra)
-
-
 def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
-    auth_log, config_file, pushover
+    installed_log, config_file, pushover
 ):
     config = config_file()
-    first = run_main("--config", config, "--log", str(auth_log), "-v")
+    first = cron_run(config, installed_log, "-v")
     assert first.status == 0
     assert "starting at its end" in first.stderr
     assert sent_forms(pushover) == []
 
-    append(auth_log, FAILURE, NOISE, LOGIN)
-    second = cron_run(config, auth_log)
+    append(installed_log, FAILURE, NOISE, LOGIN)
+    second = cron_run(config, installed_log)
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
         alice_login_form("2026-11-27 11:58:01", int(NOW.timestamp()) - 119),
@@ -73,30 +70,30 @@ def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
         ),
     ]
 
-    third = cron_run(config, auth_log)
+    third = cron_run(config, installed_log)
     assert (third.status, third.stdout, third.stderr) == (0, "", "")
     assert len(pushover.log) == 2
 
 
-def test_only_noise_sends_nothing_and_moves_on(auth_log, config_file, pushover):
+def test_only_noise_sends_nothing_and_moves_on(installed_log, config_file, pushover):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, NOISE, NOISE)
-    assert cron_run(config, auth_log).status == 0
-    append(auth_log, SUDO)
-    assert cron_run(config, auth_log).status == 0
+    cron_run(config, installed_log)
+    append(installed_log, NOISE, NOISE)
+    assert cron_run(config, installed_log).status == 0
+    append(installed_log, SUDO)
+    assert cron_run(config, installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["message"] == "sudo: alice as root: /usr/bin/systemctl restart nginx"
     assert form["priority"] == "0"
 
 
-def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file, httpserver):
+def test_failed_delivery_keeps_the_lines_for_the_next_run(installed_log, config_file, httpserver):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    cron_run(config, installed_log)
+    append(installed_log, LOGIN)
 
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
-    failed = cron_run(config, auth_log)
+    failed = cron_run(config, installed_log)
     assert failed.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert failed.stderr.count("\n") == 1
     assert "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr
@@ -104,7 +101,7 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
         {"token": "invalid", "errors": ["application token is invalid"], "status": 0}, status=400
     )
-    refused = cron_run(config, auth_log)
+    refused = cron_run(config, installed_log)
     assert refused.status == authwatch.ExitStatus.CONFIG_ERROR
     assert refused.stderr == (
         "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
@@ -112,79 +109,81 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     )
 
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "y"})
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     forms = sent_forms(httpserver)
     assert len(forms) == 3
     assert forms[0] == forms[1] == forms[2]
     assert forms[2]["title"] == "web1: SSH login alice from 192.0.2.10"
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert len(httpserver.log) == 3
 
 
-def test_unreachable_pushover_is_one_line_and_keeps_the_lines(auth_log, config_file, pushover):
+def test_unreachable_pushover_is_one_line_and_keeps_the_lines(installed_log, config_file, pushover):
     config = config_file(api_url="http://127.0.0.1:9/1/messages.json")  # nothing listens
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
-    result = cron_run(config, auth_log)
+    cron_run(config, installed_log)
+    append(installed_log, LOGIN)
+    result = cron_run(config, installed_log)
     assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert result.stderr == (
         "authwatch: error: cannot reach Pushover at http://127.0.0.1:9/1/messages.json:"
         " Connection refused\n"
     )
-    assert cron_run(config_file(), auth_log).status == 0
+    assert cron_run(config_file(), installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
-def test_a_half_written_line_waits_for_the_next_run(auth_log, config_file, pushover):
+def test_a_half_written_line_waits_for_the_next_run(installed_log, config_file, pushover):
     config = config_file()
-    cron_run(config, auth_log)
-    with open(auth_log, "a") as file:
+    cron_run(config, installed_log)
+    with open(installed_log, "a") as file:
         file.write(LOGIN[:60])
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert sent_forms(pushover) == []
-    with open(auth_log, "a") as file:
+    with open(installed_log, "a") as file:
         file.write(LOGIN[60:] + "\n")
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
 @pytest.mark.skipif(not shutil.which("logrotate"), reason="needs the logrotate binary")
 def test_rename_rotation_between_runs_loses_and_repeats_nothing(
-    tmp_path, auth_log, config_file, pushover
+    tmp_path, installed_log, config_file, pushover
 ):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, FAILURE)  # unread when the log is rotated
+    cron_run(config, installed_log)
+    append(installed_log, FAILURE)  # unread when the log is rotated
     rotate_config = tmp_path / "logrotate.conf"
     rotate_config.write_text(
-        f"{auth_log} {{\n  rotate 4\n  create\n  compress\n  delaycompress\n  missingok\n}}\n"
+        f"{installed_log} {{\n  rotate 4\n  create\n  compress\n  delaycompress\n  missingok\n}}\n"
     )
     subprocess.run(
         ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(rotate_config)],
         check=True,
     )
-    assert os.path.exists(f"{auth_log}.1")
-    append(auth_log, LOGIN)
+    assert os.path.exists(f"{installed_log}.1")
+    append(installed_log, LOGIN)
 
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login alice from 192.0.2.10",
         "web1: 1 failed login from 1 address",
     ]
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert len(pushover.log) == 2
 
 
-def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, config_file, pushover):
+def test_dry_run_prints_the_message_and_stores_nothing(
+    tmp_path, installed_log, config_file, pushover
+):
     config = config_file()
-    cron_run(config, auth_log)
+    cron_run(config, installed_log)
     position_files = sorted(os.listdir(tmp_path / "state"))
     before = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
-    append(auth_log, LOGIN, SUDO)
+    append(installed_log, LOGIN, SUDO)
 
-    dry = cron_run(config, auth_log, "--dry-run")
+    dry = cron_run(config, installed_log, "--dry-run")
     assert dry.status == 0
     assert dry.stdout == (
         "=== web1: SSH login alice from 192.0.2.10 [priority 1]\n"
@@ -199,17 +198,22 @@ def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, confi
     after = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
     assert after == before
 
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login alice from 192.0.2.10",
         "web1: 1 sudo/su use",
     ]
 
 
-def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
-    append(auth_log, LOGIN)
+def test_dry_run_needs_no_config_and_no_state(tmp_path, installed_log):
+    append(installed_log, LOGIN)
     result = run_main(
-        "--dry-run", "--from-start", "--log", str(auth_log), "--state-dir", str(tmp_path / "none")
+        "--dry-run",
+        "--from-start",
+        "--log",
+        str(installed_log),
+        "--state-dir",
+        str(tmp_path / "none"),
     )
     assert result.status == 0
     assert "=== web1: SSH login alice from 192.0.2.10 [priority 1]" in result.stdout
@@ -217,17 +221,17 @@ def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
     assert not (tmp_path / "none").exists()
 
 
-def test_dry_run_json_prints_one_object_per_event_and_no_noise(auth_log):
-    append(auth_log, NOISE, LOGIN)
-    result = run_main("--dry-run", "--json", "--from-start", "--log", str(auth_log))
+def test_dry_run_json_prints_one_object_per_event_and_no_noise(installed_log):
+    append(installed_log, NOISE, LOGIN)
+    result = run_main("--dry-run", "--json", "--from-start", "--log", str(installed_log))
     assert result.status == 0
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [event["kind"] for event in events] == ["login_failed", "login"]
     assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, LOGIN)
 
 
-def test_from_start_reads_what_a_first_run_would_skip(auth_log, config_file, pushover):
-    result = cron_run(config_file(), auth_log, "--from-start")
+def test_from_start_reads_what_a_first_run_would_skip(installed_log, config_file, pushover):
+    result = cron_run(config_file(), installed_log, "--from-start")
     assert result.status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: 1 failed login from 1 address"
@@ -242,12 +246,10 @@ def test_a_missing_log_is_one_line_and_exit_3(tmp_path, config_file):
     )
 
 
-def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config_file):
+def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, installed_log, config_file):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_main(
-        "--config", config_file(), "--log", str(auth_log), "--state-dir", str(blocker)
-    )
+    result = cron_run(config_file(), installed_log, "--state-dir", str(blocker))
     assert result.status == authwatch.ExitStatus.STATE_ERROR == 4
     assert result.stderr.startswith(f"authwatch: error: cannot create state directory {blocker}")
     assert result.stderr.count("\n") == 1
@@ -255,17 +257,17 @@ def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config
 
 @pytest.mark.parametrize("damage", ["garbage", "", "12 -5\n", "1\n2\n3\n4\n", "\xff\xfe"])
 def test_a_corrupt_position_file_is_named_and_the_log_read_again(
-    tmp_path, auth_log, config_file, pushover, damage
+    tmp_path, installed_log, config_file, pushover, damage
 ):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    cron_run(config, installed_log)
+    append(installed_log, LOGIN)
     [position] = [path for path in (tmp_path / "state").iterdir() if path.suffix == ".offset"]
     position.write_bytes(damage.encode("latin-1"))
-    result = cron_run(config, auth_log)
+    result = cron_run(config, installed_log)
     assert result.status == 0
     assert result.stderr == (
-        f"authwatch: {position} is corrupt: the position was reset; {auth_log} is read from"
+        f"authwatch: {position} is corrupt: the position was reset; {installed_log} is read from"
         " its start\n"
     )
     login, failure = sent_forms(pushover)  # the old line again, and nothing lost
@@ -273,7 +275,7 @@ def test_a_corrupt_position_file_is_named_and_the_log_read_again(
     assert note.startswith(f"Note: {position} is corrupt: the position was reset")
     assert method == "Method: publickey"
     assert failure["title"] == "web1: 1 failed login from 1 address"
-    assert cron_run(config, auth_log).stderr == ""
+    assert cron_run(config, installed_log).stderr == ""
     assert len(pushover.log) == 2
 
 
