@@ -16,6 +16,22 @@ NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
 TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
 USER_KEY = "u" * 28 + "UK"
 RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
+FINGERPRINT = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
+
+
+def accepted(user="awtest", ip="203.0.113.9", method="publickey", pid=4242, time="11:58:01"):
+    """Return sshd's log line of a login on web1 on Nov 27, from port 52144;
+    a publickey login is with the tests' ED25519 key."""
+    key = f": ED25519 {FINGERPRINT}" if method == "publickey" else ""
+    return (
+        f"Nov 27 {time} web1 sshd[{pid}]: Accepted {method} for {user} from {ip}"
+        f" port 52144 ssh2{key}"
+    )
+
+
+LOGIN = accepted(method="password")  # awtest's, from 203.0.113.9
+KEY_LOGIN = accepted()
+ALICE_LOGIN = accepted("alice", "192.0.2.10")  # alice_login_form() and _event() are of it
 
 
 class Result:
@@ -61,7 +77,7 @@ def alice_login_form(when, timestamp):
     return form(
         "web1: SSH login alice from 192.0.2.10",
         "Method: publickey\n"
-        "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
+        f"Key: ED25519 {FINGERPRINT}\n"
         f"From: 192.0.2.10 port 52144\nTime: {when} +0000",
         1,
         timestamp,

@@ -2,12 +2,7 @@
 delivered, and nothing is read twice."""
 
 import pytest
-from helpers import TOKEN, USER_KEY, cron_run, sent_forms
-
-LOGIN = (
-    b"Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest"
-    b" from 203.0.113.9 port 52144 ssh2\n"
-)
+from helpers import LOGIN, TOKEN, USER_KEY, cron_run, sent_forms
 
 BAD_LINES = {
     "invalid utf-8": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user \xff\xfe\xc3("
@@ -36,7 +31,7 @@ def test_a_bad_line_is_reported_inertly_and_the_next_lines_still_arrive(
     config = config_file()
     assert cron_run(config, auth_log).status == 0
     with open(auth_log, "ab") as file:
-        file.write(bad + LOGIN)
+        file.write(bad + LOGIN.encode() + b"\n")
     result = cron_run(config, auth_log)
     assert (result.status, result.stderr) == (0, "")
     forms = sent_forms(pushover)

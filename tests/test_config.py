@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import TOKEN, USER_KEY, run_main
+from helpers import FINGERPRINT, TOKEN, USER_KEY, run_main
 
 import authwatch
 from authwatch import ConfigError, ExitStatus
@@ -196,7 +196,6 @@ def test_defaults_when_the_file_holds_only_the_keys(tmp_path, monkeypatch):
 
 
 def test_every_key_is_read(tmp_path):
-    fingerprint = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
     path = write(
         tmp_path / "a.ini",
         VALID + "api_url = https://pushover.example.org/1/messages.json\n"
@@ -210,7 +209,7 @@ def test_every_key_is_read(tmp_path):
         "retry = 30\nexpire = 10800\n"
         "[priority]\nlogin = 2\nsudo_failed = 1\nother = -2\n"
         "[allow]\nnetworks = 10.0.0.0/8, 2001:db8::/32\n  192.0.2.7\nusers = deploy backup\n"
-        f"keys = {fingerprint}\nknown_priority = -2\n",
+        f"keys = {FINGERPRINT}\nknown_priority = -2\n",
     )
     config = load(path)
     priorities = dict(authwatch.DEFAULT_PRIORITIES, login=2, sudo_failed=1, other=-2)
@@ -245,7 +244,7 @@ def test_every_key_is_read(tmp_path):
                     ipaddress.ip_network("192.0.2.7/32"),
                 ),
                 users=frozenset({"deploy", "backup"}),
-                keys=frozenset({fingerprint}),
+                keys=frozenset({FINGERPRINT}),
             ),
             known_priority=-2,
         ),

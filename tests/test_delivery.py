@@ -10,17 +10,13 @@ import threading
 import time
 
 import pytest
-from helpers import NOW, RETRIES, TOKEN, append, cron_run, sent_forms
+from helpers import LOGIN, NOW, RETRIES, TOKEN, accepted, append, cron_run, sent_forms
 
 import authwatch
 
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52144 ssh2"
-)
-
 
 def login(n):
-    return LOGIN.replace("awtest", f"user{n}").replace("4242", str(5000 + n))
+    return accepted(f"user{n}", method="password", pid=5000 + n)
 
 
 @pytest.fixture

@@ -6,15 +6,12 @@ import datetime
 import ipaddress
 
 import pytest
-from helpers import NOW
+from helpers import NOW, accepted
 
 import authwatch
 
 ALERTS = authwatch.Alerts(priorities=dict(authwatch.DEFAULT_PRIORITIES))
-LOGIN = (
-    "Nov 27 10:00:00 web1 sshd[20]: Accepted publickey for awtest from 203.0.113.9 port 52144"
-    " ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
-)
+LOGIN = accepted(time="10:00:00", pid=20)
 
 
 def events(*lines):
@@ -90,9 +87,7 @@ def test_a_storm_costs_at_most_max_messages_and_the_login_stands_out():
 
 
 def test_what_does_not_fit_the_budget_is_folded_into_the_last_message():
-    logins = [
-        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(7)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(7)]
     messages = plan(*logins, failure(99), max_messages=3)
     assert len(messages) == 3
     assert [m.title for m in messages[:2]] == [
@@ -261,9 +256,7 @@ def test_one_long_line_does_not_crowd_out_the_others():
 
 
 def test_folding_again_keeps_every_title_and_count():
-    logins = [
-        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(9)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(9)]
     [first] = plan(*logins[:3], max_messages=1)
     [second] = plan(*logins[3:6], max_messages=1)
     third = authwatch.fold_messages([first, second] + plan(*logins[6:], max_messages=9), 1)
@@ -288,9 +281,7 @@ def test_failure_memory_is_bounded_in_a_storm():
 
 def test_more_logins_than_a_run_keeps_are_counted_not_dropped(monkeypatch):
     monkeypatch.setattr(authwatch, "KEPT_LOGINS", 200)
-    logins = [
-        LOGIN.replace("sshd[20]", f"sshd[{n}]").replace("awtest", f"user{n}") for n in range(205)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(205)]
     [summary] = authwatch.summarise(events(*logins), "localhost").values()
     messages = authwatch.host_messages(summary, ALERTS)
     assert len(messages) == 200 + 1
@@ -337,9 +328,7 @@ def test_different_acts_of_one_process_are_all_kept():
 
 def test_a_stranger_among_hundreds_of_known_logins_still_rings():
     allow = authwatch.Allow(users=frozenset({"deploy"}))
-    known = [
-        LOGIN.replace("awtest", "deploy").replace("sshd[20]", f"sshd[{n}]") for n in range(250)
-    ]
+    known = [accepted("deploy", pid=n, time="10:00:00") for n in range(250)]
     messages = plan(*known, LOGIN, allow=allow)
     assert [(m.title, m.priority) for m in messages] == [
         ("web1: SSH login awtest from 203.0.113.9", 1),

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from helpers import (
+    ALICE_LOGIN,
     NOW,
     alice_login_event,
     alice_login_form,
@@ -23,10 +24,6 @@ from helpers import (
 
 import authwatch
 
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted publickey for alice from 192.0.2.10"
-    " port 52144 ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
-)
 FAILURE = (
     "Nov 27 11:57:00 web1 sshd[4240]: Failed password for root from 198.51.100.7 port 40022 ssh2"
 )
@@ -57,7 +54,7 @@ def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
     assert "starting at its end" in first.stderr
     assert sent_forms(pushover) == []
 
-    append(installed_log, FAILURE, NOISE, LOGIN)
+    append(installed_log, FAILURE, NOISE, ALICE_LOGIN)
     second = cron_run(config, installed_log)
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
@@ -90,7 +87,7 @@ def test_only_noise_sends_nothing_and_moves_on(installed_log, config_file, pusho
 def test_failed_delivery_keeps_the_lines_for_the_next_run(installed_log, config_file, httpserver):
     config = config_file()
     cron_run(config, installed_log)
-    append(installed_log, LOGIN)
+    append(installed_log, ALICE_LOGIN)
 
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
     failed = cron_run(config, installed_log)
@@ -121,7 +118,7 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(installed_log, config_
 def test_unreachable_pushover_is_one_line_and_keeps_the_lines(installed_log, config_file, pushover):
     config = config_file(api_url="http://127.0.0.1:9/1/messages.json")  # nothing listens
     cron_run(config, installed_log)
-    append(installed_log, LOGIN)
+    append(installed_log, ALICE_LOGIN)
     result = cron_run(config, installed_log)
     assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert result.stderr == (
@@ -137,11 +134,11 @@ def test_a_half_written_line_waits_for_the_next_run(installed_log, config_file, 
     config = config_file()
     cron_run(config, installed_log)
     with open(installed_log, "a") as file:
-        file.write(LOGIN[:60])
+        file.write(ALICE_LOGIN[:60])
     assert cron_run(config, installed_log).status == 0
     assert sent_forms(pushover) == []
     with open(installed_log, "a") as file:
-        file.write(LOGIN[60:] + "\n")
+        file.write(ALICE_LOGIN[60:] + "\n")
     assert cron_run(config, installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: SSH login alice from 192.0.2.10"
@@ -163,7 +160,7 @@ def test_rename_rotation_between_runs_loses_and_repeats_nothing(
         check=True,
     )
     assert os.path.exists(f"{installed_log}.1")
-    append(installed_log, LOGIN)
+    append(installed_log, ALICE_LOGIN)
 
     assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
@@ -181,7 +178,7 @@ def test_dry_run_prints_the_message_and_stores_nothing(
     cron_run(config, installed_log)
     position_files = sorted(os.listdir(tmp_path / "state"))
     before = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
-    append(installed_log, LOGIN, SUDO)
+    append(installed_log, ALICE_LOGIN, SUDO)
 
     dry = cron_run(config, installed_log, "--dry-run")
     assert dry.status == 0
@@ -206,7 +203,7 @@ def test_dry_run_prints_the_message_and_stores_nothing(
 
 
 def test_dry_run_needs_no_config_and_no_state(tmp_path, installed_log):
-    append(installed_log, LOGIN)
+    append(installed_log, ALICE_LOGIN)
     result = run_main(
         "--dry-run",
         "--from-start",
@@ -222,12 +219,12 @@ def test_dry_run_needs_no_config_and_no_state(tmp_path, installed_log):
 
 
 def test_dry_run_json_prints_one_object_per_event_and_no_noise(installed_log):
-    append(installed_log, NOISE, LOGIN)
+    append(installed_log, NOISE, ALICE_LOGIN)
     result = run_main("--dry-run", "--json", "--from-start", "--log", str(installed_log))
     assert result.status == 0
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [event["kind"] for event in events] == ["login_failed", "login"]
-    assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, LOGIN)
+    assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, ALICE_LOGIN)
 
 
 def test_from_start_reads_what_a_first_run_would_skip(installed_log, config_file, pushover):
@@ -261,7 +258,7 @@ def test_a_corrupt_position_file_is_named_and_the_log_read_again(
 ):
     config = config_file()
     cron_run(config, installed_log)
-    append(installed_log, LOGIN)
+    append(installed_log, ALICE_LOGIN)
     [position] = [path for path in (tmp_path / "state").iterdir() if path.suffix == ".offset"]
     position.write_bytes(damage.encode("latin-1"))
     result = cron_run(config, installed_log)

@@ -7,13 +7,9 @@ import json
 import os
 
 import pytest
-from helpers import append, cron_run, sent_forms
+from helpers import LOGIN, append, cron_run, sent_forms
 
 from authwatch import ExitStatus
-
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52144 ssh2"
-)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
