@@ -137,3 +137,21 @@ def run_as_nobody(*argv):
         text=True,
         env={"PATH": os.environ["PATH"], "HOME": "/"},
     )
+
+
+def root_only(path):
+    """Make path an empty file that its owner (root) alone may read; return it."""
+    path.write_text("")
+    os.chmod(path, 0o600)
+    return path
+
+
+def assert_nobody_may_not_read(source, groups, *argv):
+    """Run authwatch.py as nobody with argv: it must fail, in one line, to
+    read source, and name the groups whose members may."""
+    result = run_as_nobody(*argv)
+    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: cannot read {source}: permission denied"
+        f" (run as root, or add the user to group {groups})\n"
+    )

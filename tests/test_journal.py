@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import alice_login_event, alice_login_form, form, run_as_nobody, run_main, sent_forms
+from helpers import (
+    alice_login_event,
+    alice_login_form,
+    assert_nobody_may_not_read,
+    form,
+    root_only,
+    run_main,
+    sent_forms,
+)
 
 import authwatch
 
@@ -290,36 +298,35 @@ def test_a_corrupt_journal_position_rereads_from_its_last_change(
     assert sudo["title"] == "web1: 1 sudo/su use"
 
 
-def test_journal_files_nobody_may_read_are_a_clear_error(public_tmp):
+@pytest.fixture
+def unreadable_journal(public_tmp):
+    """Journal files that root alone may read, in a folder every user may enter."""
     folder = public_tmp / "journal"
     write_journal(folder, export_file("web1-before.export"))
     os.chmod(folder / "remote.journal", 0o600)
     os.chmod(folder, 0o755)
-    result = run_as_nobody("--journal-dir", str(folder), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read the journal files in {folder}: permission denied"
-        " (run as root, or add the user to group systemd-journal or adm)\n"
+    return folder
+
+
+def test_journal_files_nobody_may_read_are_a_clear_error(unreadable_journal):
+    folder = unreadable_journal
+    assert_nobody_may_not_read(
+        f"the journal files in {folder}",
+        "systemd-journal or adm",
+        "--journal-dir",
+        str(folder),
+        "--dry-run",
     )
 
 
-def test_auto_with_a_log_it_may_not_read_says_why_and_reads_no_journal(public_tmp):
-    folder = public_tmp / "journal"
-    write_journal(folder, export_file("web1-before.export"))
-    os.chmod(folder / "remote.journal", 0o600)
-    os.chmod(folder, 0o755)
-    log = public_tmp / "auth.log"
-    log.write_text("")
-    os.chmod(log, 0o600)
+def test_auto_with_a_log_it_may_not_read_says_why_and_reads_no_journal(
+    public_tmp, unreadable_journal
+):
+    log = root_only(public_tmp / "auth.log")
     config = public_tmp / "a.ini"
-    config.write_text(f"[source]\npath = {log}\njournal_dir = {folder}\n")
+    config.write_text(f"[source]\npath = {log}\njournal_dir = {unreadable_journal}\n")
     os.chmod(config, 0o644)
-    result = run_as_nobody("--config", str(config), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read {log}: permission denied"
-        " (run as root, or add the user to group adm)\n"
-    )
+    assert_nobody_may_not_read(log, "adm", "--config", str(config), "--dry-run")
 
 
 def test_auto_with_a_log_named_wrongly_is_an_error(tmp_path, config_file):

@@ -15,9 +15,10 @@ from helpers import (
     alice_login_event,
     alice_login_form,
     append,
+    assert_nobody_may_not_read,
     cron_run,
     form,
-    run_as_nobody,
+    root_only,
     run_main,
     sent_forms,
 )
@@ -294,15 +295,8 @@ def test_the_script_runs_as_a_program_without_tracebacks(tmp_path):
 
 
 def test_a_log_nobody_may_read_is_one_line_with_a_hint(public_tmp):
-    log = public_tmp / "auth.log"
-    log.write_text("")
-    os.chmod(log, 0o600)
-    result = run_as_nobody("--log", str(log), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read {log}: permission denied"
-        " (run as root, or add the user to group adm)\n"
-    )
+    log = root_only(public_tmp / "auth.log")
+    assert_nobody_may_not_read(log, "adm", "--log", str(log), "--dry-run")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "folder"])
