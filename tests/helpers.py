@@ -119,6 +119,17 @@ def append(path, *lines):
         os.fsync(file.fileno())
 
 
+def rotate(tmp_path, log, directives):
+    """Rotate log once with the real logrotate and the given directives."""
+    config = tmp_path / "logrotate.conf"
+    config.write_text(f"{log} {{\n  rotate 4\n  missingok\n{directives}\n}}\n")
+    subprocess.run(
+        ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(config)],
+        check=True,
+        capture_output=True,
+    )
+
+
 def run_as_nobody(*argv):
     """Run authwatch.py as the user nobody (needs root); return the CompletedProcess."""
     if os.geteuid() != 0:

@@ -19,6 +19,7 @@ from helpers import (
     cron_run,
     form,
     root_only,
+    rotate,
     run_main,
     sent_forms,
 )
@@ -152,14 +153,7 @@ def test_rename_rotation_between_runs_loses_and_repeats_nothing(
     config = config_file()
     cron_run(config, installed_log)
     append(installed_log, FAILURE)  # unread when the log is rotated
-    rotate_config = tmp_path / "logrotate.conf"
-    rotate_config.write_text(
-        f"{installed_log} {{\n  rotate 4\n  create\n  compress\n  delaycompress\n  missingok\n}}\n"
-    )
-    subprocess.run(
-        ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(rotate_config)],
-        check=True,
-    )
+    rotate(tmp_path, installed_log, "  create\n  compress\n  delaycompress")
     assert os.path.exists(f"{installed_log}.1")
     append(installed_log, ALICE_LOGIN)
 
