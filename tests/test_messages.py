@@ -179,23 +179,6 @@ def test_lines_without_a_host_are_the_local_hosts():
     assert message.timestamp is None
 
 
-def test_su_that_logs_twice_is_reported_once():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0",
-        "Nov 27 10:00:00 web1 su[50]: pam_unix(su:session): session opened for user root(uid=0)"
-        " by alice(uid=1000)",
-        "Nov 27 10:05:00 web1 su[51]: (to root) alice on pts/0",
-        "Nov 27 10:06:00 web1 useradd[52]: new user: name=deploy, UID=1001, GID=1001,"
-        " home=/home/deploy, shell=/bin/bash, from=/dev/pts/1",
-    )
-    assert message.title == "web1: 2 sudo/su uses, 1 account change"
-    assert message.body == (
-        "su: alice as root ×2\n"
-        "useradd: new user: name=deploy, UID=1001, GID=1001, home=/home/deploy, shell=/bin/bash,"
-        " from=/dev/pts/1"
-    )
-
-
 def test_attacker_text_is_shown_inert():
     [message] = plan(
         "Nov 27 10:00:00 web1 sshd[10]: Invalid user <b>x\x1b[31m\u202e from 203.0.113.5 port 4000",
@@ -337,20 +320,6 @@ def test_a_stranger_among_hundreds_of_known_logins_still_rings():
     assert messages[1].body == "Known login: deploy from 203.0.113.9 (publickey) ×250"
 
 
-def test_a_failed_su_or_sudo_counts_once_and_names_who_tried():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[70]: pam_unix(su:auth): authentication failure; logname=mallory"
-        " uid=1001 euid=0 tty=/dev/pts/3 ruser=mallory rhost=  user=root",
-        "Nov 27 10:00:02 web1 su[70]: FAILED SU (to root) mallory on pts/3",
-        "Nov 27 10:01:00 web1 sudo: pam_unix(sudo:auth): authentication failure; logname=eve"
-        " uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve",
-        "Nov 27 10:01:05 web1 sudo:      eve : 3 incorrect password attempts ; TTY=pts/4 ;"
-        " PWD=/home/eve ; USER=root ; COMMAND=/bin/sh",
-    )
-    assert message.title == "web1: 2 sudo/su uses (2 failed)"
-    assert message.body == "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh"
-
-
 def test_a_connection_that_only_closes_before_authentication_is_counted_once():
     [message] = plan(
         failure(31),
@@ -415,34 +384,105 @@ def test_a_repeated_message_counts_as_often_as_it_was_written():
     assert summary.body == "sudo: alice as root: /usr/bin/id ×5"
 
 
-def test_su_by_root_without_a_terminal_is_one_act():
+# su and sudo lines that make one message: its title and body
+ACTS = {
+    "su that logs twice is reported once": (
+        [
+            "Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0",
+            (
+                "Nov 27 10:00:00 web1 su[50]: pam_unix(su:session): session opened for user"
+                " root(uid=0) by alice(uid=1000)"
+            ),
+            "Nov 27 10:05:00 web1 su[51]: (to root) alice on pts/0",
+            (
+                "Nov 27 10:06:00 web1 useradd[52]: new user: name=deploy, UID=1001, GID=1001,"
+                " home=/home/deploy, shell=/bin/bash, from=/dev/pts/1"
+            ),
+        ],
+        "web1: 2 sudo/su uses, 1 account change",
+        (
+            "su: alice as root ×2\n"
+            "useradd: new user: name=deploy, UID=1001, GID=1001, home=/home/deploy,"
+            " shell=/bin/bash, from=/dev/pts/1"
+        ),
+    ),
+    "a failed su or sudo counts once and names who tried": (
+        [
+            (
+                "Nov 27 10:00:00 web1 su[70]: pam_unix(su:auth): authentication failure;"
+                " logname=mallory uid=1001 euid=0 tty=/dev/pts/3 ruser=mallory rhost=  user=root"
+            ),
+            "Nov 27 10:00:02 web1 su[70]: FAILED SU (to root) mallory on pts/3",
+            (
+                "Nov 27 10:01:00 web1 sudo: pam_unix(sudo:auth): authentication failure;"
+                " logname=eve uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve"
+            ),
+            (
+                "Nov 27 10:01:05 web1 sudo:      eve : 3 incorrect password attempts ; TTY=pts/4 ;"
+                " PWD=/home/eve ; USER=root ; COMMAND=/bin/sh"
+            ),
+        ],
+        "web1: 2 sudo/su uses (2 failed)",
+        "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh",
+    ),
     # util-linux su-common.c: "(to nobody) root on none", then its PAM session
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[45]: (to nobody) root on none",
-        "Nov 27 10:00:00 web1 su[45]: pam_unix(su:session): session opened for user"
-        " nobody(uid=65534) by (uid=0)",
-    )
-    assert (message.title, message.body) == ("web1: 1 sudo/su use", "su: root as nobody")
+    "su by root without a terminal is one act": (
+        [
+            "Nov 27 10:00:00 web1 su[45]: (to nobody) root on none",
+            (
+                "Nov 27 10:00:00 web1 su[45]: pam_unix(su:session): session opened for user"
+                " nobody(uid=65534) by (uid=0)"
+            ),
+        ],
+        "web1: 1 sudo/su use",
+        "su: root as nobody",
+    ),
+    # shadow su.c: "Successful su for %s by %s", sulog "+ %s %s:%s", the PAM session
+    "shadow su's three lines are one act": (
+        [
+            "Nov 27 10:00:00 deb9 su[700]: Successful su for root by alice",
+            "Nov 27 10:00:00 deb9 su[700]: + /dev/pts/0 alice:root",
+            (
+                "Nov 27 10:00:00 deb9 su[700]: pam_unix(su:session): session opened for user root"
+                " by alice(uid=1000)"
+            ),
+            "Nov 27 10:01:00 deb9 su[701]: FAILED su for root by mallory",
+            "Nov 27 10:01:00 deb9 su[701]: - /dev/pts/1 mallory:root",
+            (
+                "Nov 27 10:01:00 deb9 su[701]: pam_unix(su:auth): authentication failure;"
+                " logname=mallory uid=1001 euid=0 tty=/dev/pts/1 ruser=mallory rhost=  user=root"
+            ),
+        ],
+        "deb9: 2 sudo/su uses (1 failed)",
+        "su: alice as root\nsu FAILED: mallory as root",
+    ),
+}
 
 
-def test_a_console_login_and_its_pam_session_are_one_login():
-    # shadow login.c: the PAM session, then "ROOT LOGIN  on 'tty1'"
+@pytest.mark.parametrize("lines, title, body", ACTS.values(), ids=ACTS.keys())
+def test_su_and_sudo_acts_make_one_message(lines, title, body):
+    [message] = plan(*lines)
+    assert (message.title, message.body) == (title, body)
+
+
+@pytest.mark.parametrize(
+    "program, line, title",
+    [
+        # shadow login.c: the PAM session, then "ROOT LOGIN  on 'tty1'"
+        ("login[46]", "ROOT LOGIN  on 'tty1'", "web1: login root on tty1"),
+        # util-linux login -h: the PAM session first, then "ROOT LOGIN ON %s FROM %s";
+        # the login keeps where it came from
+        ("login", "ROOT LOGIN ON pts/3 FROM 203.0.113.66", "web1: login root from 203.0.113.66"),
+    ],
+    ids=["on a console", "on a remote console"],
+)
+def test_a_console_login_and_its_pam_session_are_one_login(program, line, title):
     messages = plan(
-        "Nov 27 10:00:00 web1 login[46]: pam_unix(login:session): session opened for user"
+        f"Nov 27 10:00:00 web1 {program}: pam_unix(login:session): session opened for user"
         " root(uid=0) by LOGIN(uid=0)",
-        "Nov 27 10:00:00 web1 login[46]: ROOT LOGIN  on 'tty1'",
+        f"Nov 27 10:00:00 web1 {program}: {line}",
     )
-    assert [message.title for message in messages] == ["web1: login root on tty1"]
-
-
-def test_a_remote_console_login_keeps_where_it_came_from():
-    # util-linux login -h: the PAM session first, then "ROOT LOGIN ON %s FROM %s"
-    messages = plan(
-        "Nov 27 10:00:00 web1 login: pam_unix(login:session): session opened for user"
-        " root(uid=0) by LOGIN(uid=0)",
-        "Nov 27 10:00:00 web1 login: ROOT LOGIN ON pts/3 FROM 203.0.113.66",
-    )
-    assert [message.title for message in messages] == ["web1: login root from 203.0.113.66"]
+    assert [message.title for message in messages] == [title]
 
 
 def test_a_forged_login_of_the_same_process_cannot_fold_a_real_one():
@@ -497,22 +537,6 @@ def test_sudo_s_pam_failure_is_counted_when_sudo_says_nothing_of_its_own():
         "web1: 1 sudo/su use (1 failed)",
         "sudo FAILED: alice as root: /bin/sh",
     )
-
-
-def test_shadow_su_s_three_lines_are_one_act():
-    # shadow su.c: "Successful su for %s by %s", sulog "+ %s %s:%s", the PAM session
-    [message] = plan(
-        "Nov 27 10:00:00 deb9 su[700]: Successful su for root by alice",
-        "Nov 27 10:00:00 deb9 su[700]: + /dev/pts/0 alice:root",
-        "Nov 27 10:00:00 deb9 su[700]: pam_unix(su:session): session opened for user root"
-        " by alice(uid=1000)",
-        "Nov 27 10:01:00 deb9 su[701]: FAILED su for root by mallory",
-        "Nov 27 10:01:00 deb9 su[701]: - /dev/pts/1 mallory:root",
-        "Nov 27 10:01:00 deb9 su[701]: pam_unix(su:auth): authentication failure; logname=mallory"
-        " uid=1001 euid=0 tty=/dev/pts/1 ruser=mallory rhost=  user=root",
-    )
-    assert message.title == "deb9: 2 sudo/su uses (1 failed)"
-    assert message.body == "su: alice as root\nsu FAILED: mallory as root"
 
 
 def test_the_same_words_again_are_another_act_even_without_a_pid():
