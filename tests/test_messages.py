@@ -30,6 +30,14 @@ def failure(pid, ip="198.51.100.7", user="root"):
     return f"Nov 27 10:00:05 web1 sshd[{pid}]: Failed password for {user} from {ip} port 5000 ssh2"
 
 
+def sudo_line(command, second=0, minute=0):
+    """Return sudo's line of alice running command as root on web1."""
+    return (
+        f"Nov 27 10:{minute:02}:{second:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+        f" COMMAND={command}"
+    )
+
+
 def test_a_login_gets_a_message_of_its_own_at_priority_1():
     [message] = plan(LOGIN)
     assert message == authwatch.Message(
@@ -73,10 +81,7 @@ def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
 
 def test_a_storm_costs_at_most_max_messages_and_the_login_stands_out():
     storm = [failure(1000 + n, ip=f"198.51.{n % 250}.{n % 7}") for n in range(5000)]
-    sudo = [
-        f"Nov 27 10:01:{n:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"
-        for n in range(30)
-    ]
+    sudo = [sudo_line("/bin/ls", n, minute=1) for n in range(30)]
     messages = plan(*storm[:2500], LOGIN, *storm[2500:], *sudo)
     assert [(m.title, m.priority) for m in messages] == [
         ("web1: SSH login awtest from 203.0.113.9", 1),
@@ -198,11 +203,7 @@ def test_lines_not_understood_are_listed_raw_and_shortened():
 
 
 def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
-    commands = [
-        f"Nov 27 10:00:{n:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        f" COMMAND=/usr/bin/echo {'x' * 40} {n}"
-        for n in range(40)
-    ]
+    commands = [sudo_line(f"/usr/bin/echo {'x' * 40} {n}", n) for n in range(40)]
     [message] = plan(*commands)
     assert len(message.body) <= authwatch.MAX_MESSAGE
     kept = message.body.splitlines()
@@ -219,20 +220,13 @@ def test_a_long_title_is_cut_to_pushovers_limit():
 
 
 def test_a_single_huge_line_is_cut_too():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        " COMMAND=/bin/echo " + "A" * 5000
-    )
+    [message] = plan(sudo_line("/bin/echo " + "A" * 5000))
     assert len(message.body) == authwatch.MAX_LINE_LENGTH
     assert message.body.endswith("…")
 
 
 def test_one_long_line_does_not_crowd_out_the_others():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        " COMMAND=/bin/echo " + "A" * 1500,
-        "Nov 27 10:00:01 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls",
-    )
+    [message] = plan(sudo_line("/bin/echo " + "A" * 1500), sudo_line("/bin/ls", 1))
     first, second = message.body.splitlines()
     assert len(first) == authwatch.MAX_LINE_LENGTH
     assert second == "sudo: alice as root: /bin/ls"
