@@ -4,6 +4,7 @@ authwatch's main() as cron would."""
 
 import datetime
 import io
+import json
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
 TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
 USER_KEY = "u" * 28 + "UK"
 RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
+# authwatch as a program of its own: python3 -c MAIN ARGUMENTS...
+MAIN = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
 FINGERPRINT = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
 
 
@@ -117,6 +120,27 @@ def append(path, *lines):
             file.write(line + "\n")
         file.flush()
         os.fsync(file.fileno())
+
+
+def users_read_while_written(tmp_path, source, write, times):
+    """Start a dry run (--json, --from-start) of the source that the options
+    in source name, as a program of its own; once it is reading, call write(n)
+    for n in range(times), for as long as the run lasts. Assert that the run
+    succeeds, and return the user of every event it printed."""
+    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
+    run = subprocess.Popen(
+        [sys.executable, "-c", MAIN, "--dry-run", "--json", "--from-start", *source],
+        stdout=subprocess.PIPE, stderr=errors, text=True,
+    )  # fmt: skip
+    first = run.stdout.readline()  # the run has opened its source and is reading it
+    for n in range(times):
+        if run.poll() is not None:
+            break
+        write(n)
+    stdout = run.stdout.read()
+    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
+    errors.close()
+    return [json.loads(text)["user"] for text in (first + stdout).splitlines()]
 
 
 def rotate(tmp_path, log, directives):

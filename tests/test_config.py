@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import FINGERPRINT, TOKEN, USER_KEY, run_main
+from helpers import FINGERPRINT, MAIN, TOKEN, USER_KEY, run_main
 
 import authwatch
 from authwatch import ConfigError, ExitStatus
@@ -378,9 +378,8 @@ def test_a_refused_api_url_is_never_reached(tmp_path, api_url):
     # in a network namespace of its own (loopback only): were the check to fail,
     # nothing could leave this machine
     path = api_url_config(tmp_path, api_url)
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
     done = subprocess.run(
-        ["unshare", "-n", "--", sys.executable, "-c", code, "--config", str(path),
+        ["unshare", "-n", "--", sys.executable, "-c", MAIN, "--config", str(path),
          "--test-notification", "--state-dir", str(tmp_path / "state")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from helpers import append, cron_run, run_main, sent_forms
+from helpers import MAIN, append, cron_run, run_main, sent_forms
 from werkzeug import Response
 
 import authwatch
@@ -122,7 +122,7 @@ def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
     config = config_file()
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
+    run = f"{sys.executable} -c '{MAIN}'"
     script = f"""
         mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
         {run} --config {config} --log {auth_log} || exit 98
@@ -160,7 +160,7 @@ def test_on_a_full_state_file_system_the_messages_waiting_go_too(
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     state = tmp_path / "state"
     shutil.copytree(state, tmp_path / "saved")
-    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
+    run = f"{sys.executable} -c '{MAIN}'"
     script = f"""
         mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
         cp -a {tmp_path}/saved/. {state}/

@@ -18,6 +18,7 @@ from helpers import (
     root_only,
     run_main,
     sent_forms,
+    users_read_while_written,
 )
 
 import authwatch
@@ -442,23 +443,13 @@ def test_a_run_reads_to_the_entry_that_was_newest_when_it_began(tmp_path, folder
         )
 
     write_journal(folder, entries("early", 20_000, 0))
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
-    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
-    run = subprocess.Popen(
-        [sys.executable, "-c", code, "--dry-run", "--json", "--from-start",
-         "--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=errors, text=True,
-    )  # fmt: skip
-    first = run.stdout.readline()  # the run has opened the journal and is reading it
-    for batch in range(20):
-        if run.poll() is not None:
-            break
-        write_journal(folder, entries("late", 5_000, 100_000 + batch * 5_000))
-    stdout = run.stdout.read()
-    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
-    errors.close()
-    users = {json.loads(text)["user"] for text in (first + stdout).splitlines()}
-    assert users == {"early"}
+    users = users_read_while_written(
+        tmp_path,
+        ["--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")],
+        lambda batch: write_journal(folder, entries("late", 5_000, 100_000 + batch * 5_000)),
+        20,
+    )
+    assert set(users) == {"early"}
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import sys
 import pytest
 from helpers import (
     ALICE_LOGIN,
+    MAIN,
     NOW,
     alice_login_event,
     alice_login_form,
@@ -22,6 +23,7 @@ from helpers import (
     rotate,
     run_main,
     sent_forms,
+    users_read_while_written,
 )
 
 import authwatch
@@ -303,9 +305,8 @@ def test_a_log_that_is_no_regular_file_is_refused_at_once(tmp_path, kind):
         log.mkdir()
     else:
         log.symlink_to("/dev/zero")
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-c", code, "--dry-run", "--from-start", "--log", str(log)],
+        [sys.executable, "-c", MAIN, "--dry-run", "--from-start", "--log", str(log)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == authwatch.ExitStatus.SOURCE_ERROR
@@ -319,22 +320,12 @@ def test_a_run_reads_to_the_end_the_log_had_when_it_began(tmp_path):
     log = tmp_path / "auth.log"
     line = "Nov 27 11:00:00 web1 sshd[{}]: Failed password for {} from 192.0.2.1 port 1 ssh2\n"
     log.write_text("".join(line.format(1000 + n, "early") for n in range(20_000)))
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
-    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
-    run = subprocess.Popen(
-        [sys.executable, "-c", code, "--dry-run", "--json", "--from-start", "--log", str(log)],
-        stdout=subprocess.PIPE, stderr=errors, text=True,
-    )  # fmt: skip
-    first = run.stdout.readline()  # the run has opened the log and is reading it
     late = line.format(9, "late") * 1000
-    with open(log, "a") as writer:  # bounded: until the run ends, or 200 MB
-        for _ in range(2500):
-            if run.poll() is not None:
-                break
+
+    def write_late(_):
+        with open(log, "a") as writer:
             writer.write(late)
-            writer.flush()
-    stdout = run.stdout.read()
-    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
-    errors.close()
-    users = [json.loads(text)["user"] for text in (first + stdout).splitlines()]
+
+    # bounded: until the run ends, or 200 MB
+    users = users_read_while_written(tmp_path, ["--log", str(log)], write_late, 2500)
     assert users == ["early"] * 20_000
