@@ -111,30 +111,40 @@ def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup
     assert titles == [TITLES[0], TITLES[0], TITLES[1]]
 
 
-@pytest.mark.skipif(
+needs_unshare = pytest.mark.skipif(
     not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
 )
+RUN = f"{sys.executable} -c '{MAIN}'"  # authwatch, in a shell script
+
+
+def on_a_small_state_file_system(state, script):
+    """Run the shell script in a mount namespace of its own, with a tmpfs of
+    64 KiB over the state directory; return the CompletedProcess."""
+    script = f"mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99\n{script}"
+    return subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+
+
+@needs_unshare
 def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
     tmp_path, auth_log, config_file, pushover
 ):
-    # a tmpfs of 64 KiB over the state directory, in a mount namespace of its own,
-    # filled before the run that has a login to send
+    # the small state file system fills up before the run that has a login to send
     config = config_file()
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    run = f"{sys.executable} -c '{MAIN}'"
-    script = f"""
-        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
-        {run} --config {config} --log {auth_log} || exit 98
+    done = on_a_small_state_file_system(
+        state,
+        f"""
+        {RUN} --config {config} --log {auth_log} || exit 98
         cp {state}/*.offset {tmp_path}/before
         echo '{LINES[0]}' >> {auth_log}
         dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
-        {run} --config {config} --log {auth_log}
+        {RUN} --config {config} --log {auth_log}
         echo "status $?"
         cmp -s {state}/*.offset {tmp_path}/before && echo "position kept"
-    """
-    done = subprocess.run(
-        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+        """,
     )
     assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
     assert "position kept" in done.stdout
@@ -142,9 +152,7 @@ def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
     assert [form["title"] for form in sent_forms(pushover)] == [TITLES[0]]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
-)
+@needs_unshare
 def test_on_a_full_state_file_system_the_messages_waiting_go_too(
     tmp_path, auth_log, config_file, httpserver
 ):
@@ -160,16 +168,14 @@ def test_on_a_full_state_file_system_the_messages_waiting_go_too(
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     state = tmp_path / "state"
     shutil.copytree(state, tmp_path / "saved")
-    run = f"{sys.executable} -c '{MAIN}'"
-    script = f"""
-        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
+    done = on_a_small_state_file_system(
+        state,
+        f"""
         cp -a {tmp_path}/saved/. {state}/
         dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
-        {run} --config {config} --log {auth_log}
+        {RUN} --config {config} --log {auth_log}
         echo "status $?"
-    """
-    done = subprocess.run(
-        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+        """,
     )
     assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
     sent = [form["title"] for form in sent_forms(httpserver)[1:]]
