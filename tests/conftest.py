@@ -27,11 +27,20 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+RETRIES = authwatch.RETRIES  # as shipped, read before no_retries sets it to 0
+
+
 @pytest.fixture(autouse=True)
 def no_retries(monkeypatch):
     """A failed request is retried after 5 and 10 s: only the tests of
-    retrying wait for that (they set authwatch.RETRIES = RETRIES again)."""
+    retrying wait for that (they ask for the retries fixture)."""
     monkeypatch.setattr(authwatch, "RETRIES", 0)
+
+
+@pytest.fixture
+def retries(no_retries, monkeypatch):
+    """Retry failed requests as shipped."""
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ import authwatch
 NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
 TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
 USER_KEY = "u" * 28 + "UK"
-RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
 # authwatch as a program of its own: python3 -c MAIN ARGUMENTS...
 MAIN = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
 FINGERPRINT = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"

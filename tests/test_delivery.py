@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from helpers import LOGIN, NOW, RETRIES, TOKEN, accepted, append, cron_run, sent_forms
+from helpers import LOGIN, NOW, TOKEN, accepted, append, cron_run, sent_forms
 
 import authwatch
 
@@ -34,9 +34,8 @@ def outbox(tmp_path):
 
 
 def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
-    monkeypatch, auth_log, login_pending, httpserver
+    auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("busy", status=503)
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
@@ -50,9 +49,8 @@ def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
 
 
 def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
-    monkeypatch, tmp_path, auth_log, login_pending, httpserver
+    tmp_path, auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data("down", status=502)
     started = time.monotonic()
@@ -195,9 +193,8 @@ def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, login_p
 
 
 def test_a_long_retry_after_does_not_hold_the_run(
-    monkeypatch, tmp_path, auth_log, login_pending, httpserver
+    tmp_path, auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data(
         "later", status=503, headers={"Retry-After": "3600"}
@@ -210,10 +207,7 @@ def test_a_long_retry_after_does_not_hold_the_run(
     assert len(outbox(tmp_path)["messages"]) == 1
 
 
-def test_a_429_is_not_retried_even_with_retry_after(
-    monkeypatch, auth_log, login_pending, httpserver
-):
-    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
+def test_a_429_is_not_retried_even_with_retry_after(auth_log, login_pending, httpserver, retries):
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}
