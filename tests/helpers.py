@@ -1,6 +1,7 @@
 """What the tests share besides fixtures (those are in conftest.py): a fixed
-clock, Pushover's keys, the forms it should receive, and ways to run
-authwatch's main() as cron would."""
+clock, Pushover's keys, sshd's login lines and the forms Pushover should
+receive for them, and ways to run authwatch: its main() as cron would, as a
+program of its own, as the user nobody, across a rotation."""
 
 import datetime
 import io
