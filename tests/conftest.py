@@ -1,23 +1,17 @@
-"""Shared fixtures: a fixed clock and time zone, a Pushover stand-in on
-127.0.0.1, and a way to run authwatch's main() as cron would."""
+"""Shared fixtures: local time in UTC, no waits between retries, a Pushover
+stand-in on 127.0.0.1 and a config that points at it; plain helpers are in
+helpers.py."""
 
-import datetime
-import io
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from helpers import TOKEN, USER_KEY
 
 import authwatch
-
-NOW = datetime.datetime(2026, 11, 27, 12, 0, 0, tzinfo=datetime.timezone.utc)
-TOKEN = "a" * 28 + "TK"  # 30 letters and digits, as Pushover's
-USER_KEY = "u" * 28 + "UK"
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -33,14 +27,20 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-RETRIES = authwatch.RETRIES  # as shipped; tests of retrying put it back
+RETRIES = authwatch.RETRIES  # as shipped, read before no_retries sets it to 0
 
 
 @pytest.fixture(autouse=True)
 def no_retries(monkeypatch):
     """A failed request is retried after 5 and 10 s: only the tests of
-    retrying wait for that (they set authwatch.RETRIES = RETRIES again)."""
+    retrying wait for that (they ask for the retries fixture)."""
     monkeypatch.setattr(authwatch, "RETRIES", 0)
+
+
+@pytest.fixture
+def retries(no_retries, monkeypatch):
+    """Retry failed requests as shipped."""
+    monkeypatch.setattr(authwatch, "RETRIES", RETRIES)
 
 
 @pytest.fixture(autouse=True)
@@ -58,26 +58,6 @@ def httpserver_listen_address():
     return ("127.0.0.1", 0)
 
 
-class Result:
-    def __init__(self, status, stdout, stderr):
-        self.status = status
-        self.stdout = stdout
-        self.stderr = stderr
-
-
-def run_main(*argv, environ=None, now=NOW):
-    """Run authwatch.main() with argv; return its Result (exit status and output)."""
-    stdout, stderr = io.StringIO(), io.StringIO()
-    status = authwatch.main(
-        list(argv),
-        stdout=stdout,
-        stderr=stderr,
-        environ={} if environ is None else environ,
-        clock=lambda: now,
-    )
-    return Result(status, stdout.getvalue(), stderr.getvalue())
-
-
 @pytest.fixture
 def pushover(httpserver):
     """A Pushover stand-in that accepts every message; .log lists the requests."""
@@ -85,58 +65,6 @@ def pushover(httpserver):
         {"status": 1, "request": "e460545a-8e5c-4d2c-8c1c-1f2bd9c0e0f4"}
     )
     return httpserver
-
-
-def form(title, message, priority, timestamp):
-    """Return the form fields that Pushover should receive for a message."""
-    return {
-        "token": TOKEN,
-        "user": USER_KEY,
-        "title": title,
-        "message": message,
-        "priority": str(priority),
-        "timestamp": str(timestamp),
-    }
-
-
-def alice_login_form(when, timestamp):
-    """Return the form of the message about alice's key login, which the
-    tests' logs and journals hold, logged at `when` ("2026-11-27 11:05:00")."""
-    return form(
-        "web1: SSH login alice from 192.0.2.10",
-        "Method: publickey\n"
-        "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
-        f"From: 192.0.2.10 port 52144\nTime: {when} +0000",
-        1,
-        timestamp,
-    )
-
-
-def alice_login_event(time, program, pid, line):
-    """Return the --json object of alice's key login from 192.0.2.10, as the
-    tests' logs and journals hold it, logged at `time` by `program[pid]`."""
-    return {
-        "time": time,
-        "host": "web1",
-        "program": program,
-        "pid": pid,
-        "kind": "login",
-        "rule": "ssh_accepted",
-        "user": "alice",
-        "target": None,
-        "ip": "192.0.2.10",
-        "port": 52144,
-        "method": "publickey",
-        "command": None,
-        "count": 1,
-        "forger": None,
-        "line": line,
-    }
-
-
-def sent_forms(server):
-    """Return the form fields of every request the stand-in received, in order."""
-    return [dict(request.form) for request, _response in server.log]
 
 
 @pytest.fixture
@@ -162,40 +90,11 @@ def config_file(tmp_path, httpserver):
 
 
 @pytest.fixture
-def empty_auth_log(tmp_path):
+def auth_log(tmp_path):
     """An empty auth.log in the test's folder, as syslog leaves one."""
     path = tmp_path / "auth.log"
     path.write_text("")
     return path
-
-
-def append(path, *lines):
-    """Append full lines to a log file, as syslog does."""
-    with open(path, "a", encoding="utf-8") as file:
-        for line in lines:
-            file.write(line + "\n")
-        file.flush()
-        os.fsync(file.fileno())
-
-
-def run_as_nobody(*argv):
-    """Run authwatch.py as the user nobody (needs root); return the CompletedProcess."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to run as another user")
-    return subprocess.run(
-        [
-            "setpriv",
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            sys.executable,
-            authwatch.__file__,
-            *argv,
-        ],
-        capture_output=True,
-        text=True,
-        env={"PATH": os.environ["PATH"], "HOME": "/"},
-    )
 
 
 @pytest.fixture

@@ -2,12 +2,7 @@
 delivered, and nothing is read twice."""
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_main, sent_forms
-
-LOGIN = (
-    b"Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest"
-    b" from 203.0.113.9 port 52144 ssh2\n"
-)
+from helpers import LOGIN, TOKEN, USER_KEY, cron_run, sent_forms
 
 BAD_LINES = {
     "invalid utf-8": b"Nov 27 11:57:00 web1 sshd[1]: Invalid user \xff\xfe\xc3("
@@ -31,16 +26,13 @@ BAD_LINES = {
 
 @pytest.mark.parametrize("bad", BAD_LINES.values(), ids=BAD_LINES.keys())
 def test_a_bad_line_is_reported_inertly_and_the_next_lines_still_arrive(
-    tmp_path, config_file, pushover, bad
+    auth_log, config_file, pushover, bad
 ):
-    log = tmp_path / "auth.log"
-    log.write_bytes(b"")
     config = config_file()
-    run = ["--config", config, "--log", str(log)]
-    assert run_main(*run).status == 0
-    with open(log, "ab") as file:
-        file.write(bad + LOGIN)
-    result = run_main(*run)
+    assert cron_run(config, auth_log).status == 0
+    with open(auth_log, "ab") as file:
+        file.write(bad + LOGIN.encode() + b"\n")
+    result = cron_run(config, auth_log)
     assert (result.status, result.stderr) == (0, "")
     forms = sent_forms(pushover)
     assert forms[0]["title"] == "web1: SSH login awtest from 203.0.113.9"
@@ -50,5 +42,5 @@ def test_a_bad_line_is_reported_inertly_and_the_next_lines_still_arrive(
     assert "\x7f" not in text and len(digest["message"]) <= 1024
     assert TOKEN not in text and USER_KEY not in text
 
-    assert run_main(*run).status == 0  # nothing is read twice
+    assert cron_run(config, auth_log).status == 0  # nothing is read twice
     assert len(pushover.log) == 2

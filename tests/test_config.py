@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import TOKEN, USER_KEY, run_main
+from helpers import FINGERPRINT, MAIN, TOKEN, USER_KEY, run_main
 
 import authwatch
 from authwatch import ConfigError, ExitStatus
@@ -196,7 +196,6 @@ def test_defaults_when_the_file_holds_only_the_keys(tmp_path, monkeypatch):
 
 
 def test_every_key_is_read(tmp_path):
-    fingerprint = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
     path = write(
         tmp_path / "a.ini",
         VALID + "api_url = https://pushover.example.org/1/messages.json\n"
@@ -210,7 +209,7 @@ def test_every_key_is_read(tmp_path):
         "retry = 30\nexpire = 10800\n"
         "[priority]\nlogin = 2\nsudo_failed = 1\nother = -2\n"
         "[allow]\nnetworks = 10.0.0.0/8, 2001:db8::/32\n  192.0.2.7\nusers = deploy backup\n"
-        f"keys = {fingerprint}\nknown_priority = -2\n",
+        f"keys = {FINGERPRINT}\nknown_priority = -2\n",
     )
     config = load(path)
     priorities = dict(authwatch.DEFAULT_PRIORITIES, login=2, sudo_failed=1, other=-2)
@@ -245,7 +244,7 @@ def test_every_key_is_read(tmp_path):
                     ipaddress.ip_network("192.0.2.7/32"),
                 ),
                 users=frozenset({"deploy", "backup"}),
-                keys=frozenset({fingerprint}),
+                keys=frozenset({FINGERPRINT}),
             ),
             known_priority=-2,
         ),
@@ -318,6 +317,11 @@ def test_bad_alert_settings_are_reported(text, problem):
     assert problem in line
 
 
+def api_url_config(tmp_path, api_url):
+    """Write a config of the keys and api_url; return its path."""
+    return write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
+
+
 @pytest.mark.parametrize(
     "api_url",
     [
@@ -331,28 +335,18 @@ def test_bad_alert_settings_are_reported(text, problem):
     ],
 )
 def test_api_url_https_or_plain_http_to_loopback_is_accepted(tmp_path, api_url):
-    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
-    assert load(path).api_url == api_url
+    assert load(api_url_config(tmp_path, api_url)).api_url == api_url
 
 
-@pytest.mark.parametrize(
-    "api_url",
-    [
-        "http://example.com/1/messages.json",
-        "http://192.0.2.1/1/messages.json",
-        "http://0.0.0.0/1/messages.json",
-        "ftp://example.com/1/messages.json",
-        "ftp://127.0.0.1/1/messages.json",
-        "https:///1/messages.json",
-        "api.pushover.net/1/messages.json",
-    ],
-)
-def test_api_url_other_than_https_or_loopback_http_is_refused(tmp_path, api_url):
-    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
-    [problem] = problems(path)
-    assert problem.startswith(f"{path}: [pushover] api_url: ")
-
-
+NOT_HTTPS_OR_LOOPBACK_HTTP = [
+    "http://example.com/1/messages.json",
+    "http://192.0.2.1/1/messages.json",
+    "http://0.0.0.0/1/messages.json",
+    "ftp://example.com/1/messages.json",
+    "ftp://127.0.0.1/1/messages.json",
+    "https:///1/messages.json",
+    "api.pushover.net/1/messages.json",
+]
 # URLs that one parser reads as loopback and another as 192.0.2.2: the token
 # must not go to the one that checking did not see
 MISREAD_URLS = [
@@ -363,13 +357,17 @@ MISREAD_URLS = [
     "http://127.0.0.1:80 @192.0.2.2/x",
     "https://api.pushover.net:99999/1/messages.json",
 ]
+NO_PLAIN_HOST = ["http://[::1]evil/x", "http://[::1]:80x/x", "https://a_b.example/x"]
+REFUSED_URLS = [(url, "") for url in NOT_HTTPS_OR_LOOPBACK_HTTP] + [
+    (url, "not a plain http(s) URL") for url in MISREAD_URLS + NO_PLAIN_HOST
+]
 
 
-@pytest.mark.parametrize("api_url", MISREAD_URLS)
-def test_an_api_url_that_parsers_may_read_differently_is_refused(tmp_path, api_url):
-    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
+@pytest.mark.parametrize("api_url, why", REFUSED_URLS, ids=[url for url, _ in REFUSED_URLS])
+def test_an_api_url_other_than_https_or_loopback_http_is_refused(tmp_path, api_url, why):
+    path = api_url_config(tmp_path, api_url)
     [problem] = problems(path)
-    assert problem.startswith(f"{path}: [pushover] api_url: not a plain http(s) URL")
+    assert problem.startswith(f"{path}: [pushover] api_url: {why}")
 
 
 @pytest.mark.skipif(
@@ -379,10 +377,9 @@ def test_an_api_url_that_parsers_may_read_differently_is_refused(tmp_path, api_u
 def test_a_refused_api_url_is_never_reached(tmp_path, api_url):
     # in a network namespace of its own (loopback only): were the check to fail,
     # nothing could leave this machine
-    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
+    path = api_url_config(tmp_path, api_url)
     done = subprocess.run(
-        ["unshare", "-n", "--", sys.executable, "-c", code, "--config", str(path),
+        ["unshare", "-n", "--", sys.executable, "-c", MAIN, "--config", str(path),
          "--test-notification", "--state-dir", str(tmp_path / "state")],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -834,12 +831,3 @@ def test_a_config_with_the_token_that_others_may_read_is_warned_of(tmp_path, emp
     assert line.startswith("authwatch: ") and "every user may read it" in line
     os.chmod(path, 0o640)
     assert run_main(*args).stderr == ""
-
-
-@pytest.mark.parametrize(
-    "api_url", ["http://[::1]evil/x", "http://[::1]:80x/x", "https://a_b.example/x"]
-)
-def test_an_api_url_whose_host_is_no_plain_host_is_refused(tmp_path, api_url):
-    path = write(tmp_path / "a.ini", VALID + f"api_url = {api_url}\n")
-    [problem] = problems(path)
-    assert "not a plain http(s) URL" in problem

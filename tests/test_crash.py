@@ -12,7 +12,7 @@ import threading
 import time
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import MAIN, append, cron_run, run_main, sent_forms
 from werkzeug import Response
 
 import authwatch
@@ -63,13 +63,11 @@ def crashing_run(crash_at, *argv):
 
 
 @pytest.fixture
-def setup(tmp_path, config_file):
-    log = tmp_path / "auth.log"
-    log.write_text("")
+def setup(auth_log, config_file):
     config = config_file()
-    run = ["--config", config, "--log", str(log)]
+    run = ["--config", config, "--log", str(auth_log)]
     assert run_main(*run).status == 0
-    append(log, *LINES)
+    append(auth_log, *LINES)
     return run
 
 
@@ -113,32 +111,40 @@ def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup
     assert titles == [TITLES[0], TITLES[0], TITLES[1]]
 
 
-@pytest.mark.skipif(
+needs_unshare = pytest.mark.skipif(
     not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
 )
+RUN = f"{sys.executable} -c '{MAIN}'"  # authwatch, in a shell script
+
+
+def on_a_small_state_file_system(state, script):
+    """Run the shell script in a mount namespace of its own, with a tmpfs of
+    64 KiB over the state directory; return the CompletedProcess."""
+    script = f"mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99\n{script}"
+    return subprocess.run(
+        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+
+
+@needs_unshare
 def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
-    tmp_path, config_file, pushover
+    tmp_path, auth_log, config_file, pushover
 ):
-    # a tmpfs of 64 KiB over the state directory, in a mount namespace of its own,
-    # filled before the run that has a login to send
-    log = tmp_path / "auth.log"
-    log.write_text("")
+    # the small state file system fills up before the run that has a login to send
     config = config_file()
     state = tmp_path / "state"
     state.mkdir(mode=0o700)
-    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
-    script = f"""
-        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
-        {run} --config {config} --log {log} || exit 98
+    done = on_a_small_state_file_system(
+        state,
+        f"""
+        {RUN} --config {config} --log {auth_log} || exit 98
         cp {state}/*.offset {tmp_path}/before
-        echo '{LINES[0]}' >> {log}
+        echo '{LINES[0]}' >> {auth_log}
         dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
-        {run} --config {config} --log {log}
+        {RUN} --config {config} --log {auth_log}
         echo "status $?"
         cmp -s {state}/*.offset {tmp_path}/before && echo "position kept"
-    """
-    done = subprocess.run(
-        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+        """,
     )
     assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
     assert "position kept" in done.stdout
@@ -146,34 +152,30 @@ def test_a_full_state_file_system_still_lets_what_was_read_reach_the_phone(
     assert [form["title"] for form in sent_forms(pushover)] == [TITLES[0]]
 
 
-@pytest.mark.skipif(
-    not (shutil.which("unshare") and os.geteuid() == 0), reason="needs unshare -m, as root"
-)
-def test_on_a_full_state_file_system_the_messages_waiting_go_too(tmp_path, config_file, httpserver):
+@needs_unshare
+def test_on_a_full_state_file_system_the_messages_waiting_go_too(
+    tmp_path, auth_log, config_file, httpserver
+):
     # three messages wait in the outbox (Pushover was down); then the disk fills up
-    log = tmp_path / "auth.log"
-    log.write_text("")
     config = config_file("[alerts]\nmax_messages = 3\n")
-    assert run_main("--config", config, "--log", str(log)).status == 0
+    assert cron_run(config, auth_log).status == 0
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
     append(
-        log,
+        auth_log,
         *[LINES[0].replace("awtest", f"user{n}").replace("4242", str(50 + n)) for n in range(3)],
     )
-    assert run_main("--config", config, "--log", str(log)).status == 1
+    assert cron_run(config, auth_log).status == 1
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     state = tmp_path / "state"
     shutil.copytree(state, tmp_path / "saved")
-    run = f"{sys.executable} -c 'import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))'"
-    script = f"""
-        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state} || exit 99
+    done = on_a_small_state_file_system(
+        state,
+        f"""
         cp -a {tmp_path}/saved/. {state}/
         dd if=/dev/zero of={state}/fill bs=4k 2>/dev/null
-        {run} --config {config} --log {log}
+        {RUN} --config {config} --log {auth_log}
         echo "status $?"
-    """
-    done = subprocess.run(
-        ["unshare", "-m", "--", "sh", "-c", script], capture_output=True, text=True, timeout=120
+        """,
     )
     assert f"status {authwatch.ExitStatus.STATE_ERROR}" in done.stdout, done.stderr
     sent = [form["title"] for form in sent_forms(httpserver)[1:]]

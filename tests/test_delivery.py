@@ -9,27 +9,15 @@ import socket
 import threading
 import time
 
-import conftest
 import pytest
-from conftest import NOW, TOKEN, append, run_main, sent_forms
+from helpers import LOGIN, NOW, TOKEN, accepted, append, cron_run, sent_forms
 from werkzeug import Response
 
 import authwatch
 
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52144 ssh2"
-)
-
 
 def login(n):
-    return LOGIN.replace("awtest", f"user{n}").replace("4242", str(5000 + n))
-
-
-@pytest.fixture
-def auth_log(tmp_path):
-    path = tmp_path / "auth.log"
-    path.write_text("")
-    return path
+    return accepted(f"user{n}", method="password", pid=5000 + n)
 
 
 @pytest.fixture
@@ -42,18 +30,13 @@ def login_pending(auth_log, config_file):
     return config
 
 
-def cron_run(config, log, *extra, now=NOW):
-    return run_main("--config", config, "--log", str(log), *extra, now=now)
-
-
 def outbox(tmp_path):
     return json.loads((tmp_path / "state" / "outbox.json").read_text())
 
 
 def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
-    monkeypatch, auth_log, login_pending, httpserver
+    auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
     config = login_pending
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("busy", status=503)
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
@@ -67,9 +50,8 @@ def test_a_5xx_is_retried_no_sooner_than_5_seconds_later(
 
 
 def test_when_pushover_stays_down_the_run_ends_and_the_message_waits(
-    monkeypatch, tmp_path, auth_log, login_pending, httpserver
+    tmp_path, auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data("down", status=502)
     started = time.monotonic()
@@ -212,9 +194,8 @@ def test_a_second_run_while_one_works_leaves_quietly(tmp_path, auth_log, login_p
 
 
 def test_a_long_retry_after_does_not_hold_the_run(
-    monkeypatch, tmp_path, auth_log, login_pending, httpserver
+    tmp_path, auth_log, login_pending, httpserver, retries
 ):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_data(
         "later", status=503, headers={"Retry-After": "3600"}
@@ -227,10 +208,7 @@ def test_a_long_retry_after_does_not_hold_the_run(
     assert len(outbox(tmp_path)["messages"]) == 1
 
 
-def test_a_429_is_not_retried_even_with_retry_after(
-    monkeypatch, auth_log, login_pending, httpserver
-):
-    monkeypatch.setattr(authwatch, "RETRIES", conftest.RETRIES)
+def test_a_429_is_not_retried_even_with_retry_after(auth_log, login_pending, httpserver, retries):
     config = login_pending
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}

@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import alice_login_event, alice_login_form, form, run_as_nobody, run_main, sent_forms
+from helpers import (
+    alice_login_event,
+    alice_login_form,
+    assert_nobody_may_not_read,
+    form,
+    root_only,
+    run_main,
+    sent_forms,
+    users_read_while_written,
+)
 
 import authwatch
 
@@ -290,36 +299,35 @@ def test_a_corrupt_journal_position_rereads_from_its_last_change(
     assert sudo["title"] == "web1: 1 sudo/su use"
 
 
-def test_journal_files_nobody_may_read_are_a_clear_error(public_tmp):
+@pytest.fixture
+def unreadable_journal(public_tmp):
+    """Journal files that root alone may read, in a folder every user may enter."""
     folder = public_tmp / "journal"
     write_journal(folder, export_file("web1-before.export"))
     os.chmod(folder / "remote.journal", 0o600)
     os.chmod(folder, 0o755)
-    result = run_as_nobody("--journal-dir", str(folder), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read the journal files in {folder}: permission denied"
-        " (run as root, or add the user to group systemd-journal or adm)\n"
+    return folder
+
+
+def test_journal_files_nobody_may_read_are_a_clear_error(unreadable_journal):
+    folder = unreadable_journal
+    assert_nobody_may_not_read(
+        f"the journal files in {folder}",
+        "systemd-journal or adm",
+        "--journal-dir",
+        str(folder),
+        "--dry-run",
     )
 
 
-def test_auto_with_a_log_it_may_not_read_says_why_and_reads_no_journal(public_tmp):
-    folder = public_tmp / "journal"
-    write_journal(folder, export_file("web1-before.export"))
-    os.chmod(folder / "remote.journal", 0o600)
-    os.chmod(folder, 0o755)
-    log = public_tmp / "auth.log"
-    log.write_text("")
-    os.chmod(log, 0o600)
+def test_auto_with_a_log_it_may_not_read_says_why_and_reads_no_journal(
+    public_tmp, unreadable_journal
+):
+    log = root_only(public_tmp / "auth.log")
     config = public_tmp / "a.ini"
-    config.write_text(f"[source]\npath = {log}\njournal_dir = {folder}\n")
+    config.write_text(f"[source]\npath = {log}\njournal_dir = {unreadable_journal}\n")
     os.chmod(config, 0o644)
-    result = run_as_nobody("--config", str(config), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read {log}: permission denied"
-        " (run as root, or add the user to group adm)\n"
-    )
+    assert_nobody_may_not_read(log, "adm", "--config", str(config), "--dry-run")
 
 
 def test_auto_with_a_log_named_wrongly_is_an_error(tmp_path, config_file):
@@ -441,23 +449,13 @@ def test_a_run_reads_to_the_entry_that_was_newest_when_it_began(tmp_path, folder
         )
 
     write_journal(folder, entries("early", 20_000, 0))
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
-    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
-    run = subprocess.Popen(
-        [sys.executable, "-c", code, "--dry-run", "--json", "--from-start",
-         "--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=errors, text=True,
-    )  # fmt: skip
-    first = run.stdout.readline()  # the run has opened the journal and is reading it
-    for batch in range(20):
-        if run.poll() is not None:
-            break
-        write_journal(folder, entries("late", 5_000, 100_000 + batch * 5_000))
-    stdout = run.stdout.read()
-    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
-    errors.close()
-    users = {json.loads(text)["user"] for text in (first + stdout).splitlines()}
-    assert users == {"early"}
+    users = users_read_while_written(
+        tmp_path,
+        ["--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")],
+        lambda batch: write_journal(folder, entries("late", 5_000, 100_000 + batch * 5_000)),
+        20,
+    )
+    assert set(users) == {"early"}
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import re
 import time
 
 import pytest
-from conftest import NOW
+from helpers import NOW
 from test_parsing import SAMPLES
 
 import authwatch

@@ -6,15 +6,12 @@ import datetime
 import ipaddress
 
 import pytest
-from conftest import NOW
+from helpers import NOW, accepted
 
 import authwatch
 
 ALERTS = authwatch.Alerts(priorities=dict(authwatch.DEFAULT_PRIORITIES))
-LOGIN = (
-    "Nov 27 10:00:00 web1 sshd[20]: Accepted publickey for awtest from 203.0.113.9 port 52144"
-    " ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
-)
+LOGIN = accepted(time="10:00:00", pid=20)
 
 
 def events(*lines):
@@ -31,6 +28,14 @@ def plan(*lines, notices=(), **alerts):
 
 def failure(pid, ip="198.51.100.7", user="root"):
     return f"Nov 27 10:00:05 web1 sshd[{pid}]: Failed password for {user} from {ip} port 5000 ssh2"
+
+
+def sudo_line(command, second=0, minute=0):
+    """Return sudo's line of alice running command as root on web1."""
+    return (
+        f"Nov 27 10:{minute:02}:{second:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
+        f" COMMAND={command}"
+    )
 
 
 def test_a_login_gets_a_message_of_its_own_at_priority_1():
@@ -76,10 +81,7 @@ def test_one_connection_is_one_failed_login_however_many_lines_it_writes():
 
 def test_a_storm_costs_at_most_max_messages_and_the_login_stands_out():
     storm = [failure(1000 + n, ip=f"198.51.{n % 250}.{n % 7}") for n in range(5000)]
-    sudo = [
-        f"Nov 27 10:01:{n:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls"
-        for n in range(30)
-    ]
+    sudo = [sudo_line("/bin/ls", n, minute=1) for n in range(30)]
     messages = plan(*storm[:2500], LOGIN, *storm[2500:], *sudo)
     assert [(m.title, m.priority) for m in messages] == [
         ("web1: SSH login awtest from 203.0.113.9", 1),
@@ -90,9 +92,7 @@ def test_a_storm_costs_at_most_max_messages_and_the_login_stands_out():
 
 
 def test_what_does_not_fit_the_budget_is_folded_into_the_last_message():
-    logins = [
-        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(7)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(7)]
     messages = plan(*logins, failure(99), max_messages=3)
     assert len(messages) == 3
     assert [m.title for m in messages[:2]] == [
@@ -184,23 +184,6 @@ def test_lines_without_a_host_are_the_local_hosts():
     assert message.timestamp is None
 
 
-def test_su_that_logs_twice_is_reported_once():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0",
-        "Nov 27 10:00:00 web1 su[50]: pam_unix(su:session): session opened for user root(uid=0)"
-        " by alice(uid=1000)",
-        "Nov 27 10:05:00 web1 su[51]: (to root) alice on pts/0",
-        "Nov 27 10:06:00 web1 useradd[52]: new user: name=deploy, UID=1001, GID=1001,"
-        " home=/home/deploy, shell=/bin/bash, from=/dev/pts/1",
-    )
-    assert message.title == "web1: 2 sudo/su uses, 1 account change"
-    assert message.body == (
-        "su: alice as root ×2\n"
-        "useradd: new user: name=deploy, UID=1001, GID=1001, home=/home/deploy, shell=/bin/bash,"
-        " from=/dev/pts/1"
-    )
-
-
 def test_attacker_text_is_shown_inert():
     [message] = plan(
         "Nov 27 10:00:00 web1 sshd[10]: Invalid user <b>x\x1b[31m\u202e from 203.0.113.5 port 4000",
@@ -220,11 +203,7 @@ def test_lines_not_understood_are_listed_raw_and_shortened():
 
 
 def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
-    commands = [
-        f"Nov 27 10:00:{n:02} web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        f" COMMAND=/usr/bin/echo {'x' * 40} {n}"
-        for n in range(40)
-    ]
+    commands = [sudo_line(f"/usr/bin/echo {'x' * 40} {n}", n) for n in range(40)]
     [message] = plan(*commands)
     assert len(message.body) <= authwatch.MAX_MESSAGE
     kept = message.body.splitlines()
@@ -241,29 +220,20 @@ def test_a_long_title_is_cut_to_pushovers_limit():
 
 
 def test_a_single_huge_line_is_cut_too():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        " COMMAND=/bin/echo " + "A" * 5000
-    )
+    [message] = plan(sudo_line("/bin/echo " + "A" * 5000))
     assert len(message.body) == authwatch.MAX_LINE_LENGTH
     assert message.body.endswith("…")
 
 
 def test_one_long_line_does_not_crowd_out_the_others():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ;"
-        " COMMAND=/bin/echo " + "A" * 1500,
-        "Nov 27 10:00:01 web1 sudo: alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/ls",
-    )
+    [message] = plan(sudo_line("/bin/echo " + "A" * 1500), sudo_line("/bin/ls", 1))
     first, second = message.body.splitlines()
     assert len(first) == authwatch.MAX_LINE_LENGTH
     assert second == "sudo: alice as root: /bin/ls"
 
 
 def test_folding_again_keeps_every_title_and_count():
-    logins = [
-        LOGIN.replace("awtest", f"user{n}").replace("sshd[20]", f"sshd[{n}]") for n in range(9)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(9)]
     [first] = plan(*logins[:3], max_messages=1)
     [second] = plan(*logins[3:6], max_messages=1)
     third = authwatch.fold_messages([first, second] + plan(*logins[6:], max_messages=9), 1)
@@ -288,9 +258,7 @@ def test_failure_memory_is_bounded_in_a_storm():
 
 def test_more_logins_than_a_run_keeps_are_counted_not_dropped(monkeypatch):
     monkeypatch.setattr(authwatch, "KEPT_LOGINS", 200)
-    logins = [
-        LOGIN.replace("sshd[20]", f"sshd[{n}]").replace("awtest", f"user{n}") for n in range(205)
-    ]
+    logins = [accepted(f"user{n}", pid=n, time="10:00:00") for n in range(205)]
     [summary] = authwatch.summarise(events(*logins), "localhost").values()
     messages = authwatch.host_messages(summary, ALERTS)
     assert len(messages) == 200 + 1
@@ -337,29 +305,13 @@ def test_different_acts_of_one_process_are_all_kept():
 
 def test_a_stranger_among_hundreds_of_known_logins_still_rings():
     allow = authwatch.Allow(users=frozenset({"deploy"}))
-    known = [
-        LOGIN.replace("awtest", "deploy").replace("sshd[20]", f"sshd[{n}]") for n in range(250)
-    ]
+    known = [accepted("deploy", pid=n, time="10:00:00") for n in range(250)]
     messages = plan(*known, LOGIN, allow=allow)
     assert [(m.title, m.priority) for m in messages] == [
         ("web1: SSH login awtest from 203.0.113.9", 1),
         ("web1: 250 known logins", -1),
     ]
     assert messages[1].body == "Known login: deploy from 203.0.113.9 (publickey) ×250"
-
-
-def test_a_failed_su_or_sudo_counts_once_and_names_who_tried():
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[70]: pam_unix(su:auth): authentication failure; logname=mallory"
-        " uid=1001 euid=0 tty=/dev/pts/3 ruser=mallory rhost=  user=root",
-        "Nov 27 10:00:02 web1 su[70]: FAILED SU (to root) mallory on pts/3",
-        "Nov 27 10:01:00 web1 sudo: pam_unix(sudo:auth): authentication failure; logname=eve"
-        " uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve",
-        "Nov 27 10:01:05 web1 sudo:      eve : 3 incorrect password attempts ; TTY=pts/4 ;"
-        " PWD=/home/eve ; USER=root ; COMMAND=/bin/sh",
-    )
-    assert message.title == "web1: 2 sudo/su uses (2 failed)"
-    assert message.body == "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh"
 
 
 def test_a_connection_that_only_closes_before_authentication_is_counted_once():
@@ -426,34 +378,105 @@ def test_a_repeated_message_counts_as_often_as_it_was_written():
     assert summary.body == "sudo: alice as root: /usr/bin/id ×5"
 
 
-def test_su_by_root_without_a_terminal_is_one_act():
+# su and sudo lines that make one message: its title and body
+ACTS = {
+    "su that logs twice is reported once": (
+        [
+            "Nov 27 10:00:00 web1 su[50]: (to root) alice on pts/0",
+            (
+                "Nov 27 10:00:00 web1 su[50]: pam_unix(su:session): session opened for user"
+                " root(uid=0) by alice(uid=1000)"
+            ),
+            "Nov 27 10:05:00 web1 su[51]: (to root) alice on pts/0",
+            (
+                "Nov 27 10:06:00 web1 useradd[52]: new user: name=deploy, UID=1001, GID=1001,"
+                " home=/home/deploy, shell=/bin/bash, from=/dev/pts/1"
+            ),
+        ],
+        "web1: 2 sudo/su uses, 1 account change",
+        (
+            "su: alice as root ×2\n"
+            "useradd: new user: name=deploy, UID=1001, GID=1001, home=/home/deploy,"
+            " shell=/bin/bash, from=/dev/pts/1"
+        ),
+    ),
+    "a failed su or sudo counts once and names who tried": (
+        [
+            (
+                "Nov 27 10:00:00 web1 su[70]: pam_unix(su:auth): authentication failure;"
+                " logname=mallory uid=1001 euid=0 tty=/dev/pts/3 ruser=mallory rhost=  user=root"
+            ),
+            "Nov 27 10:00:02 web1 su[70]: FAILED SU (to root) mallory on pts/3",
+            (
+                "Nov 27 10:01:00 web1 sudo: pam_unix(sudo:auth): authentication failure;"
+                " logname=eve uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve"
+            ),
+            (
+                "Nov 27 10:01:05 web1 sudo:      eve : 3 incorrect password attempts ; TTY=pts/4 ;"
+                " PWD=/home/eve ; USER=root ; COMMAND=/bin/sh"
+            ),
+        ],
+        "web1: 2 sudo/su uses (2 failed)",
+        "su FAILED: mallory as root\nsudo FAILED: eve as root: /bin/sh",
+    ),
     # util-linux su-common.c: "(to nobody) root on none", then its PAM session
-    [message] = plan(
-        "Nov 27 10:00:00 web1 su[45]: (to nobody) root on none",
-        "Nov 27 10:00:00 web1 su[45]: pam_unix(su:session): session opened for user"
-        " nobody(uid=65534) by (uid=0)",
-    )
-    assert (message.title, message.body) == ("web1: 1 sudo/su use", "su: root as nobody")
+    "su by root without a terminal is one act": (
+        [
+            "Nov 27 10:00:00 web1 su[45]: (to nobody) root on none",
+            (
+                "Nov 27 10:00:00 web1 su[45]: pam_unix(su:session): session opened for user"
+                " nobody(uid=65534) by (uid=0)"
+            ),
+        ],
+        "web1: 1 sudo/su use",
+        "su: root as nobody",
+    ),
+    # shadow su.c: "Successful su for %s by %s", sulog "+ %s %s:%s", the PAM session
+    "shadow su's three lines are one act": (
+        [
+            "Nov 27 10:00:00 deb9 su[700]: Successful su for root by alice",
+            "Nov 27 10:00:00 deb9 su[700]: + /dev/pts/0 alice:root",
+            (
+                "Nov 27 10:00:00 deb9 su[700]: pam_unix(su:session): session opened for user root"
+                " by alice(uid=1000)"
+            ),
+            "Nov 27 10:01:00 deb9 su[701]: FAILED su for root by mallory",
+            "Nov 27 10:01:00 deb9 su[701]: - /dev/pts/1 mallory:root",
+            (
+                "Nov 27 10:01:00 deb9 su[701]: pam_unix(su:auth): authentication failure;"
+                " logname=mallory uid=1001 euid=0 tty=/dev/pts/1 ruser=mallory rhost=  user=root"
+            ),
+        ],
+        "deb9: 2 sudo/su uses (1 failed)",
+        "su: alice as root\nsu FAILED: mallory as root",
+    ),
+}
 
 
-def test_a_console_login_and_its_pam_session_are_one_login():
-    # shadow login.c: the PAM session, then "ROOT LOGIN  on 'tty1'"
+@pytest.mark.parametrize("lines, title, body", ACTS.values(), ids=ACTS.keys())
+def test_su_and_sudo_acts_make_one_message(lines, title, body):
+    [message] = plan(*lines)
+    assert (message.title, message.body) == (title, body)
+
+
+@pytest.mark.parametrize(
+    "program, line, title",
+    [
+        # shadow login.c: the PAM session, then "ROOT LOGIN  on 'tty1'"
+        ("login[46]", "ROOT LOGIN  on 'tty1'", "web1: login root on tty1"),
+        # util-linux login -h: the PAM session first, then "ROOT LOGIN ON %s FROM %s";
+        # the login keeps where it came from
+        ("login", "ROOT LOGIN ON pts/3 FROM 203.0.113.66", "web1: login root from 203.0.113.66"),
+    ],
+    ids=["on a console", "on a remote console"],
+)
+def test_a_console_login_and_its_pam_session_are_one_login(program, line, title):
     messages = plan(
-        "Nov 27 10:00:00 web1 login[46]: pam_unix(login:session): session opened for user"
+        f"Nov 27 10:00:00 web1 {program}: pam_unix(login:session): session opened for user"
         " root(uid=0) by LOGIN(uid=0)",
-        "Nov 27 10:00:00 web1 login[46]: ROOT LOGIN  on 'tty1'",
+        f"Nov 27 10:00:00 web1 {program}: {line}",
     )
-    assert [message.title for message in messages] == ["web1: login root on tty1"]
-
-
-def test_a_remote_console_login_keeps_where_it_came_from():
-    # util-linux login -h: the PAM session first, then "ROOT LOGIN ON %s FROM %s"
-    messages = plan(
-        "Nov 27 10:00:00 web1 login: pam_unix(login:session): session opened for user"
-        " root(uid=0) by LOGIN(uid=0)",
-        "Nov 27 10:00:00 web1 login: ROOT LOGIN ON pts/3 FROM 203.0.113.66",
-    )
-    assert [message.title for message in messages] == ["web1: login root from 203.0.113.66"]
+    assert [message.title for message in messages] == [title]
 
 
 def test_a_forged_login_of_the_same_process_cannot_fold_a_real_one():
@@ -508,22 +531,6 @@ def test_sudo_s_pam_failure_is_counted_when_sudo_says_nothing_of_its_own():
         "web1: 1 sudo/su use (1 failed)",
         "sudo FAILED: alice as root: /bin/sh",
     )
-
-
-def test_shadow_su_s_three_lines_are_one_act():
-    # shadow su.c: "Successful su for %s by %s", sulog "+ %s %s:%s", the PAM session
-    [message] = plan(
-        "Nov 27 10:00:00 deb9 su[700]: Successful su for root by alice",
-        "Nov 27 10:00:00 deb9 su[700]: + /dev/pts/0 alice:root",
-        "Nov 27 10:00:00 deb9 su[700]: pam_unix(su:session): session opened for user root"
-        " by alice(uid=1000)",
-        "Nov 27 10:01:00 deb9 su[701]: FAILED su for root by mallory",
-        "Nov 27 10:01:00 deb9 su[701]: - /dev/pts/1 mallory:root",
-        "Nov 27 10:01:00 deb9 su[701]: pam_unix(su:auth): authentication failure; logname=mallory"
-        " uid=1001 euid=0 tty=/dev/pts/1 ruser=mallory rhost=  user=root",
-    )
-    assert message.title == "deb9: 2 sudo/su uses (1 failed)"
-    assert message.body == "su: alice as root\nsu FAILED: mallory as root"
 
 
 def test_the_same_words_again_are_another_act_even_without_a_pid():

@@ -6,16 +6,21 @@ import datetime
 import json
 import os
 
-import pytest
-from conftest import NOW, TOKEN, USER_KEY, append, run_main, sent_forms
+from helpers import (
+    FINGERPRINT,
+    KEY_LOGIN,
+    NOW,
+    TOKEN,
+    USER_KEY,
+    accepted,
+    append,
+    cron_run,
+    run_main,
+    sent_forms,
+)
 
 import authwatch
 
-FINGERPRINT = "SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted publickey for awtest from 203.0.113.9"
-    f" port 52144 ssh2: ED25519 {FINGERPRINT}"
-)
 KNOWN_LOGIN = (
     "Nov 27 11:58:30 web1 sshd[4250]: Accepted password for deploy from 10.1.2.3 port 40000 ssh2"
 )
@@ -32,26 +37,15 @@ def failure(n):
     )
 
 
-@pytest.fixture
-def auth_log(tmp_path):
-    path = tmp_path / "auth.log"
-    path.write_text("")
-    return path
-
-
 def first_run(config, log):
     """Run once so that the position is stored at the end of the log."""
-    assert run_main("--config", config, "--log", str(log)).status == 0
-
-
-def cron_run(config, log, now=NOW):
-    return run_main("--config", config, "--log", str(log), now=now)
+    assert cron_run(config, log).status == 0
 
 
 def test_a_storm_costs_three_requests_and_the_login_comes_first(auth_log, config_file, pushover):
     config = config_file()
     first_run(config, auth_log)
-    append(auth_log, *[failure(n) for n in range(2500)], LOGIN)
+    append(auth_log, *[failure(n) for n in range(2500)], KEY_LOGIN)
     append(auth_log, *[failure(n) for n in range(2500, 5000)], *[SUDO.format(n) for n in range(30)])
     result = cron_run(config, auth_log)
     assert (result.status, result.stderr) == (0, "")
@@ -72,7 +66,7 @@ def test_a_storm_costs_three_requests_and_the_login_comes_first(auth_log, config
 def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
     config = config_file("[alerts]\nmax_messages = 2\n")
     first_run(config, auth_log)
-    logins = [LOGIN.replace("awtest", f"user{n}").replace("4242", str(4300 + n)) for n in range(4)]
+    logins = [accepted(f"user{n}", pid=4300 + n) for n in range(4)]
     append(auth_log, *logins, failure(1))
     assert cron_run(config, auth_log).status == 0
     forms = sent_forms(pushover)
@@ -101,7 +95,7 @@ def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
         "url_title = Who is in?\nttl = 3600\n",
     )
     first_run(config, auth_log)
-    append(auth_log, LOGIN, SUDO.format(1))
+    append(auth_log, KEY_LOGIN, SUDO.format(1))
     assert cron_run(config, auth_log).status == 0
     login, sudo = sent_forms(pushover)
     assert login == {
@@ -130,7 +124,7 @@ def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
 def test_an_allow_listed_login_is_quiet_and_an_unknown_one_is_not(auth_log, config_file, pushover):
     config = config_file("[allow]\nnetworks = 10.0.0.0/8\nusers = deploy\n")
     first_run(config, auth_log)
-    append(auth_log, KNOWN_LOGIN, LOGIN)
+    append(auth_log, KNOWN_LOGIN, KEY_LOGIN)
     assert cron_run(config, auth_log).status == 0
     unknown, known = sent_forms(pushover)
     assert (unknown["title"], unknown["priority"]) == (
@@ -201,7 +195,7 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
         *quota_answer(50, reset)[:2], headers=quota_answer(50, reset)[2]
     )
     first_run(config, auth_log)
-    append(auth_log, LOGIN)
+    append(auth_log, KEY_LOGIN)
     assert cron_run(config, auth_log).status == 0  # learns: 50 left, reserve is 100
     stored = json.loads((tmp_path / "state" / "pushover.json").read_text())
     assert stored == {"limit": 10000, "remaining": 50, "reset": reset}
@@ -209,15 +203,15 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     append(auth_log, failure(1), SUDO.format(2))
     assert cron_run(config, auth_log).status == 0
     assert len(httpserver.log) == 1  # both held
-    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run")
+    dry = cron_run(config, auth_log, "--dry-run")
     assert dry.stdout.count("[held: quota low]") == 2
 
-    append(auth_log, LOGIN.replace("4242", "4243").replace("awtest", "root"))
+    append(auth_log, accepted("root", pid=4243))
     assert cron_run(config, auth_log).status == 0
     assert sent_forms(httpserver)[-1]["title"] == "web1: SSH login root from 203.0.113.9"
 
     after_reset = NOW + datetime.timedelta(hours=2)
-    dry = run_main("--config", config, "--log", str(auth_log), "--dry-run", now=after_reset)
+    dry = cron_run(config, auth_log, "--dry-run", now=after_reset)
     assert "held" not in dry.stdout
     assert dry.stdout.startswith("=== web1: 1 sudo/su use … and 1 more [priority 0]\n")
     assert cron_run(config, auth_log, now=after_reset).status == 0
@@ -262,7 +256,7 @@ def test_a_damaged_quota_file_is_ignored(tmp_path, auth_log, config_file, pushov
     config = config_file()
     first_run(config, auth_log)
     (tmp_path / "state" / "pushover.json").write_text('{"remaining": null, "reset": 99999999999}')
-    append(auth_log, LOGIN)
+    append(auth_log, KEY_LOGIN)
     result = cron_run(config, auth_log)
     assert result.status == 0
     assert (

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NOW, run_main
+from helpers import NOW, run_main
 
 import authwatch
 

@@ -3,7 +3,7 @@ prints (on the tests' clock, in UTC)."""
 
 from pathlib import Path
 
-from conftest import run_main
+from helpers import run_main
 
 TOP = Path(__file__).parent.parent
 

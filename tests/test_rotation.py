@@ -4,27 +4,15 @@ and just after it are each sent once."""
 
 import os
 import shutil
-import subprocess
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import append, cron_run, rotate, sent_forms
 
 pytestmark = pytest.mark.skipif(not shutil.which("logrotate"), reason="needs logrotate")
 
 
 def line(n, user):
     return f"Nov 27 11:5{n}:00 web1 su[{700 + n}]: (to root) {user} on pts/{n}"
-
-
-def rotate(tmp_path, log, directives):
-    """Rotate log once with the real logrotate and the given directives."""
-    config = tmp_path / "logrotate.conf"
-    config.write_text(f"{log} {{\n  rotate 4\n  missingok\n{directives}\n}}\n")
-    subprocess.run(
-        ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(config)],
-        check=True,
-        capture_output=True,
-    )
 
 
 def users_sent(server):
@@ -46,6 +34,13 @@ def log(tmp_path):
     return path
 
 
+@pytest.fixture
+def run(log, config_file):
+    """Return a function that runs authwatch on log as cron does."""
+    config = config_file()
+    return lambda: cron_run(config, log)
+
+
 SCHEMES = {
     "debian: create, compress, delaycompress": "  create\n  compress\n  delaycompress",
     "create, compress without delaycompress": "  create\n  compress",
@@ -58,47 +53,39 @@ SCHEMES = {
 
 
 @pytest.mark.parametrize("directives", SCHEMES.values(), ids=SCHEMES.keys())
-def test_nothing_is_lost_or_repeated(tmp_path, log, config_file, pushover, directives):
-    config = config_file()
-    run = ["--config", config, "--log", str(log)]
-    assert run_main(*run).status == 0  # starts at the end: "old" is history
+def test_nothing_is_lost_or_repeated(tmp_path, log, run, pushover, directives):
+    assert run().status == 0  # starts at the end: "old" is history
     append(log, line(1, "before1"), line(2, "before2"))  # unread when rotated
     rotate(tmp_path, log, directives)
     append(log, line(3, "after"))
 
-    result = run_main(*run)
+    result = run()
     assert (result.status, result.stderr) == (0, "")
     assert users_sent(pushover) == ["before1", "before2", "after"]
-    assert run_main(*run).status == 0
+    assert run().status == 0
     assert users_sent(pushover) == ["before1", "before2", "after"]
 
 
-def test_copytruncate_when_the_new_file_grew_past_the_old_position(
-    tmp_path, log, config_file, pushover
-):
-    config = config_file()
-    run = ["--config", config, "--log", str(log)]
-    run_main(*run)
+def test_copytruncate_when_the_new_file_grew_past_the_old_position(tmp_path, log, run, pushover):
+    run()
     append(log, line(1, "before"))
     rotate(tmp_path, log, "  copytruncate")
     append(log, *[line(2, f"after{n}") for n in range(5)])  # longer than the old file
     assert os.path.getsize(log) > len(line(0, "old")) + len(line(1, "before")) + 2
-    assert run_main(*run).status == 0
+    assert run().status == 0
     assert users_sent(pushover) == ["before"] + [f"after{n}" for n in range(5)]
 
 
 def test_two_rotations_between_runs_read_the_oldest_tail_and_say_what_may_be_missing(
-    tmp_path, log, config_file, pushover
+    tmp_path, log, run, pushover
 ):
-    config = config_file()
-    run = ["--config", config, "--log", str(log)]
-    run_main(*run)
+    run()
     append(log, line(1, "first"))
     rotate(tmp_path, log, "  create")
     append(log, line(2, "middle"))
     rotate(tmp_path, log, "  create")
     append(log, line(3, "last"))
-    result = run_main(*run)
+    result = run()
     assert result.status == 0
     assert "rotated more than once" in result.stderr
     assert users_sent(pushover) == ["first", "last"]  # the documented limit: "middle" is missed
@@ -106,32 +93,26 @@ def test_two_rotations_between_runs_read_the_oldest_tail_and_say_what_may_be_mis
 
 
 def test_a_log_truncated_in_place_is_read_from_its_start_not_from_last_weeks_file(
-    tmp_path, log, config_file, pushover
+    tmp_path, log, run, pushover
 ):
-    config = config_file()
-    run = ["--config", config, "--log", str(log)]
     append(log, line(1, "lastweek"))
     rotate(tmp_path, log, "  create")  # auth.log.1 holds last week
-    run_main(*run)
+    run()
     append(log, line(2, "seen"), line(3, "seen"))
-    run_main(*run)
+    run()
     log.write_text("")  # truncated in place
     append(log, line(4, "new"))
-    result = run_main(*run)
+    result = run()
     assert result.status == 0
     assert users_sent(pushover) == ["seen", "seen", "new"]
     assert "rotated to a place authwatch does not know" in result.stderr
 
 
-def test_a_dangling_link_beside_the_log_does_not_stop_the_search(
-    tmp_path, log, config_file, pushover
-):
-    config = config_file()
-    run = ["--config", config, "--log", str(log)]
+def test_a_dangling_link_beside_the_log_does_not_stop_the_search(tmp_path, log, run, pushover):
     (log.parent / "auth.log.pre-upgrade").symlink_to(tmp_path / "gone")
-    run_main(*run)
+    run()
     append(log, line(1, "before"))
     os.rename(log, log.parent / "auth.log.0")  # savelog's name
     append(log, line(2, "after"))
-    assert run_main(*run).status == 0
+    assert run().status == 0
     assert users_sent(pushover) == ["before", "after"]

@@ -9,23 +9,25 @@ import subprocess
 import sys
 
 import pytest
-from conftest import (
+from helpers import (
+    ALICE_LOGIN,
+    MAIN,
     NOW,
     alice_login_event,
     alice_login_form,
     append,
+    assert_nobody_may_not_read,
+    cron_run,
     form,
-    run_as_nobody,
+    root_only,
+    rotate,
     run_main,
     sent_forms,
+    users_read_while_written,
 )
 
 import authwatch
 
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted publickey for alice from 192.0.2.10"
-    " port 52144 ssh2: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk"
-)
 FAILURE = (
     "Nov 27 11:57:00 web1 sshd[4240]: Failed password for root from 198.51.100.7 port 40022 ssh2"
 )
@@ -37,7 +39,7 @@ SUDO = (
 
 
 @pytest.fixture
-def auth_log(tmp_path):
+def installed_log(tmp_path):
     """An auth.log that already holds old lines, as on an installed machine."""
     path = tmp_path / "log" / "auth.log"
     path.parent.mkdir()
@@ -47,21 +49,17 @@ def auth_log(tmp_path):
     return path
 
 
-def cron_run(config, log, *extra):
-    return run_main("--config", config, "--log", str(log), *extra)
-
-
 def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
-    auth_log, config_file, pushover
+    installed_log, config_file, pushover
 ):
     config = config_file()
-    first = run_main("--config", config, "--log", str(auth_log), "-v")
+    first = cron_run(config, installed_log, "-v")
     assert first.status == 0
     assert "starting at its end" in first.stderr
     assert sent_forms(pushover) == []
 
-    append(auth_log, FAILURE, NOISE, LOGIN)
-    second = cron_run(config, auth_log)
+    append(installed_log, FAILURE, NOISE, ALICE_LOGIN)
+    second = cron_run(config, installed_log)
     assert (second.status, second.stdout, second.stderr) == (0, "", "")
     assert sent_forms(pushover) == [
         alice_login_form("2026-11-27 11:58:01", int(NOW.timestamp()) - 119),
@@ -73,30 +71,30 @@ def test_first_run_starts_at_the_end_and_later_runs_send_only_new_lines(
         ),
     ]
 
-    third = cron_run(config, auth_log)
+    third = cron_run(config, installed_log)
     assert (third.status, third.stdout, third.stderr) == (0, "", "")
     assert len(pushover.log) == 2
 
 
-def test_only_noise_sends_nothing_and_moves_on(auth_log, config_file, pushover):
+def test_only_noise_sends_nothing_and_moves_on(installed_log, config_file, pushover):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, NOISE, NOISE)
-    assert cron_run(config, auth_log).status == 0
-    append(auth_log, SUDO)
-    assert cron_run(config, auth_log).status == 0
+    cron_run(config, installed_log)
+    append(installed_log, NOISE, NOISE)
+    assert cron_run(config, installed_log).status == 0
+    append(installed_log, SUDO)
+    assert cron_run(config, installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["message"] == "sudo: alice as root: /usr/bin/systemctl restart nginx"
     assert form["priority"] == "0"
 
 
-def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file, httpserver):
+def test_failed_delivery_keeps_the_lines_for_the_next_run(installed_log, config_file, httpserver):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    cron_run(config, installed_log)
+    append(installed_log, ALICE_LOGIN)
 
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
-    failed = cron_run(config, auth_log)
+    failed = cron_run(config, installed_log)
     assert failed.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert failed.stderr.count("\n") == 1
     assert "HTTP 503" in failed.stderr and "Traceback" not in failed.stderr
@@ -104,7 +102,7 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     httpserver.expect_oneshot_request("/1/messages.json").respond_with_json(
         {"token": "invalid", "errors": ["application token is invalid"], "status": 0}, status=400
     )
-    refused = cron_run(config, auth_log)
+    refused = cron_run(config, installed_log)
     assert refused.status == authwatch.ExitStatus.CONFIG_ERROR
     assert refused.stderr == (
         "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
@@ -112,79 +110,74 @@ def test_failed_delivery_keeps_the_lines_for_the_next_run(auth_log, config_file,
     )
 
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "y"})
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     forms = sent_forms(httpserver)
     assert len(forms) == 3
     assert forms[0] == forms[1] == forms[2]
     assert forms[2]["title"] == "web1: SSH login alice from 192.0.2.10"
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert len(httpserver.log) == 3
 
 
-def test_unreachable_pushover_is_one_line_and_keeps_the_lines(auth_log, config_file, pushover):
+def test_unreachable_pushover_is_one_line_and_keeps_the_lines(installed_log, config_file, pushover):
     config = config_file(api_url="http://127.0.0.1:9/1/messages.json")  # nothing listens
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
-    result = cron_run(config, auth_log)
+    cron_run(config, installed_log)
+    append(installed_log, ALICE_LOGIN)
+    result = cron_run(config, installed_log)
     assert result.status == authwatch.ExitStatus.DELIVERY_FAILED
     assert result.stderr == (
         "authwatch: error: cannot reach Pushover at http://127.0.0.1:9/1/messages.json:"
         " Connection refused\n"
     )
-    assert cron_run(config_file(), auth_log).status == 0
+    assert cron_run(config_file(), installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
-def test_a_half_written_line_waits_for_the_next_run(auth_log, config_file, pushover):
+def test_a_half_written_line_waits_for_the_next_run(installed_log, config_file, pushover):
     config = config_file()
-    cron_run(config, auth_log)
-    with open(auth_log, "a") as file:
-        file.write(LOGIN[:60])
-    assert cron_run(config, auth_log).status == 0
+    cron_run(config, installed_log)
+    with open(installed_log, "a") as file:
+        file.write(ALICE_LOGIN[:60])
+    assert cron_run(config, installed_log).status == 0
     assert sent_forms(pushover) == []
-    with open(auth_log, "a") as file:
-        file.write(LOGIN[60:] + "\n")
-    assert cron_run(config, auth_log).status == 0
+    with open(installed_log, "a") as file:
+        file.write(ALICE_LOGIN[60:] + "\n")
+    assert cron_run(config, installed_log).status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: SSH login alice from 192.0.2.10"
 
 
 @pytest.mark.skipif(not shutil.which("logrotate"), reason="needs the logrotate binary")
 def test_rename_rotation_between_runs_loses_and_repeats_nothing(
-    tmp_path, auth_log, config_file, pushover
+    tmp_path, installed_log, config_file, pushover
 ):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, FAILURE)  # unread when the log is rotated
-    rotate_config = tmp_path / "logrotate.conf"
-    rotate_config.write_text(
-        f"{auth_log} {{\n  rotate 4\n  create\n  compress\n  delaycompress\n  missingok\n}}\n"
-    )
-    subprocess.run(
-        ["logrotate", "-f", "-s", str(tmp_path / "logrotate.state"), str(rotate_config)],
-        check=True,
-    )
-    assert os.path.exists(f"{auth_log}.1")
-    append(auth_log, LOGIN)
+    cron_run(config, installed_log)
+    append(installed_log, FAILURE)  # unread when the log is rotated
+    rotate(tmp_path, installed_log, "  create\n  compress\n  delaycompress")
+    assert os.path.exists(f"{installed_log}.1")
+    append(installed_log, ALICE_LOGIN)
 
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login alice from 192.0.2.10",
         "web1: 1 failed login from 1 address",
     ]
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert len(pushover.log) == 2
 
 
-def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, config_file, pushover):
+def test_dry_run_prints_the_message_and_stores_nothing(
+    tmp_path, installed_log, config_file, pushover
+):
     config = config_file()
-    cron_run(config, auth_log)
+    cron_run(config, installed_log)
     position_files = sorted(os.listdir(tmp_path / "state"))
     before = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
-    append(auth_log, LOGIN, SUDO)
+    append(installed_log, ALICE_LOGIN, SUDO)
 
-    dry = cron_run(config, auth_log, "--dry-run")
+    dry = cron_run(config, installed_log, "--dry-run")
     assert dry.status == 0
     assert dry.stdout == (
         "=== web1: SSH login alice from 192.0.2.10 [priority 1]\n"
@@ -199,17 +192,22 @@ def test_dry_run_prints_the_message_and_stores_nothing(tmp_path, auth_log, confi
     after = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
     assert after == before
 
-    assert cron_run(config, auth_log).status == 0
+    assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login alice from 192.0.2.10",
         "web1: 1 sudo/su use",
     ]
 
 
-def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
-    append(auth_log, LOGIN)
+def test_dry_run_needs_no_config_and_no_state(tmp_path, installed_log):
+    append(installed_log, ALICE_LOGIN)
     result = run_main(
-        "--dry-run", "--from-start", "--log", str(auth_log), "--state-dir", str(tmp_path / "none")
+        "--dry-run",
+        "--from-start",
+        "--log",
+        str(installed_log),
+        "--state-dir",
+        str(tmp_path / "none"),
     )
     assert result.status == 0
     assert "=== web1: SSH login alice from 192.0.2.10 [priority 1]" in result.stdout
@@ -217,17 +215,17 @@ def test_dry_run_needs_no_config_and_no_state(tmp_path, auth_log):
     assert not (tmp_path / "none").exists()
 
 
-def test_dry_run_json_prints_one_object_per_event_and_no_noise(auth_log):
-    append(auth_log, NOISE, LOGIN)
-    result = run_main("--dry-run", "--json", "--from-start", "--log", str(auth_log))
+def test_dry_run_json_prints_one_object_per_event_and_no_noise(installed_log):
+    append(installed_log, NOISE, ALICE_LOGIN)
+    result = run_main("--dry-run", "--json", "--from-start", "--log", str(installed_log))
     assert result.status == 0
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert [event["kind"] for event in events] == ["login_failed", "login"]
-    assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, LOGIN)
+    assert events[1] == alice_login_event("2026-11-27T11:58:01+00:00", "sshd", 4242, ALICE_LOGIN)
 
 
-def test_from_start_reads_what_a_first_run_would_skip(auth_log, config_file, pushover):
-    result = cron_run(config_file(), auth_log, "--from-start")
+def test_from_start_reads_what_a_first_run_would_skip(installed_log, config_file, pushover):
+    result = cron_run(config_file(), installed_log, "--from-start")
     assert result.status == 0
     [form] = sent_forms(pushover)
     assert form["title"] == "web1: 1 failed login from 1 address"
@@ -242,12 +240,10 @@ def test_a_missing_log_is_one_line_and_exit_3(tmp_path, config_file):
     )
 
 
-def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config_file):
+def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, installed_log, config_file):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = run_main(
-        "--config", config_file(), "--log", str(auth_log), "--state-dir", str(blocker)
-    )
+    result = cron_run(config_file(), installed_log, "--state-dir", str(blocker))
     assert result.status == authwatch.ExitStatus.STATE_ERROR == 4
     assert result.stderr.startswith(f"authwatch: error: cannot create state directory {blocker}")
     assert result.stderr.count("\n") == 1
@@ -255,17 +251,17 @@ def test_an_unusable_state_dir_is_one_line_and_exit_4(tmp_path, auth_log, config
 
 @pytest.mark.parametrize("damage", ["garbage", "", "12 -5\n", "1\n2\n3\n4\n", "\xff\xfe"])
 def test_a_corrupt_position_file_is_named_and_the_log_read_again(
-    tmp_path, auth_log, config_file, pushover, damage
+    tmp_path, installed_log, config_file, pushover, damage
 ):
     config = config_file()
-    cron_run(config, auth_log)
-    append(auth_log, LOGIN)
+    cron_run(config, installed_log)
+    append(installed_log, ALICE_LOGIN)
     [position] = [path for path in (tmp_path / "state").iterdir() if path.suffix == ".offset"]
     position.write_bytes(damage.encode("latin-1"))
-    result = cron_run(config, auth_log)
+    result = cron_run(config, installed_log)
     assert result.status == 0
     assert result.stderr == (
-        f"authwatch: {position} is corrupt: the position was reset; {auth_log} is read from"
+        f"authwatch: {position} is corrupt: the position was reset; {installed_log} is read from"
         " its start\n"
     )
     login, failure = sent_forms(pushover)  # the old line again, and nothing lost
@@ -273,7 +269,7 @@ def test_a_corrupt_position_file_is_named_and_the_log_read_again(
     assert note.startswith(f"Note: {position} is corrupt: the position was reset")
     assert method == "Method: publickey"
     assert failure["title"] == "web1: 1 failed login from 1 address"
-    assert cron_run(config, auth_log).stderr == ""
+    assert cron_run(config, installed_log).stderr == ""
     assert len(pushover.log) == 2
 
 
@@ -295,15 +291,8 @@ def test_the_script_runs_as_a_program_without_tracebacks(tmp_path):
 
 
 def test_a_log_nobody_may_read_is_one_line_with_a_hint(public_tmp):
-    log = public_tmp / "auth.log"
-    log.write_text("")
-    os.chmod(log, 0o600)
-    result = run_as_nobody("--log", str(log), "--dry-run")
-    assert result.returncode == authwatch.ExitStatus.SOURCE_ERROR
-    assert result.stderr == (
-        f"authwatch: error: cannot read {log}: permission denied"
-        " (run as root, or add the user to group adm)\n"
-    )
+    log = root_only(public_tmp / "auth.log")
+    assert_nobody_may_not_read(log, "adm", "--log", str(log), "--dry-run")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "link to /dev/zero", "folder"])
@@ -316,9 +305,8 @@ def test_a_log_that_is_no_regular_file_is_refused_at_once(tmp_path, kind):
         log.mkdir()
     else:
         log.symlink_to("/dev/zero")
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
     done = subprocess.run(
-        [sys.executable, "-c", code, "--dry-run", "--from-start", "--log", str(log)],
+        [sys.executable, "-c", MAIN, "--dry-run", "--from-start", "--log", str(log)],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode == authwatch.ExitStatus.SOURCE_ERROR
@@ -332,22 +320,12 @@ def test_a_run_reads_to_the_end_the_log_had_when_it_began(tmp_path):
     log = tmp_path / "auth.log"
     line = "Nov 27 11:00:00 web1 sshd[{}]: Failed password for {} from 192.0.2.1 port 1 ssh2\n"
     log.write_text("".join(line.format(1000 + n, "early") for n in range(20_000)))
-    code = "import sys, authwatch; sys.exit(authwatch.main(sys.argv[1:]))"
-    errors = open(tmp_path / "stderr", "w+")  # noqa: SIM115 (read after the run)
-    run = subprocess.Popen(
-        [sys.executable, "-c", code, "--dry-run", "--json", "--from-start", "--log", str(log)],
-        stdout=subprocess.PIPE, stderr=errors, text=True,
-    )  # fmt: skip
-    first = run.stdout.readline()  # the run has opened the log and is reading it
     late = line.format(9, "late") * 1000
-    with open(log, "a") as writer:  # bounded: until the run ends, or 200 MB
-        for _ in range(2500):
-            if run.poll() is not None:
-                break
+
+    def write_late(_):
+        with open(log, "a") as writer:
             writer.write(late)
-            writer.flush()
-    stdout = run.stdout.read()
-    assert run.wait(timeout=120) == 0, errors.seek(0) or errors.read()
-    errors.close()
-    users = [json.loads(text)["user"] for text in (first + stdout).splitlines()]
+
+    # bounded: until the run ends, or 200 MB
+    users = users_read_while_written(tmp_path, ["--log", str(log)], write_late, 2500)
     assert users == ["early"] * 20_000

@@ -2,14 +2,12 @@
 positions(); asked out of order, a source fails loudly rather than store a
 position it never reached."""
 
-import datetime
-
 import pytest
+from helpers import LOGIN, NOW
 
 import authwatch
 
-NOW = datetime.datetime(2026, 11, 27, 12, 0, tzinfo=datetime.timezone.utc)
-LINE = "Nov 27 11:59:00 web1 sshd[4242]: Accepted password for alice from 203.0.113.9 port 5 ssh2\n"
+LINE = LOGIN + "\n"
 
 
 @pytest.fixture

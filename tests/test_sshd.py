@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import run_main, sent_forms
+from helpers import run_main, sent_forms
 
 # a name no one else would pick: the test adds it, and removes it afterwards
 USER = f"awtest{secrets.token_hex(4)}"

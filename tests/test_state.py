@@ -7,51 +7,43 @@ import json
 import os
 
 import pytest
-from conftest import append, run_main, sent_forms
+from helpers import LOGIN, append, cron_run, sent_forms
 
 from authwatch import ExitStatus
 
-LOGIN = (
-    "Nov 27 11:58:01 web1 sshd[4242]: Accepted password for awtest from 203.0.113.9 port 52144 ssh2"
-)
-
-
-def cron_run(config, log):
-    return run_main("--config", config, "--log", str(log))
-
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a folder to another user")
-def test_a_state_directory_of_another_user_is_refused(tmp_path, empty_auth_log, config_file):
+def test_a_state_directory_of_another_user_is_refused(tmp_path, auth_log, config_file):
     config = config_file()
     state = tmp_path / "state"
     state.mkdir()
     os.chown(state, 65534, 65534)  # nobody's: it could have put anything there
-    result = cron_run(config, empty_auth_log)
+    result = cron_run(config, auth_log)
     assert result.status == ExitStatus.STATE_ERROR
     [line] = result.stderr.splitlines()
     assert f"{state} belongs to uid 65534, not to this user" in line
 
 
-def test_a_state_directory_others_may_write_is_refused(tmp_path, empty_auth_log, config_file):
+def test_a_state_directory_others_may_write_is_refused(tmp_path, auth_log, config_file):
     config = config_file()
     state = tmp_path / "state"
     state.mkdir()
     state.chmod(0o777)
-    result = cron_run(config, empty_auth_log)
+    result = cron_run(config, auth_log)
     assert result.status == ExitStatus.STATE_ERROR
     assert f"{state} may be written by other users" in result.stderr
 
 
 def test_the_outbox_names_no_file_to_write_but_the_source_s_own(
-    tmp_path, empty_auth_log, config_file, pushover
+    tmp_path, auth_log, config_file, pushover
 ):
     config = config_file()
-    assert cron_run(config, empty_auth_log).status == 0
+    assert cron_run(config, auth_log).status == 0
     elsewhere = tmp_path / "cron.d-x"  # stands for /etc/cron.d/x
     outbox = tmp_path / "state" / "outbox.json"
     outbox.write_text(json.dumps({"messages": [], "positions": {str(elsewhere): "* * * * * x\n"}}))
     outbox.chmod(0o600)
-    result = cron_run(config, empty_auth_log)
+    result = cron_run(config, auth_log)
     assert result.status == 0
     assert not elsewhere.exists()
     assert "not this source's: ignored" in result.stderr
@@ -75,16 +67,16 @@ HOSTILE_OUTBOXES = {
 
 @pytest.mark.parametrize("content", HOSTILE_OUTBOXES.values(), ids=HOSTILE_OUTBOXES.keys())
 def test_a_hostile_outbox_is_moved_aside_and_what_is_new_is_sent(
-    tmp_path, empty_auth_log, config_file, pushover, content
+    tmp_path, auth_log, config_file, pushover, content
 ):
     config = config_file()
-    assert cron_run(config, empty_auth_log).status == 0
+    assert cron_run(config, auth_log).status == 0
     outbox = tmp_path / "state" / "outbox.json"
     text = json.dumps(content) if content else "[" * 100_000 + "]" * 100_000
     outbox.write_text(text)
     outbox.chmod(0o600)
-    append(empty_auth_log, LOGIN)
-    result = cron_run(config, empty_auth_log)
+    append(auth_log, LOGIN)
+    result = cron_run(config, auth_log)
     assert result.status == 0, result.stderr
     assert "was damaged and moved to" in result.stderr
     titles = [form["title"] for form in sent_forms(pushover)]
@@ -93,29 +85,29 @@ def test_a_hostile_outbox_is_moved_aside_and_what_is_new_is_sent(
 
 
 def test_a_position_beyond_any_file_is_corrupt_and_the_log_is_read_again(
-    tmp_path, empty_auth_log, config_file, pushover
+    tmp_path, auth_log, config_file, pushover
 ):
     config = config_file()
-    append(empty_auth_log, LOGIN)
-    assert cron_run(config, empty_auth_log).status == 0
+    append(auth_log, LOGIN)
+    assert cron_run(config, auth_log).status == 0
     [position] = [path for path in (tmp_path / "state").iterdir() if path.suffix == ".offset"]
     inode = position.read_text().split()[0]
     position.write_text(f"{inode}\n100000000000000000000\n")
-    result = cron_run(config, empty_auth_log)
+    result = cron_run(config, auth_log)
     assert result.status == 0, result.stderr
     assert "corrupt" in result.stderr
 
 
 def test_a_quota_reset_far_in_the_future_is_damage_not_a_reason_to_be_silent(
-    tmp_path, empty_auth_log, config_file, pushover
+    tmp_path, auth_log, config_file, pushover
 ):
     config = config_file()
-    assert cron_run(config, empty_auth_log).status == 0
+    assert cron_run(config, auth_log).status == 0
     quota = tmp_path / "state" / "pushover.json"
     quota.write_text(json.dumps({"limit": 10000, "remaining": 0, "reset": 4_000_000_000}))
     quota.chmod(0o600)
-    append(empty_auth_log, LOGIN)
-    result = cron_run(config, empty_auth_log)
+    append(auth_log, LOGIN)
+    result = cron_run(config, auth_log)
     assert result.status == 0
     assert "is damaged: ignored" in result.stderr
     assert [form["title"] for form in sent_forms(pushover)] == [
