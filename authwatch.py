@@ -2971,8 +2971,8 @@ def and_more(count, noun=None):
 
 def login_place(event):
     """Given a login Event, return where it came from, as one word: its
-    address, its terminal, or "console"."""
-    return event.ip or event.tty or "console"
+    address or its terminal; None when its line does not say."""
+    return event.ip or event.tty
 
 
 def unix_time(moment):
@@ -2990,7 +2990,7 @@ def is_known(event, allow):
         import ipaddress
 
         try:
-            address = ipaddress.ip_address(event.ip or "")  # classify() dropped any zone
+            address = ipaddress.ip_address((event.ip or "").split("%")[0])
         except ValueError:
             return False
         address = getattr(address, "ipv4_mapped", None) or address
@@ -3034,7 +3034,7 @@ def login_message(host, event, count, priority):
         fit_lines(lines or [event.message], MAX_MESSAGE),
         priority,
         unix_time(event.time),
-        logins=((event.user or "?", login_place(event), count),),
+        logins=((event.user or "?", login_place(event) or "console", count),),
     )
 
 
@@ -3767,9 +3767,12 @@ def journal_position(cursor, newest, seen):
 
 def entry_exists(reader, cursor):
     """Given a Reader and a cursor, return whether that entry is still there."""
-    reader.seek_cursor(cursor)
-    # seek_cursor() never fails: it moves to the nearest entry, so check.
-    return reader._next() and reader.test_cursor(cursor)
+    try:
+        reader.seek_cursor(cursor)
+        # seek_cursor() moves to the nearest entry, so check
+        return reader._next() and reader.test_cursor(cursor)
+    except (ValueError, OSError):  # a cursor of the right form that systemd refuses
+        return False
 
 
 def journal_denied(where):
@@ -4447,11 +4450,11 @@ def release_held(messages):
 
 
 def must_hold(message, quota_low):
-    """Given a Message and whether Pushover's quota is below the reserve,
-    return whether it waits: held already, or below priority 1 while the
-    quota is low.
+    """Given a Message and whether Pushover's quota is below the reserve now,
+    return whether it waits: below priority 1 while the quota is low (asked
+    again before each message: an answer may lift the quota).
     """
-    return message.held or (quota_low and message.priority < 1)
+    return quota_low and message.priority < 1
 
 
 def quota_plan(messages, quota_low):
@@ -4500,10 +4503,11 @@ def deliver(state_dir, session_factory, config, now):
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
 
-    planned = quota_plan(pending, quota_is_low(quota, config.alerts.quota_reserve, now))
-    if planned != pending:
-        pending = planned
-        store()
+    if not quota_is_low(quota, config.alerts.quota_reserve, now):
+        released = release_held(pending)
+        if released != pending:
+            pending = released
+            store()
 
     def not_held():  # asked before each message: an answer may lower the quota
         for message in list(pending):

@@ -275,3 +275,27 @@ def test_a_failed_test_notification_says_why(config_file, httpserver):
         "authwatch: error: Pushover refused [pushover] user (HTTP 400):"
         " user identifier is invalid\n"
     )
+
+
+def test_an_answer_that_lifts_the_quota_lets_what_waits_go_in_the_same_run(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    reset = int(NOW.timestamp()) + 3600
+    low = quota_answer(50, reset)
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data(
+        *low[:2], headers=low[2]
+    )
+    first_run(config, auth_log)
+    append(auth_log, KEY_LOGIN, failure(1), SUDO.format(2))
+    assert cron_run(config, auth_log).status == 0  # the login goes; 50 left: the rest waits
+    assert len(httpserver.log) == 1
+    lifted = quota_answer(9000, reset)
+    httpserver.expect_request("/1/messages.json").respond_with_data(*lifted[:2], headers=lifted[2])
+    append(auth_log, accepted("root", pid=4243))
+    assert cron_run(config, auth_log).status == 0
+    titles = [form["title"] for form in sent_forms(httpserver)[1:]]
+    assert titles[0] == "web1: SSH login root from 203.0.113.9"
+    assert sorted(titles[1:]) == ["web1: 1 failed login from 1 address", "web1: 1 sudo/su use"]
+    outbox = json.loads((tmp_path / "state" / "outbox.json").read_text())
+    assert outbox == {"messages": [], "notices": [], "positions": {}}
