@@ -177,6 +177,22 @@ def test_a_console_login_says_where():
     assert message.title == "web1: login root on tty1"
 
 
+def test_a_login_on_a_terminal_named_console_is_not_one_on_no_named_terminal():
+    on_console, unnamed = plan(
+        "Nov 26 08:01:10 web1 login[500]: ROOT LOGIN  on 'console'",
+        "Nov 26 08:01:11 web1 login[501]: ROOT LOGIN  on ''",
+    )
+    assert on_console.title == "web1: login root on console"
+    assert unnamed.title == "web1: login root on the console"
+
+
+def test_an_address_with_a_zone_is_matched_by_the_allowlist_without_it():
+    allow = authwatch.Allow(networks=(ipaddress.ip_network("10.0.0.0/8"),))
+    line = "Nov 26 08:02:10 web1 login[502]: ROOT LOGIN ON tty1 FROM 10.1.2.3%eth0"
+    [message] = plan(line, allow=allow)
+    assert (message.title, message.priority) == ("web1: 1 known login", -1)
+
+
 def test_lines_without_a_host_are_the_local_hosts():
     [message] = plan("su[99]: FAILED SU (to root) mallory on pts/3")
     assert message.title == "localhost: 1 sudo/su use (1 failed)"
