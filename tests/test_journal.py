@@ -173,6 +173,20 @@ def test_a_vanished_entry_falls_back_to_its_time_and_says_so(
     assert len(pushover.log) == 2
 
 
+def test_a_cursor_of_the_right_form_that_systemd_refuses_counts_as_gone(
+    tmp_path, folder, config_file, pushover
+):
+    write_journal(folder, export_file("web1-after.export"))
+    state = tmp_path / "state"
+    assert journal_run(state, folder, config=config_file()).status == 0  # stores a position
+    [path] = list(state.glob("journal*.position"))
+    position = json.loads(path.read_text())
+    path.write_text(json.dumps({**position, "cursor": "s=1;i=1;b=1;m=1;t=1;x=1"}))
+    result = journal_run(state, folder, "--dry-run")
+    assert result.status == 0, result.stderr
+    assert "the journal entry read last is gone" in result.stderr
+
+
 def test_field_values_that_are_not_utf8_are_replaced(tmp_path, folder):
     write_journal(
         folder,
