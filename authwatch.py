@@ -156,18 +156,15 @@ DEFAULT_LOG_PATHS = ("/var/log/auth.log", "/var/log/secure")
 CONFIG_PATHS = ("~/.config/authwatch/authwatch.ini", "/etc/authwatch/authwatch.ini")
 SOURCE_TYPES = ("auto", "file", "journald")
 
-# The kinds of event that [priority] sets: what the rules find, and "other"
-# (kinds "noise" and "connection" are dropped; "forged" takes its pretence's).
-# fmt: off
-KINDS = (
-    "login", "login_failed", "invalid_user", "probe",
-    "sudo", "sudo_failed", "su", "su_failed", "account", "other",
-)
-# fmt: on
 FAILURE_KINDS = ("login_failed", "invalid_user", "probe")
-# Pushover's defaults: logins stand out, failures are quiet, the rest normal.
+# What [priority] sets: each kind of event that the rules find, and "other"
+# (kinds "noise" and "connection" are dropped; "forged" takes its pretence's),
+# and login_new, a login that the memory of logins does not know.  Pushover's
+# defaults: new logins stand out, usual ones and the rest are normal,
+# failures are quiet.
 DEFAULT_PRIORITIES = {
-    "login": 1,
+    "login_new": 1,
+    "login": 0,
     "login_failed": -1,
     "invalid_user": -1,
     "probe": -1,
@@ -187,9 +184,12 @@ CONFIG_KEYS = {
     "state": ("dir",),
     "filter": ("ignore", "default_ignore"),
     "alerts": ("max_messages", "failure_threshold", "quota_reserve", "retry", "expire"),
-    "priority": KINDS,
+    "priority": tuple(DEFAULT_PRIORITIES),
     "allow": ("networks", "users", "keys", "known_priority"),
+    "logins": ("forget_after",),
+    "geoip": ("city_db", "asn_db"),
 }
+INSTALL_MAXMINDDB = "pip install 'authwatch[geoip]', or apt install python3-maxminddb"
 
 
 class Allow(NamedTuple):
@@ -216,6 +216,13 @@ class Alerts(NamedTuple):
     known_priority: int | None = -1  # None: known logins are not sent
 
 
+class GeoIP(NamedTuple):
+    """The MaxMind DB files that say where an address is (None: not used)."""
+
+    city_db: str | None = None  # GeoLite2-City, GeoLite2-Country, DB-IP's city or country lite
+    asn_db: str | None = None  # GeoLite2-ASN, DB-IP's ASN lite
+
+
 class Config(NamedTuple):
     token: str | None
     user: str | None
@@ -228,6 +235,8 @@ class Config(NamedTuple):
     ignore: tuple  # extra noise patterns, as strings
     default_ignore: bool
     alerts: Alerts
+    geoip: GeoIP = GeoIP()
+    forget_after: int = 400  # days after which a login's origin is forgotten
 
 
 def find_config_file(explicit, environ):
@@ -487,6 +496,10 @@ def load_config(path, environ, overrides, need_pushover):
 
     message_options = read_message_options(reader)
     alerts = read_alerts(reader)
+    geoip = read_geoip(reader)
+    forget_after = reader.integer(
+        "logins", "forget_after", Config._field_defaults["forget_after"], 1
+    )
 
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
@@ -505,6 +518,8 @@ def load_config(path, environ, overrides, need_pushover):
         ignore=ignore,
         default_ignore=default_ignore,
         alerts=alerts,
+        geoip=geoip,
+        forget_after=forget_after,
     )
 
 
@@ -535,8 +550,8 @@ def read_message_options(reader):
 def read_alerts(reader):
     """Given a ConfigReader, return the Alerts it sets, noting problems on the reader."""
     priorities = dict(DEFAULT_PRIORITIES)
-    for kind in KINDS:
-        priorities[kind] = reader.integer("priority", kind, priorities[kind], -2, 2)
+    for key in priorities:
+        priorities[key] = reader.integer("priority", key, priorities[key], -2, 2)
     known = reader.text("allow", "known_priority", "-1")
     known_priority = None
     if known != "off":
@@ -556,6 +571,35 @@ def read_alerts(reader):
         allow=read_allow(reader),
         known_priority=known_priority,
     )
+
+
+def read_geoip(reader):
+    """Given a ConfigReader, return the GeoIP databases it names, noting a
+    database that cannot be read, or a missing maxminddb package.  The
+    package is only looked for, not imported: a run with nothing new needs
+    none of it.
+    """
+    paths = {}
+    for key in GeoIP._fields:
+        path = reader.text("geoip", key) or None
+        if path:
+            try:
+                open_regular(path).close()
+            except OSError as error:
+                reader.problem("geoip", key, f"cannot read {path}: {error.strerror}")
+        paths[key] = path
+    if any(paths.values()):
+        from importlib.util import find_spec
+
+        try:
+            missing = find_spec("maxminddb") is None
+        except ValueError:  # set to None in sys.modules: blocked
+            missing = True
+        if missing:
+            reader.problems.append(
+                f"{reader.where}: [geoip] needs the maxminddb package: {INSTALL_MAXMINDDB}"
+            )
+    return GeoIP(**paths)
 
 
 def read_allow(reader):
@@ -2660,6 +2704,316 @@ def follow_connections(events):
         yield from held
 
 
+### Knowing the usual logins (pure) #########################################
+#
+# authwatch remembers, per host and user, where each logged in from (the
+# network, and its AS when an ASN database is configured) and with which key,
+# and when.  A login from a network or AS that its user never logged in from,
+# or with a key never used, is new; any other is familiar.  The memory is a
+# dict: host -> user -> origin -> [first seen, last seen (Unix time), how
+# many logins, what the place was called]; an origin is "net:203.0.113.0/24",
+# "as:64500", "key:SHA256:...", "host:name" (a name that sshd's UseDNS wrote)
+# or "local" (a terminal).
+
+MEMORY_USERS = 1000  # users remembered, of all hosts: the least recently seen go first
+MEMORY_ORIGINS = 50  # origins remembered per user: the least recently seen go first
+# Addresses that say what they are without a lookup (RFC 1918, 6598, 4193;
+# loopback; link-local): not Python's is_private, which also takes the
+# documentation ranges for private.
+SPECIAL_NETWORKS = (
+    ("10.0.0.0/8", "private network"),
+    ("172.16.0.0/12", "private network"),
+    ("192.168.0.0/16", "private network"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("fc00::/7", "private network"),
+    ("127.0.0.0/8", "loopback"),
+    ("::1/128", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("fe80::/10", "link-local"),
+)
+
+
+class Place(NamedTuple):
+    """Where an address is: what the GeoIP databases say of it, or what kind
+    of address it is."""
+
+    country: str | None = None  # ISO 3166 code: "DE"
+    city: str | None = None
+    asn: int | None = None
+    as_org: str | None = None
+    special: str | None = None  # "private network", "loopback", "link-local"
+
+
+class Verdict(NamedTuple):
+    """What the memory of logins says of one login."""
+
+    new: str | None  # what is new: "origin" or "key"; None: a familiar login
+    note: str  # what was known, for the message
+
+
+@functools.lru_cache(maxsize=1)
+def special_networks():
+    """Return SPECIAL_NETWORKS parsed, as (network, what it is) pairs."""
+    import ipaddress
+
+    return tuple((ipaddress.ip_network(text), name) for text, name in SPECIAL_NETWORKS)
+
+
+def special_address(ip):
+    """Given an address, return what kind it is if it says so itself
+    ("private network", "loopback", "link-local"), else None."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    address = getattr(address, "ipv4_mapped", None) or address
+    for network, name in special_networks():
+        if address.version == network.version and address in network:
+            return name
+    return None
+
+
+def network_of(ip):
+    """Given an address, return its network as people group them: the /24
+    of an IPv4 address, the /64 of an IPv6 one; None for no address."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    address = getattr(address, "ipv4_mapped", None) or address
+    prefix = 24 if address.version == 4 else 64
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def place_text(place):
+    """Given a Place, return it for people: "Berlin, DE · AS3320 Deutsche
+    Telekom AG", "private network"; "" when nothing is known."""
+    if place.special:
+        return place.special
+    where = ", ".join(filter(None, (place.city, place.country)))
+    network = f"AS{place.asn} {place.as_org or ''}".strip() if place.asn else ""
+    return " · ".join(filter(None, (where, network)))
+
+
+def place_brief(place):
+    """Given a Place, return it in brief, for a list of addresses: "CN AS4134"."""
+    if place.special:
+        return place.special
+    return " ".join(filter(None, (place.country, f"AS{place.asn}" if place.asn else None)))
+
+
+def origins_of(ip, fingerprint, place):
+    """Given a login's address (or host name, or None), its key's
+    fingerprint (or None) and its Place (or None), return its origins: where
+    it came from, first, then its AS and its key when known."""
+    network = network_of(ip) if ip else None
+    origins = [f"net:{network}" if network else f"host:{ip.lower()}" if ip else "local"]
+    if place and place.asn:
+        origins.append(f"as:{place.asn}")
+    if fingerprint:
+        origins.append(f"key:{fingerprint}")
+    return tuple(origins)
+
+
+def judge(known, user, origins, now):
+    """Given what the memory holds of a user (origin -> [first, last, count,
+    place], or None for a user never seen), the user, a login's origins and
+    the login's Unix time, return the Verdict: new when no origin of where it
+    came from (network or AS) is known, or its key is not.
+    """
+    if not known:
+        return Verdict("origin", f"first login of {user} that authwatch has seen")
+    places = [origin for origin in origins if not origin.startswith("key:")]
+    key = next((origin for origin in origins if origin.startswith("key:")), None)
+    seen_place = next((origin for origin in places if origin in known), None)
+    seen_key = key is None or key in known
+    if seen_place and seen_key:
+        first, _, count, _ = known[seen_place]
+        since = datetime.datetime.fromtimestamp(first, datetime.timezone.utc)
+        return Verdict(
+            None,
+            f"As usual: {user} from {origin_text(seen_place, known[seen_place][3])},"
+            f" {plural(count, 'login')} since {since:%Y-%m-%d}",
+        )
+    notes = []
+    usual = max(
+        (origin for origin in known if not origin.startswith(("key:", "as:"))),
+        key=lambda origin: (known[origin][2], known[origin][1]),
+        default=None,
+    )
+    if usual:
+        last = known[usual][1]
+        notes.append(
+            f"{user} usually from {origin_text(usual, known[usual][3])}, last {ago(now - last)}"
+        )
+    firsts = [
+        words
+        for words, seen in (("from this network", seen_place), ("with this key", seen_key))
+        if not seen
+    ]
+    notes.append("first login " + " and ".join(firsts))
+    return Verdict("key" if seen_place else "origin", "; ".join(notes))
+
+
+def login_is_new(memory, host, event, place):
+    """Given the memory of logins (None while there is none), the host of a
+    login Event, the Event and its Place (or None), return whether the
+    memory does not know where it came from, or its key."""
+    if memory is None:
+        return True
+    user = event.user or "?"
+    origins = origins_of(event.ip, event.fingerprint, place)
+    return judge(memory.get(host, {}).get(user), user, origins, 0).new is not None
+
+
+def learned_line(memory, now):
+    """Given a memory of logins learned from the history and the current
+    local time, return the line that sums it up."""
+    users = [known for users in memory.values() for known in users.values()]
+    origins = [origin for known in users for origin in known if not origin.startswith("as:")]
+    if not users:
+        return "learned nothing: no logins in the history that is still there"
+    oldest = min(entry[0] for known in users for entry in known.values())
+    since = datetime.datetime.fromtimestamp(oldest, now.tzinfo)
+    return (
+        f"learned {plural(len(users), 'user')} and {plural(len(origins), 'origin')}"
+        f" (networks, terminals, keys), since {since:%Y-%m-%d}"
+    )
+
+
+def origin_text(origin, place):
+    """Given an origin and what its place was called, return it for people:
+    "198.51.100.0/24 (CN · AS4134 Chinanet)", "a terminal"."""
+    if origin == "local":
+        return "a terminal"
+    what = origin.partition(":")[2]
+    return f"{what} ({place})" if place else what
+
+
+def ago(seconds):
+    """Given a number of seconds, return how long ago that is: "3 hours ago"."""
+    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * length or unit == "minute":
+            return f"{plural(max(int(seconds // length), 0), unit)} ago"
+    return ""
+
+
+def remember(memory, host, user, origins, first, last, count, place):
+    """Given the memory, a login's host, user and origins, the Unix times of
+    its first and last sighting, how many there were and what its place is
+    called, note it in the memory."""
+    known = memory.setdefault(host, {}).setdefault(user, {})
+    for origin in origins:
+        entry = known.get(origin)
+        if entry is None:
+            known[origin] = [first, last, count, place]
+        else:
+            entry[:] = [
+                min(entry[0], first),
+                max(entry[1], last),
+                entry[2] + count,
+                place or entry[3],
+            ]
+
+
+def merge_memories(old, new):
+    """Given the memory and one learned from the whole history, return them
+    as one: the history's counts win, so that learning twice counts once."""
+    merged = {
+        host: {user: dict(known) for user, known in users.items()} for host, users in old.items()
+    }
+    for host, users in new.items():
+        for user, known in users.items():
+            kept = merged.setdefault(host, {}).setdefault(user, {})
+            for origin, (first, last, count, place) in known.items():
+                entry = kept.get(origin)
+                if entry:
+                    first, last, count = (
+                        min(first, entry[0]),
+                        max(last, entry[1]),
+                        max(count, entry[2]),
+                    )
+                kept[origin] = [first, last, count, place or (entry[3] if entry else "")]
+    return merged
+
+
+def bounded_memory(memory, now, forget_after):
+    """Given the memory, the Unix time now and after how many days an origin
+    is forgotten, return the memory without what is forgotten: origins not
+    seen for forget_after days, and past MEMORY_ORIGINS per user and
+    MEMORY_USERS in all, the least recently seen."""
+    horizon = now - forget_after * 86400
+    users = []
+    for host, known_users in memory.items():
+        for user, known in known_users.items():
+            recent = sorted(
+                ((origin, entry) for origin, entry in known.items() if entry[1] >= horizon),
+                key=lambda item: item[1][1],
+                reverse=True,
+            )[:MEMORY_ORIGINS]
+            if recent:
+                users.append((recent[0][1][1], host, user, dict(recent)))
+    users.sort(key=lambda item: item[0], reverse=True)
+    bounded = {}
+    for _, host, user, known in users[:MEMORY_USERS]:
+        bounded.setdefault(host, {})[user] = known
+    return bounded
+
+
+class Knowledge(NamedTuple):
+    """What a run knows of its logins and addresses besides the log."""
+
+    verdicts: dict  # (host, login_key()) -> Verdict; empty while there is no memory
+    places: dict  # address -> Place; empty without GeoIP databases
+
+
+NO_KNOWLEDGE = Knowledge({}, {})
+
+
+def know(summaries, memory, places, now):
+    """Given a dict of HostSummary, the memory of logins (None while there is
+    none), a dict of address -> Place and the Unix time now, return the
+    Knowledge of the logins (judged by the memory as it was before them)
+    and the memory with them noted.
+    """
+    verdicts = {}
+    remembered = merge_memories(memory or {}, {})
+    for host, summary in summaries.items():
+        if memory is not None:
+            for event, _ in summary.logins.values():
+                origins = origins_of(event.ip, event.fingerprint, places.get(event.ip))
+                known = memory.get(host, {}).get(event.user or "?")
+                stamp = unix_time(event.time) or now
+                verdicts[host, login_key(event)] = judge(known, event.user or "?", origins, stamp)
+        for (user, ip, fingerprint), (first, last, count) in summary.sightings.items():
+            place = places.get(ip)
+            remember(
+                remembered,
+                host,
+                user,
+                origins_of(ip, fingerprint, place),
+                unix_time(first) or now,
+                unix_time(last) or now,
+                count,
+                place_text(place) if place else "",
+            )
+    return Knowledge(verdicts, places), remembered
+
+
+def addresses_to_place(summaries):
+    """Given a dict of HostSummary, return the addresses whose Place the
+    messages and the memory want: every login's, the top failures'."""
+    wanted = set()
+    for summary in summaries.values():
+        wanted.update(ip for _, ip, _ in summary.sightings if ip)
+        wanted.update(ip for ip, _ in summary.failure_ips.most_common(TOP_COUNT))
+    return wanted
+
+
 ### Building messages (pure) ################################################
 #
 # Each run sends, per host: a message of its own for every login that is not
@@ -2731,6 +3085,9 @@ class HostSummary:
         self.logins = {}
         self.last_login = None  # the key of the login counted last
         self.known = Counter()  # known_login_line() -> count, in the order first seen
+        # every login, known or not, for the memory of logins:
+        # (user, address, key fingerprint) -> [first time, last time, count]
+        self.sightings = {}
         self.privilege = Counter()  # privilege_line() -> count, in the order first seen
         self.acts = Counter()  # the same without the command: who, as whom
         self.others = []  # the first KEPT_OTHER_LINES other events
@@ -2801,12 +3158,14 @@ class HostSummary:
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
+            self.sight(event)
             line = known_login_line(event)
             if line in self.known or len(self.known) < KEPT_EVENTS:
                 self.known[line] += count
             self.counts["known_login"] += count
             self.note_time("known", event.time)
         elif event.kind == "login":
+            self.sight(event)
             key = self.last_login = login_key(event)
             if key in self.logins:
                 self.logins[key][1] += count
@@ -2819,6 +3178,20 @@ class HostSummary:
                 kept.append(event)
             self.note_time("digest", event.time)
             self.counts[event.kind] += count
+
+    def sight(self, event):
+        """Given a login Event, note it for the memory of logins."""
+        key = (event.user or "?", event.ip, event.fingerprint)
+        sighting = self.sightings.get(key)
+        if sighting is None:
+            if len(self.sightings) < KEPT_LOGINS:
+                self.sightings[key] = [event.time, event.time, event.count]
+            return
+        if event.time and (sighting[0] is None or event.time < sighting[0]):
+            sighting[0] = event.time
+        if event.time and (sighting[1] is None or event.time > sighting[1]):
+            sighting[1] = event.time
+        sighting[2] += event.count
 
     def is_echo(self, event):
         """Given an su or login Event, return whether it is the act just
@@ -3013,26 +3386,30 @@ def login_origin(event):
     return f"on {event.tty}" if event.tty else "on the console"
 
 
-def login_message(host, event, count, priority):
+def login_message(host, event, count, priorities, verdict=None, place=None):
     """Given a host name, an unknown login Event, how many times that user
-    logged in from there and the priority, return the Message about it.
+    logged in from there, the priorities, what the memory of logins says of
+    it (None: there is no memory yet, so it is new) and where its address is
+    (a Place, or None), return the Message about it.
     """
     what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
-    lines = []
+    where = f" ({place_text(place)})" if place and place_text(place) else ""
+    lines = [verdict.note] if verdict else []
     if event.method:
         lines.append(f"Method: {event.method}")
     if event.fingerprint:
         lines.append("Key: " + " ".join(filter(None, (event.key_type, event.fingerprint))))
     if event.ip:
-        lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else ""))
+        lines.append(f"From: {event.ip}" + (f" port {event.port}" if event.port else "") + where)
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
-    title = f"{host}: {what} {event.user or '?'} {login_origin(event)}{times(count)}"
+    news = f"NEW {verdict.new}: " if verdict and verdict.new else ""
+    title = f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
     return Message(
         host,
         title_text(title),
         fit_lines(lines or [event.message], MAX_MESSAGE),
-        priority,
+        priorities["login" if verdict and not verdict.new else "login_new"],
         unix_time(event.time),
         logins=((event.user or "?", login_place(event) or "console", count),),
     )
@@ -3096,8 +3473,9 @@ def failure_count(summary):
     return sum(summary.counts[kind] for kind in FAILURE_KINDS)
 
 
-def failure_lines(summary):
-    """Given a HostSummary with failures, return the lines that sum them up."""
+def failure_lines(summary, places):
+    """Given a HostSummary with failures and a dict of address -> Place,
+    return the lines that sum them up."""
     kinds = ", ".join(
         plural(summary.counts[kind], noun)
         for kind, noun in (("invalid_user", "invalid user"), ("probe", "probe"))
@@ -3106,12 +3484,15 @@ def failure_lines(summary):
     lines = [failure_headline(summary, f" ({kinds})" if kinds else "")]
     for label, counter in (("IPs", summary.failure_ips), ("Users", summary.failure_users)):
         if counter:
-            top = ", ".join(f"{name} ×{n}" for name, n in counter.most_common(TOP_COUNT))
+            top = ", ".join(
+                " ".join(filter(None, (f"{name} ×{n}", place_brief(places.get(name, Place())))))
+                for name, n in counter.most_common(TOP_COUNT)
+            )
             lines.append(f"{label}: {top}")
     return lines
 
 
-def digest_message(summary, alerts):
+def digest_message(summary, alerts, places):
     """Given a HostSummary and the Alerts, return the digest of failures,
     known logins and lines not understood, or None when there is nothing to
     send.
@@ -3119,14 +3500,14 @@ def digest_message(summary, alerts):
     lines, parts, priorities = [], [], []
     failures = failure_count(summary)
     if failures and failures >= alerts.failure_threshold:
-        lines += failure_lines(summary)
+        lines += failure_lines(summary, places)
         parts.append(failure_headline(summary))
         priorities += [alerts.priorities[kind] for kind in FAILURE_KINDS if summary.counts[kind]]
     unlisted = summary.counts["login"] - sum(count for _, count in summary.logins.values())
     if unlisted > 0:  # more logins than a run keeps: say so, as a login would
         lines.append(and_more(unlisted, "login"))
         parts.append(plural(unlisted, "more login"))
-        priorities.append(alerts.priorities["login"])
+        priorities.append(alerts.priorities["login_new"])  # not judged: as if new
     known = summary.counts["known_login"]
     if known and alerts.known_priority is not None:
         lines += [f"Known login: {text}{times(n)}" for text, n in summary.known.items()]
@@ -3141,7 +3522,10 @@ def digest_message(summary, alerts):
         ]
         parts.append(plural(summary.counts["forged"], "forged line"))
         priorities += [
-            alerts.priorities.get(event.pretends, alerts.priorities["other"])
+            alerts.priorities.get(
+                "login_new" if event.pretends == "login" else event.pretends,
+                alerts.priorities["other"],
+            )
             for event in summary.forged
         ]
     if summary.counts["other"]:
@@ -3166,9 +3550,9 @@ def digest_message(summary, alerts):
     )
 
 
-def host_messages(summary, alerts):
-    """Given a HostSummary and the Alerts, return its Messages: one per
-    unknown login, one for privilege use, one digest.
+def host_messages(summary, alerts, knowledge=NO_KNOWLEDGE):
+    """Given a HostSummary, the Alerts and the Knowledge, return its
+    Messages: one per unknown login, one for privilege use, one digest.
     """
     # the rarest first, by who and from where: a flood of one user's logins
     # (with keys of every kind) is what gets folded, not another's
@@ -3176,7 +3560,14 @@ def host_messages(summary, alerts):
     for event, count in summary.logins.values():
         places[event.user, login_place(event)] += count
     messages = [
-        login_message(summary.host, event, count, alerts.priorities["login"])
+        login_message(
+            summary.host,
+            event,
+            count,
+            alerts.priorities,
+            knowledge.verdicts.get((summary.host, login_key(event))),
+            knowledge.places.get(event.ip),
+        )
         for event, count in sorted(
             summary.logins.values(),
             key=lambda held: (places[held[0].user, login_place(held[0])], held[1]),
@@ -3184,7 +3575,7 @@ def host_messages(summary, alerts):
     ]
     if summary.privilege:
         messages.append(privilege_message(summary, alerts.priorities))
-    digest = digest_message(summary, alerts)
+    digest = digest_message(summary, alerts, knowledge.places)
     if digest:
         messages.append(digest)
     return messages
@@ -3256,14 +3647,19 @@ def fold_messages(messages, limit):
     return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
 
 
-def plan_messages(summaries, notices, local_host, alerts):
+def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE):
     """Given a dict of HostSummary, notices from authwatch itself (such as
-    "events may be missing"), the local host name and the Alerts, return the
-    Messages to send, most urgent first; the notices lead the first message,
-    or make one of their own.
+    "events may be missing"), the local host name, the Alerts and the
+    Knowledge of logins and addresses, return the Messages to send, most
+    urgent first; the notices lead the first message, or make one of their
+    own.
     """
     messages = fold_messages(
-        [message for summary in summaries.values() for message in host_messages(summary, alerts)],
+        [
+            message
+            for summary in summaries.values()
+            for message in host_messages(summary, alerts, knowledge)
+        ],
         alerts.max_messages,
     )
     notes = [f"Note: {notice}" for notice in notices]
@@ -3284,11 +3680,20 @@ def test_message(host):
     )
 
 
-def event_json(event):
-    """Given an Event, return its public JSON object as one line."""
+def event_json(event, place=None, new_origin=None):
+    """Given an Event, where its address is (a Place, or None) and, for a
+    login, whether it is new to the memory of logins, return its public JSON
+    object as one line."""
     fields = event._asdict()
     public = {name: fields[name] for name in JSON_FIELDS}
     public["time"] = event.time.isoformat() if event.time else None
+    public.update(
+        country=place.country if place else None,
+        asn=place.asn if place else None,
+        as_org=place.as_org if place else None,
+        new_origin=new_origin,
+        line=public.pop("line"),  # last, as ever
+    )
     return json.dumps(public)
 
 
@@ -3419,6 +3824,9 @@ class Source:
        and positions() where it got to, as {position file: its text};
     3. save() stores that position.
 
+    For --learn, history(now) instead yields the Record of everything that
+    is still there, oldest first; nothing is stored.
+
     Asking for notices() or positions() before records() has been read to its
     end, or reading twice, is a bug: it raises RuntimeError rather than
     store a position that was never reached.
@@ -3443,6 +3851,12 @@ class Source:
 
     def position_text(self, position):
         """Given the position reached, return the text of the position file."""
+        raise NotImplementedError
+
+    def history(self, now):
+        """Given the current local time, yield the Record of everything that
+        is still there, oldest first.  Raise SourceError if it cannot be read.
+        """
         raise NotImplementedError
 
     def records(self, now):
@@ -3518,6 +3932,17 @@ class FileSource(Source):
             for line in read_lines(current, keep_partial=False, end=end):
                 yield parse_line(line, now)
             return (inode, current.tell(), fingerprint)
+
+    def history(self, now):
+        with open_readable(self.path):  # the log itself must be there
+            pass
+        for path in [*reversed(list(rotated_candidates(self.path))), self.path]:
+            try:
+                with open_log(path) as file:
+                    for line in read_lines(file, keep_partial=True):
+                        yield parse_line(line, now)
+            except (OSError, EOFError) as error:  # gzip's BadGzipFile is an OSError
+                report.warning("cannot read %s, left out: %s", path, one_line(error))
 
     def stored_position(self):
         """Return the stored position, or one at the start of the log (with a
@@ -3696,6 +4121,10 @@ class JournalSource(Source):
             cursor, newest = entry_cursor, max(newest, realtime)
             yield journal_record(reader, realtime)
         return journal_position(cursor, newest, seen)
+
+    def history(self, now):
+        self.from_start = True
+        yield from self.read(now)
 
     def stored_position(self, now):
         """Given the current local time, return the stored position (None if
@@ -3888,6 +4317,71 @@ def open_source(config, from_start):
     return FileSource(path, file_position_path(config.state_dir, path), from_start)
 
 
+### Where an address is ####################################################
+
+
+def locator(geoip):
+    """Given the GeoIP databases, return a function that, given an address,
+    returns its Place, or None when no database is configured or the
+    address is none (a host name).  A database is opened on first use; one
+    that cannot be read is said once, and left out: a place is a help, the
+    login is the alarm.
+    """
+    if not (geoip.city_db or geoip.asn_db):
+        return lambda ip: None
+    readers = {}
+
+    @functools.lru_cache(maxsize=4096)
+    def place_of(ip):
+        special = special_address(ip)
+        if special:
+            return Place(special=special)
+        if not is_address(ip):
+            return None
+        city = lookup(readers, geoip.city_db, ip)
+        system = lookup(readers, geoip.asn_db, ip)
+        country = city.get("country") or city.get("registered_country") or {}
+        asn = system.get("autonomous_system_number")
+        as_org = system.get("autonomous_system_organization")
+        return Place(
+            country=country.get("iso_code") if isinstance(country, dict) else None,
+            city=((city.get("city") or {}).get("names") or {}).get("en"),
+            asn=asn if isinstance(asn, int) else None,
+            as_org=as_org if isinstance(as_org, str) else None,
+        )
+
+    return place_of
+
+
+def lookup(readers, path, ip):
+    """Given the open databases (path -> reader, None for one that cannot be
+    read), a database path (or None) and an address, return what the
+    database holds of the address: a dict, empty if nothing."""
+    if not path:
+        return {}
+    if path not in readers:
+        readers[path] = open_mmdb(path)
+    try:
+        record = readers[path].get(ip) if readers[path] else None
+    except (ValueError, RuntimeError):  # no address; a damaged record
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def open_mmdb(path):
+    """Given a MaxMind DB path, return its reader, or None (with a warning)
+    if it cannot be read."""
+    try:
+        import maxminddb
+
+        return maxminddb.open_database(path)
+    except (ImportError, OSError, ValueError, RuntimeError) as error:
+        report.warning(
+            "cannot read the GeoIP database %s, places left out: %s", path, one_line(error)
+        )
+        return None
+
+
 ### State ###################################################################
 
 
@@ -4036,6 +4530,7 @@ def read_journal_position(path, now):
     return {"cursor": cursor, "realtime": realtime, "seen": seen}
 
 
+LOGINS = "logins.json"  # the memory of logins
 OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
 QUOTA = "pushover.json"  # what Pushover last said of the monthly quota
 
@@ -4054,6 +4549,69 @@ def read_json_state(path, default):
         return default
     except (OSError, ValueError, RecursionError) as error:  # RecursionError: nesting
         raise StateError(f"cannot read {path}: {one_line(error)[:200]}") from None
+
+
+def read_memory(state_dir, move_damaged=True):
+    """Given the state directory, return (the memory of logins, or None when
+    there is none yet, notices).  A damaged memory is moved aside, with a
+    notice, and counts as none (or, with move_damaged False, as for a dry
+    run, only left out).
+
+    Raise StateError if a damaged memory cannot be moved aside.
+    """
+    path = os.path.join(state_dir, LOGINS)
+    try:
+        stored = read_json_state(path, None)
+        return (None if stored is None else checked_memory(stored)), []
+    except (StateError, TypeError, ValueError, AttributeError, KeyError):
+        notice = set_aside(path, "what it knew of logins is forgotten", move_damaged)
+        return None, [notice] if notice else []
+
+
+def checked_memory(stored):
+    """Given the memory of logins as logins.json holds it, return it; raise
+    ValueError or TypeError if it is not what authwatch writes."""
+    if stored["version"] != 1:
+        raise ValueError
+    memory = {}
+    for host, users in stored["hosts"].items():
+        for user, known in users.items():
+            for origin, (first, last, count, place) in known.items():
+                if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
+                    raise TypeError
+                memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
+                    first,
+                    last,
+                    count,
+                    place,
+                ]
+    return memory
+
+
+def write_memory(state_dir, memory):
+    """Given the state directory and the memory of logins, store it."""
+    text = json.dumps({"version": 1, "hosts": memory}, ensure_ascii=False, separators=(",", ":"))
+    write_atomically(os.path.join(state_dir, LOGINS), text + "\n")
+
+
+def set_aside(path, loss, move_damaged):
+    """Given a damaged state file, what its loss means and whether to move
+    it aside, move it to path.damaged and return the notice that says so
+    (or, not moving it, warn and return None).
+
+    Raise StateError if it cannot be moved.
+    """
+    if not move_damaged:
+        report.warning("%s is damaged: a real run moves it aside", path)
+        return None
+    aside = f"{path}.damaged"
+    try:
+        os.replace(path, aside)
+    except OSError as error:
+        raise StateError(f"cannot move the damaged {path} aside: {error.strerror}") from None
+    notice = f"{path} was damaged and moved to {aside}: {loss}"
+    report.warning("%s", notice)
+    return notice
 
 
 class Outbox(NamedTuple):
@@ -4083,17 +4641,8 @@ def read_outbox(state_dir, move_damaged=True):
             {str(key): str(text) for key, text in stored.get("positions", {}).items()},
         )
     except (StateError, TypeError, AttributeError, ValueError):
-        if not move_damaged:
-            report.warning("%s is damaged: a real run moves it aside", path)
-            return Outbox([], [], {})
-        aside = f"{path}.damaged"
-        try:
-            os.replace(path, aside)
-        except OSError as error:
-            raise StateError(f"cannot move the damaged {path} aside: {error.strerror}") from None
-        notice = f"{path} was damaged and moved to {aside}: messages in it may be lost"
-        report.warning("%s", notice)
-        return Outbox([], [notice], {})
+        notice = set_aside(path, "messages in it may be lost", move_damaged)
+        return Outbox([], [notice] if notice else [], {})
 
 
 def stored_message(fields):
@@ -4589,7 +5138,7 @@ def run(options, config, runtime):
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
         store_positions_if_changed(own_positions(outbox.positions, source))
-        anything_new, queued = queue(config, source, runtime, outbox)
+        anything_new, queued, memory = queue(config, source, runtime, outbox)
         if anything_new:
             # The events are safe in the outbox before the position moves on...
             try:
@@ -4603,6 +5152,11 @@ def run(options, config, runtime):
             source.save()
             # ...and once it has, the outbox must not carry it into a later run.
             write_outbox(config.state_dir, Outbox(queued, [], {}))
+            if memory is not None:
+                try:
+                    write_memory(config.state_dir, memory)
+                except StateError as error:  # the alarm goes all the same
+                    report.warning("%s: this run's logins are not remembered", error)
         else:
             report.info("nothing new to send")
             source.save()
@@ -4626,17 +5180,85 @@ def read_events(config, source, now):
     return events_of(source.records(now), config.ignore, config.default_ignore)
 
 
-def queue(config, source, runtime, outbox):
-    """Given the Config, the source, the Runtime and the Outbox, read what is
-    new; return whether it makes any message (a notice kept in the outbox
-    makes one), and the messages to send: the outbox's, then the new ones,
-    folded into at most [alerts] max_messages.
+class Queue(NamedTuple):
+    """What one run has to send, and to remember."""
+
+    anything_new: bool  # whether what was read makes a message (a kept notice makes one)
+    messages: list  # the outbox's, then the new ones, folded to [alerts] max_messages
+    memory: dict | None  # the memory of logins with this run's noted; None: unchanged
+
+
+def queue(config, source, runtime, outbox, move_damaged=True):
+    """Given the Config, the source, the Runtime, the Outbox and whether a
+    damaged memory of logins is moved aside, read what is new; return its
+    Queue.
     """
     events = read_events(config, source, runtime.now)
     summaries = summarise(events, runtime.host, config.alerts.allow)
-    notices = source.notices() + outbox.notices
-    messages = plan_messages(summaries, notices, runtime.host, config.alerts)
-    return bool(messages), fold_messages(outbox.messages + messages, config.alerts.max_messages)
+    knowledge, memory, memory_notices = learn_from(config, summaries, runtime.now, move_damaged)
+    notices = source.notices() + outbox.notices + memory_notices
+    messages = plan_messages(summaries, notices, runtime.host, config.alerts, knowledge)
+    folded = fold_messages(outbox.messages + messages, config.alerts.max_messages)
+    return Queue(bool(messages), folded, memory)
+
+
+def places_of(geoip, summaries):
+    """Given the GeoIP databases and a dict of HostSummary, return the Place
+    of each address that the messages and the memory want (see
+    addresses_to_place()); none without databases."""
+    if geoip == GeoIP():
+        return {}
+    place_of = locator(geoip)
+    places = {ip: place_of(ip) for ip in addresses_to_place(summaries)}
+    return {ip: place for ip, place in places.items() if place}
+
+
+NO_MEMORY = (
+    "authwatch has no memory of logins yet: every login is new until it has"
+    " learned (authwatch --learn reads the logs that are still there)"
+)
+
+
+def learn_from(config, summaries, now, move_damaged):
+    """Given the Config, a dict of HostSummary, the current local time and
+    whether a damaged memory of logins is moved aside, return (the
+    Knowledge of the logins and addresses, the memory of logins with them
+    noted or None when there were none, notices).  With nothing to place or
+    judge, no database and no memory is read.
+    """
+    places = places_of(config.geoip, summaries)
+    if not any(summary.sightings for summary in summaries.values()):
+        return Knowledge({}, places), None, []
+    memory, notices = read_memory(config.state_dir, move_damaged)
+    if memory is None:
+        report.info("%s", NO_MEMORY)
+        notices.append(NO_MEMORY)
+    knowledge, remembered = know(summaries, memory, places, int(now.timestamp()))
+    return knowledge, bounded_memory(remembered, now.timestamp(), config.forget_after), notices
+
+
+def learn(config, runtime):
+    """Given the Config and the Runtime, read the whole history that is still
+    there (the log and its rotated files, or the whole journal) into the
+    memory of logins, and print one line that sums it up; send nothing and
+    store no position.  Return ExitStatus.OK.
+    """
+    source = open_source(config, from_start=True)
+    report.info("learning from %s and what is still there of its past", source.describe())
+    events = events_of(source.history(runtime.now), config.ignore, config.default_ignore)
+    summaries = summarise(events, runtime.host)
+    places = places_of(config.geoip, summaries)
+    now = int(runtime.now.timestamp())
+    _, learned = know(summaries, None, places, now)
+    prepare_state_dir(config.state_dir)
+    with run_lock(config.state_dir, runtime.now) as locked:
+        if not locked:
+            raise StateError(f"another authwatch run holds {config.state_dir}: try again")
+        memory, _ = read_memory(config.state_dir)
+        merged = bounded_memory(merge_memories(memory or {}, learned), now, config.forget_after)
+        write_memory(config.state_dir, merged)
+    runtime.stdout.write(learned_line(learned, runtime.now) + "\n")
+    return ExitStatus.OK
 
 
 def dry_run(options, config, source, runtime):
@@ -4644,12 +5266,22 @@ def dry_run(options, config, source, runtime):
     what a run would send (or, with --json, each event); store nothing.
     Return ExitStatus.OK.
     """
-    if options.json:
-        for event in read_events(config, source, runtime.now):
-            runtime.stdout.write(event_json(event) + "\n")
-        return ExitStatus.OK
     state_dir = config.state_dir
-    _, queued = queue(config, source, runtime, read_outbox(state_dir, move_damaged=False))
+    if options.json:
+        place_of = locator(config.geoip)
+        memory = notices = None  # read at the first login
+        for event in read_events(config, source, runtime.now):
+            place = place_of(event.ip) if event.ip else None
+            new_origin = None
+            if event.kind == "login":
+                if notices is None:
+                    memory, notices = read_memory(state_dir, move_damaged=False)
+                host = event.host or runtime.host
+                new_origin = login_is_new(memory, host, event, place)
+            runtime.stdout.write(event_json(event, place, new_origin) + "\n")
+        return ExitStatus.OK
+    outbox = read_outbox(state_dir, move_damaged=False)
+    queued = queue(config, source, runtime, outbox, move_damaged=False).messages
     low = quota_is_low(read_quota(state_dir, runtime.now), config.alerts.quota_reserve, runtime.now)
     for message in quota_plan(queued, low):
         runtime.stdout.write(format_message(message) + "\n")
@@ -4693,6 +5325,12 @@ def build_parser():
     )
     parser.add_argument(
         "--json", action="store_true", help="with --dry-run: print events as JSON lines"
+    )
+    parser.add_argument(
+        "--learn",
+        action="store_true",
+        help="read the whole log and its rotated files (or the whole journal) into the memory"
+        " of logins; send nothing",
     )
     parser.add_argument(
         "--test-notification",
@@ -4753,19 +5391,23 @@ def main(
             raise UsageError("--json goes with --dry-run (see --help)")
         if options.test_notification and options.dry_run:
             raise UsageError("--test-notification sends: it does not go with --dry-run")
+        if options.learn and (options.dry_run or options.test_notification or options.from_start):
+            raise UsageError("--learn goes alone: it reads everything and sends nothing")
         config_path = find_config_file(options.config, environ)
         report.info("config: %s", config_path or "none")
         config = load_config(
             config_path,
             environ,
             command_line_overrides(options),
-            need_pushover=not options.dry_run,
+            need_pushover=not (options.dry_run or options.learn),
         )
         runtime = Runtime(
             stdout, clock(), host or os.uname().nodename, session_factory or new_http_session
         )
         if options.test_notification:
             return send_test_notification(config, runtime)
+        if options.learn:
+            return learn(config, runtime)
         return run(options, config, runtime)
     except AuthwatchError as error:
         report.error(str(error))

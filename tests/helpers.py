@@ -1,12 +1,15 @@
 """What the tests share besides fixtures (those are in conftest.py): a fixed
 clock, Pushover's keys, sshd's login lines and the forms Pushover should
 receive for them, and ways to run authwatch: its main() as cron would, as a
-program of its own, as the user nobody, across a rotation."""
+program of its own, as the user nobody, across a rotation; journal files
+as systemd-journal-remote writes them, and GeoIP databases."""
 
 import datetime
 import io
 import json
 import os
+import re
+import struct
 import subprocess
 import sys
 
@@ -74,12 +77,17 @@ def form(title, message, priority, timestamp):
     }
 
 
+# what the first login message says while there is no memory of logins
+NO_MEMORY_NOTE = f"Note: {authwatch.NO_MEMORY}\n"
+
+
 def alice_login_form(when, timestamp):
     """Return the form of the message about alice's key login, which the
-    tests' logs and journals hold, logged at `when` ("2026-11-27 11:05:00")."""
+    tests' logs and journals hold, logged at `when` ("2026-11-27 11:05:00"),
+    as the first login that authwatch sees."""
     return form(
         "web1: SSH login alice from 192.0.2.10",
-        "Method: publickey\n"
+        NO_MEMORY_NOTE + "Method: publickey\n"
         f"Key: ED25519 {FINGERPRINT}\n"
         f"From: 192.0.2.10 port 52144\nTime: {when} +0000",
         1,
@@ -105,6 +113,10 @@ def alice_login_event(time, program, pid, line):
         "command": None,
         "count": 1,
         "forger": None,
+        "country": None,
+        "asn": None,
+        "as_org": None,
+        "new_origin": True,
         "line": line,
     }
 
@@ -191,3 +203,72 @@ def assert_nobody_may_not_read(source, groups, *argv):
         f"authwatch: error: cannot read {source}: permission denied"
         f" (run as root, or add the user to group {groups})\n"
     )
+
+
+JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote"
+
+
+def write_journal(folder, export, name="remote.journal"):
+    """Append the entries of journal export text (bytes) to folder/name, as a
+    log host's systemd-journal-remote does; fail unless it wrote them all."""
+    folder.mkdir(exist_ok=True)
+    done = subprocess.run(
+        [JOURNAL_REMOTE, "-o", str(folder / name), "-"],
+        input=export,
+        capture_output=True,
+        check=True,
+    )
+    # it exits 0 even when it rejects entries: count what it wrote
+    written = re.search(rb"Finishing after writing (\d+) entries", done.stderr)
+    assert written and int(written[1]) == export.count(b"\n\n"), done.stderr
+
+
+def export_entry(fields):
+    """Return one entry in journal export format; a bytes value that is not
+    valid UTF-8 is written in the format's binary form (length-prefixed)."""
+    out = b""
+    for key, value in fields.items():
+        if isinstance(value, bytes):
+            out += key.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
+        else:
+            out += f"{key}={value}\n".encode()
+    return out + b"\n"
+
+
+# The tests' own GeoIP databases: a few documentation networks, placed as if
+# they were real ones (MaxMind's GeoLite2 layout, which DB-IP's lite
+# databases share).
+# fmt: off
+CITIES = {
+    "203.0.113.0/24": {"city": {"names": {"en": "Berlin"}}, "country": {"iso_code": "DE"}},
+    "198.51.100.0/24": {"country": {"iso_code": "CN"}},
+    "2001:db8::/32": {"city": {"names": {"en": "Amsterdam"}}, "country": {"iso_code": "NL"}},
+}
+SYSTEMS = {
+    "203.0.113.0/25": (64500, "Example Net"),
+    "203.0.113.128/25": (64500, "Example Net"),
+    "198.51.100.0/24": (4134, "Chinanet"),
+    "192.0.2.0/24": (64500, "Example Net"),
+    "2001:db8::/32": (64501, "Example Six"),
+}
+# fmt: on
+
+
+def write_geoip(folder):
+    """Write the tests' city and ASN databases into folder; return their paths."""
+    from mmdb_writer import MmdbU32, MMDBWriter
+    from netaddr import IPSet
+
+    city = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    for network, record in CITIES.items():
+        city.insert_network(IPSet([network]), record)
+    systems = MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
+    for network, (number, name) in SYSTEMS.items():
+        systems.insert_network(
+            IPSet([network]),
+            {"autonomous_system_number": MmdbU32(number), "autonomous_system_organization": name},
+        )
+    paths = folder / "city.mmdb", folder / "asn.mmdb"
+    city.to_db_file(str(paths[0]))
+    systems.to_db_file(str(paths[1]))
+    return paths

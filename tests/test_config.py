@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import FINGERPRINT, MAIN, TOKEN, USER_KEY, run_main
+from helpers import FINGERPRINT, MAIN, TOKEN, USER_KEY, run_main, write_geoip
 
 import authwatch
 from authwatch import ConfigError, ExitStatus
@@ -254,7 +254,8 @@ def test_every_key_is_read(tmp_path):
 def test_defaults_of_the_alerts():
     assert authwatch.load_config(None, {}, {}, need_pushover=False).alerts == authwatch.Alerts(
         priorities={
-            "login": 1,
+            "login_new": 1,
+            "login": 0,
             "login_failed": -1,
             "invalid_user": -1,
             "probe": -1,
@@ -789,6 +790,9 @@ def test_the_example_config_names_every_key_and_all_of_them_load(tmp_path):
     text = "\n".join(lines).replace("token =\n", f"token = {TOKEN}\n")
     text = text.replace("user =\n", f"user = {USER_KEY}\n")
     text = text.replace("journal_dir =\n", f"journal_dir = {tmp_path}\n")
+    city, systems = write_geoip(tmp_path)
+    text = text.replace("/var/lib/GeoIP/GeoLite2-City.mmdb", str(city))
+    text = text.replace("/var/lib/GeoIP/GeoLite2-ASN.mmdb", str(systems))
     config = load(write(tmp_path / "all.ini", text))
     shown = {(section, key) for section, keys in parse_sections(text).items() for key in keys}
     documented = {(section, key) for section, keys in authwatch.CONFIG_KEYS.items() for key in keys}

@@ -3,27 +3,27 @@ them from the journal export text in tests/journal/, between runs."""
 
 import json
 import os
-import re
-import struct
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from helpers import (
+    JOURNAL_REMOTE,
+    NO_MEMORY_NOTE,
     alice_login_event,
     alice_login_form,
     assert_nobody_may_not_read,
+    export_entry,
     form,
     root_only,
     run_main,
     sent_forms,
     users_read_while_written,
+    write_journal,
 )
 
 import authwatch
 
-JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote"
 EXPORTS = Path(__file__).parent / "journal"
 ACCEPTED = (  # the MESSAGE of an entry in web1-after.export
     "Accepted publickey for alice from 192.0.2.10 port 52144 ssh2:"
@@ -36,35 +36,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def write_journal(folder, export, name="remote.journal"):
-    """Append the entries of journal export text (bytes) to folder/name, as a
-    log host's systemd-journal-remote does; fail unless it wrote them all."""
-    folder.mkdir(exist_ok=True)
-    done = subprocess.run(
-        [JOURNAL_REMOTE, "-o", str(folder / name), "-"],
-        input=export,
-        capture_output=True,
-        check=True,
-    )
-    # it exits 0 even when it rejects entries: count what it wrote
-    written = re.search(rb"Finishing after writing (\d+) entries", done.stderr)
-    assert written and int(written[1]) == export.count(b"\n\n"), done.stderr
-
-
 def export_file(name):
     return (EXPORTS / name).read_bytes()
-
-
-def export_entry(fields):
-    """Return one entry in journal export format; a bytes value that is not
-    valid UTF-8 is written in the format's binary form (length-prefixed)."""
-    out = b""
-    for key, value in fields.items():
-        if isinstance(value, bytes):
-            out += key.encode() + b"\n" + struct.pack("<Q", len(value)) + value + b"\n"
-        else:
-            out += f"{key}={value}\n".encode()
-    return out + b"\n"
 
 
 def journal_run(state, folder, *extra, config=None):
@@ -166,7 +139,8 @@ def test_a_vanished_entry_falls_back_to_its_time_and_says_so(
     assert first["message"].startswith(
         "Note: the journal entry read last is gone (vacuumed or rotated away):"
         " entries since 2026-11-27 11:01:00 may be missing\n"
-        "Method: publickey\n"
+        + NO_MEMORY_NOTE
+        + "Method: publickey\n"
     )
     assert second["title"] == "web1: 1 sudo/su use"
     assert journal_run(tmp_path / "state", folder, config=config).stderr == ""

@@ -9,6 +9,7 @@ import os
 from helpers import (
     FINGERPRINT,
     KEY_LOGIN,
+    NO_MEMORY_NOTE,
     NOW,
     TOKEN,
     USER_KEY,
@@ -90,7 +91,7 @@ def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
     auth_log, config_file, pushover
 ):
     config = config_file(
-        "[priority]\nlogin = 2\n[alerts]\nretry = 30\nexpire = 600\n",
+        "[priority]\nlogin_new = 2\n[alerts]\nretry = 30\nexpire = 600\n",
         pushover="sound = siren\ndevice = phone\nurl = https://example.org/ssh\n"
         "url_title = Who is in?\nttl = 3600\n",
     )
@@ -103,7 +104,7 @@ def test_every_pushover_option_reaches_pushover_and_emergencies_repeat(
         "user": USER_KEY,
         "title": "web1: SSH login awtest from 203.0.113.9",
         "message": (
-            "Method: publickey\n"
+            NO_MEMORY_NOTE + "Method: publickey\n"
             f"Key: ED25519 {FINGERPRINT}\n"
             "From: 203.0.113.9 port 52144\n"
             "Time: 2026-11-27 11:58:01 +0000"
@@ -208,7 +209,9 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
 
     append(auth_log, accepted("root", pid=4243))
     assert cron_run(config, auth_log).status == 0
-    assert sent_forms(httpserver)[-1]["title"] == "web1: SSH login root from 203.0.113.9"
+    assert (
+        sent_forms(httpserver)[-1]["title"] == "web1: NEW origin: SSH login root from 203.0.113.9"
+    )
 
     after_reset = NOW + datetime.timedelta(hours=2)
     dry = cron_run(config, auth_log, "--dry-run", now=after_reset)
@@ -295,7 +298,7 @@ def test_an_answer_that_lifts_the_quota_lets_what_waits_go_in_the_same_run(
     append(auth_log, accepted("root", pid=4243))
     assert cron_run(config, auth_log).status == 0
     titles = [form["title"] for form in sent_forms(httpserver)[1:]]
-    assert titles[0] == "web1: SSH login root from 203.0.113.9"
+    assert titles[0] == "web1: NEW origin: SSH login root from 203.0.113.9"
     assert sorted(titles[1:]) == ["web1: 1 failed login from 1 address", "web1: 1 sudo/su use"]
     outbox = json.loads((tmp_path / "state" / "outbox.json").read_text())
     assert outbox == {"messages": [], "notices": [], "positions": {}}

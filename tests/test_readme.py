@@ -21,6 +21,14 @@ def readme_demo():
 
 
 def test_the_readme_shows_what_the_demo_prints():
-    result = run_main("--dry-run", "--from-start", "--log", str(TOP / "sample" / "auth.log"))
+    sample = TOP / "sample"
+    result = run_main(
+        "--dry-run",
+        "--from-start",
+        "--log",
+        str(sample / "auth.log"),
+        "--state-dir",
+        str(sample / "state"),
+    )
     assert result.status == 0
     assert result.stdout.strip() == readme_demo()

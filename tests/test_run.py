@@ -12,6 +12,7 @@ import pytest
 from helpers import (
     ALICE_LOGIN,
     MAIN,
+    NO_MEMORY_NOTE,
     NOW,
     alice_login_event,
     alice_login_form,
@@ -181,7 +182,8 @@ def test_dry_run_prints_the_message_and_stores_nothing(
     assert dry.status == 0
     assert dry.stdout == (
         "=== web1: SSH login alice from 192.0.2.10 [priority 1]\n"
-        "Method: publickey\n"
+        + NO_MEMORY_NOTE
+        + "Method: publickey\n"
         "Key: ED25519 SHA256:Vb7vT1vUq0aI0XUNdVl0jQm1P3kLc0PqvB3qgfY1kBk\n"
         "From: 192.0.2.10 port 52144\n"
         "Time: 2026-11-27 11:58:01 +0000\n\n"
@@ -191,6 +193,7 @@ def test_dry_run_prints_the_message_and_stores_nothing(
     assert sent_forms(pushover) == []
     after = {name: (tmp_path / "state" / name).read_bytes() for name in position_files}
     assert after == before
+    assert sorted(os.listdir(tmp_path / "state")) == position_files  # no memory of logins
 
     assert cron_run(config, installed_log).status == 0
     assert [form["title"] for form in sent_forms(pushover)] == [
@@ -265,8 +268,9 @@ def test_a_corrupt_position_file_is_named_and_the_log_read_again(
         " its start\n"
     )
     login, failure = sent_forms(pushover)  # the old line again, and nothing lost
-    note, method, *_ = login["message"].splitlines()
+    note, no_memory, method, *_ = login["message"].splitlines()
     assert note.startswith(f"Note: {position} is corrupt: the position was reset")
+    assert no_memory + "\n" == NO_MEMORY_NOTE
     assert method == "Method: publickey"
     assert failure["title"] == "web1: 1 failed login from 1 address"
     assert cron_run(config, installed_log).stderr == ""

@@ -16,7 +16,7 @@ import subprocess
 import time
 
 import pytest
-from helpers import run_main, sent_forms
+from helpers import NO_MEMORY_NOTE, run_main, sent_forms
 
 # a name no one else would pick: the test adds it, and removes it afterwards
 USER = f"awtest{secrets.token_hex(4)}"
@@ -217,7 +217,7 @@ def test_real_logins_reach_the_phone(machine, config_file, pushover):
     assert [form["title"] for form in logins] == [f"{host}: SSH login {USER} from 127.0.0.1"] * 2
     assert [form["priority"] for form in logins] == ["1", "1"]
     messages = [form["message"] for form in logins]
-    assert messages[0].startswith("Method: password\nFrom: 127.0.0.1 port ")
+    assert messages[0].startswith(NO_MEMORY_NOTE + "Method: password\nFrom: 127.0.0.1 port ")
     assert messages[1].startswith(f"Method: publickey\nKey: ED25519 {machine['fingerprint']}\n")
     [digest] = [form for form in sent_forms(pushover) if "failed login" in form["title"]]
     assert digest["title"] == f"{host}: 2 failed logins from 1 address", log.read_text()
