@@ -604,10 +604,10 @@ def read_geoip(reader):
 
 def read_allow(reader):
     """Given a ConfigReader, return the Allow list it sets, noting problems."""
-    import ipaddress
-
     networks = []
     for text in reader.words("allow", "networks"):
+        import ipaddress  # only when there are networks: a quiet run needs none
+
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
@@ -2156,6 +2156,9 @@ RULES = (
     NOISE_RULES + SSHD_AUTH_RULES + SSHD_CONNECTION_RULES + DROPBEAR_RULES + SUDO_RULES
     + SU_LOGIN_RULES
 )
+# the programs some rule names; every other program has the same rules
+RULE_PROGRAMS = frozenset(program for each in RULES for program in each.programs or ())
+ANY_PROGRAM = "\0"  # the key of any program that no rule names: no name is NUL
 
 # The rules after whose line the connection's process is gone (sshd's
 # cleanup_exit(), logdie(), fatal(), the listener's child_reap(); dropbear's
@@ -2391,11 +2394,35 @@ def ignored(patterns):
     return re.compile(alternation(patterns)).search if patterns else None
 
 
+def matcher(program, first):
+    """Given a line's program (None: not known) and the first character of
+    its message, return matcher_for() them: a program that no rule names is
+    any such program, and a first character that no rule knows is "", so
+    that what is compiled and kept stays bounded whatever a log holds.
+    """
+    key = program if program is None or program in RULE_PROGRAMS else ANY_PROGRAM
+    table = MATCHERS.get(key)
+    if table is None:
+        table = MATCHERS[key] = {}
+    found = table.get(first)
+    if found is None:
+        known = first if first in rules_for(key)[1] else ""
+        found = table.get(known) or matcher_for(key, known)
+        if known:
+            table[known] = found
+        else:
+            table[""] = found
+    return found
+
+
+MATCHERS = {}  # program key -> first character -> matcher_for() it
+
+
 @functools.cache
 def rules_for(program):
-    """Given a program name (None: not known), return its rules in order and
-    the characters that begin the messages that at least one of them knows
-    by its first character.
+    """Given a program name (None: not known; ANY_PROGRAM: one that no rule
+    names), return its rules in order and the characters that begin the
+    messages that at least one of them knows by its first character.
     """
     if program is None:  # only the rules whose own words say what a line is
         rules = [each for each in RULES if not re.fullmatch(each.pattern, "")]
@@ -2498,35 +2525,22 @@ FIELDS = (
 def classify(record):
     """Given a Record, return its Event: the first rule for its program that
     matches the whole message (every rule when the program is not known), or
-    kind 'other'.
+    kind 'other'; built-in noise is one Event per rule, of kind 'noise'.
     """
-    first = record.message[:1]
-    match, rules = matcher_for(
-        record.program, first if first in rules_for(record.program)[1] else ""
-    )
+    match, rules = matcher(record.program, record.message[:1])
     found = match(record.message)
-    written = {  # what every Event of the record has
-        "time": record.time,
-        "host": record.host,
-        "program": record.program,
-        "pid": record.pid,
-        "line": record.line,
-        "message": record.message,
-    }
-    one_attempt = record.program in ONE_ATTEMPT_PROGRAMS
     if not found:
-        connection = process_of(record.program, record.pid) if one_attempt else None
-        return Event(kind="other", connection=connection, count=record.count, **written)
+        return other_event(record)
     matched, groups = rules[int(found.lastgroup[1:])]
     if matched.kind == "noise":
-        return Event(kind="noise", rule=matched.name, count=record.count, **written)
+        return noise_event(matched.name)
     values = found.group(*groups)
     if matched.fixed:
         values = tuple(
             dict(matched.fixed).get(field) or value for field, value in zip(FIELDS, values)
         )
-    fields = dict(zip(FIELDS, values))
-    user, target, service, ruser = (fields[name] for name in ("user", "target", "service", "ruser"))
+    user, target, ip, port, method, command, key_type, fingerprint, tty = values[:9]
+    service, ruser, pid, count = values[9:]  # see FIELDS
     user = user or None  # an empty capture is no value
     if service in ("su", "su-l") and ruser:
         user, target = ruser, user  # su's PAM: ruser ran it, user= is whom as
@@ -2535,26 +2549,55 @@ def classify(record):
     elif not user and service:
         user = ruser or None  # a PAM failure without user= names the caller in ruser=
     connection = None
-    if matched.name not in LISTENER_RULES and one_attempt:
-        pid = fields["connection"]  # the pid of the connection the line names
+    if matched.name not in LISTENER_RULES and record.program in ONE_ATTEMPT_PROGRAMS:
+        # the pid of the connection the line names, else its own
         connection = process_of(record.program, int(pid) if pid else record.pid)
-    ip, port, count = fields["ip"], fields["port"], fields["count"]
     return Event(
+        time=record.time,
+        host=record.host,
+        program=record.program,
+        pid=record.pid,
         kind=matched.kind,
+        line=record.line,
+        message=record.message,
         rule=matched.name,
         user=user,
         target=target or None,
         ip=(plain_address(ip) if ":" in ip else ip) if ip else None,
         port=int(port) if port else None,
-        method=fields["method"] or None,
-        command=fields["command"] or None,
-        key_type=fields["key_type"] or None,
-        fingerprint=fields["fingerprint"] or None,
-        tty=fields["tty"] or None,
+        method=method or None,
+        command=command or None,
+        key_type=key_type or None,
+        fingerprint=fingerprint or None,
+        tty=tty or None,
         connection=connection,
         count=record.count * max(1, int(count)) if count else record.count,
-        **written,
     )
+
+
+def other_event(record):
+    """Given a Record that no rule knows, return its Event of kind 'other'."""
+    connection = None
+    if record.program in ONE_ATTEMPT_PROGRAMS:
+        connection = process_of(record.program, record.pid)
+    return Event(
+        time=record.time,
+        host=record.host,
+        program=record.program,
+        pid=record.pid,
+        kind="other",
+        line=record.line,
+        message=record.message,
+        connection=connection,
+        count=record.count,
+    )
+
+
+@functools.cache
+def noise_event(rule):
+    """Given a noise rule's name, return what classify() says of its lines:
+    one Event for all of them, since they are dropped."""
+    return Event(None, None, None, None, "noise", "", rule=rule)
 
 
 def process_of(program, pid):
@@ -2612,17 +2655,18 @@ def classify_all(records, ignore, builtin_noise):
                 )
             continue
         event = classify(record)
-        if record.forger and event.kind != "noise":
+        if event.kind == "noise":
+            if builtin_noise:
+                previous = None
+                continue
+            event = other_event(record)  # kept: it shows as not understood
+        elif record.forger:
             event = event._replace(kind="forged", pretends=event.kind, forger=record.forger)
-        if (
-            (event.kind == "noise" and builtin_noise)
-            or (ignore and ignore(tagged(record.program, record.pid, record.message)))
-            or (event.kind == "other" and not record.message.strip(BLANK))
+        if (ignore and ignore(tagged(record.program, record.pid, record.message))) or (
+            event.kind == "other" and not record.message.strip(BLANK)
         ):
             previous = None
             continue
-        if event.kind == "noise":
-            event = event._replace(kind="other", rule=None)
         previous = event
         yield event
 
@@ -5301,6 +5345,21 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see --help)")
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, as wide as the terminal as shutil would find it, without
+    importing shutil (and bz2 and lzma): every run builds a formatter."""
+
+    def __init__(self, prog):
+        try:
+            columns = int(os.environ["COLUMNS"])
+        except (KeyError, ValueError):
+            try:
+                columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+            except (AttributeError, ValueError, OSError):
+                columns = 80
+        super().__init__(prog, width=columns - 2)
+
+
 def build_parser():
     """Return the command-line parser."""
     parser = ArgumentParser(
@@ -5308,7 +5367,7 @@ def build_parser():
         description="Send new SSH logins, failed attempts and sudo/su use"
         " from the authentication log to Pushover.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--config", metavar="PATH", help="config file (INI)")
     where = parser.add_mutually_exclusive_group()

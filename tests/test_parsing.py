@@ -313,3 +313,14 @@ def test_every_number_a_rule_takes_is_bounded():
 @pytest.mark.parametrize("line", ["", "   ", "\x00\x00\x00", "web1 sshd[1]: ", "sshd[2]:  \x00"])
 def test_a_line_that_says_nothing_is_no_event(line):
     assert list(authwatch.events_of([authwatch.parse_line(line, NOW)])) == []
+
+
+def test_program_names_no_rule_knows_share_one_compiled_matcher():
+    # a local user may log under any name (logger -t): each must not compile its own
+    lines = [f"Nov 27 10:00:00 web1 prog{n}[1]: Failed password for x from 192.0.2.{n % 250}"
+             " port 22 ssh2" for n in range(300)]  # fmt: skip
+    compiled = authwatch.matcher_for.cache_info().currsize
+    events = list(authwatch.events_of(authwatch.parse_line(line, NOW) for line in lines))
+    assert len(events) == 300
+    assert not {f"prog{n}" for n in range(300)} & set(authwatch.MATCHERS)
+    assert authwatch.matcher_for.cache_info().currsize <= compiled + 2
