@@ -1,23 +1,38 @@
 #!/usr/bin/env python3
-"""Write a realistic authentication log of an internet-facing server: mostly
+"""Write a realistic authentication log of internet-facing servers: mostly
 brute-force sshd noise and probes, cron sessions every minute, now and then
 a sudo command and a real login.  Deterministic for a seed.
 
     bench/generate.py --lines 1000000 --seed 1 --format classic > auth.log
     bench/generate.py --lines 100000 --format journal | \\
         /usr/lib/systemd/systemd-journal-remote -o DIR/bench.journal -
+    bench/generate.py --lines 300000 --hosts 20 --format journal --per-host DIR
+        # DIR/web1.export ... DIR/web20.export, one for each host
 
 Formats: classic (Nov 26 19:24:53), rfc3339 (Debian 12's rsyslog) and
 journal (journal export format, for systemd-journal-remote).
+
+Time stamps advance 0 to 2 s a line (1 s on average, whatever the number of
+hosts), so that about three lines in four start a new second, as in the log
+of a server that writes a line every second or so; lines of a connection
+that share a second share it by chance only.  --hosts N writes the lines of
+N hosts (web1 ... webN), interleaved at random, each host with its own pids
+(and, in the journal form, its own _HOSTNAME, _MACHINE_ID and _BOOT_ID);
+all are attacked from the same pool of addresses.
 """
 
 import argparse
+import contextlib
 import datetime
+import os
 import random
 import sys
 
 USERS = ["root", "admin", "test", "ubuntu", "oracle", "postgres", "user", "git", "pi", "ftp"]
-START = datetime.datetime(2026, 11, 26, 0, 0, 0, tzinfo=datetime.timezone.utc)
+# Far enough in the past that a million lines (about 12 days) end before a
+# classic stamp's year is guessed as the year before (see --start).
+START = datetime.datetime(2026, 11, 1, 0, 0, 0, tzinfo=datetime.timezone.utc)
+STEP = 2_000_000  # the most a time stamp advances from one line to the next, in µs
 
 
 PAM_FAILURE = (
@@ -56,15 +71,22 @@ def connection(rng, pid, address):
     return [("sshd", pid, 4, line) for line in lines]
 
 
-def events(rng):
-    """Yield (program, pid, facility, message) forever, in the mix of a busy server."""
-    pid = 10000
-    addresses = [
+def attackers(rng):
+    """Return the pool of 5000 attacking addresses that all hosts see."""
+    return [
         f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         for _ in range(5000)
     ]
+
+
+def events(rng, addresses):
+    """Yield (program, pid, facility, message) forever, in the mix of a busy
+    server attacked from addresses.
+    """
+    pid = rng.randint(1000, 30000)
+    logind = rng.randint(300, 999)
     while True:
-        pid += 1
+        pid += rng.randint(1, 4)  # other processes start too
         roll = rng.random()
         if roll < 0.70:
             yield from connection(rng, pid, rng.choice(addresses))
@@ -86,17 +108,29 @@ def events(rng):
             accepted = f"Accepted publickey for deploy from {address} port {port} ssh2: {KEY}"
             yield ("sshd", pid, 4, accepted)
             yield ("sshd", pid, 10, SSHD_OPENED)
-            yield ("systemd-logind", 512, 4, f"New session {pid} of user deploy.")
+            yield ("systemd-logind", logind, 4, f"New session {pid} of user deploy.")
             bye = f"Received disconnect from {address} port {port}:11: disconnected by user"
             yield ("sshd", pid, 4, bye)
             yield ("sshd", pid, 4, f"Disconnected from user deploy {address} port {port}")
             yield ("sshd", pid, 10, SSHD_CLOSED)
 
 
+class Host:
+    """One server: its name, ids and stream of events."""
+
+    def __init__(self, name, rng, addresses):
+        self.name = name
+        self.machine_id = f"{rng.getrandbits(128):032x}"
+        self.boot_id = f"{rng.getrandbits(128):032x}"
+        self.events = events(rng, addresses)
+
+
 def export_entry(stamp, host, program, pid, facility, message):
     fields = [
         f"__REALTIME_TIMESTAMP={int(stamp.timestamp() * 1_000_000)}",
-        f"_HOSTNAME={host}",
+        f"_BOOT_ID={host.boot_id}",
+        f"_MACHINE_ID={host.machine_id}",
+        f"_HOSTNAME={host.name}",
         f"SYSLOG_IDENTIFIER={program}",
         f"SYSLOG_FACILITY={facility}",
         f"_COMM={program.lower()}",
@@ -107,29 +141,73 @@ def export_entry(stamp, host, program, pid, facility, message):
     return "\n".join(fields) + "\n\n"
 
 
+def host_names(options):
+    """Return the names of the hosts: --host alone, or web1 ... webN."""
+    if options.hosts == 1:
+        return [options.host]
+    return [f"web{number}" for number in range(1, options.hosts + 1)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--lines", type=int, default=100_000, help="lines (entries) in all")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--format", choices=("classic", "rfc3339", "journal"), default="classic")
-    parser.add_argument("--host", default="web1")
+    parser.add_argument("--hosts", type=int, default=1, help="lines from N hosts, web1 ... webN")
+    parser.add_argument("--host", default="web1", help="the host's name when there is one")
+    parser.add_argument(
+        "--start",
+        type=datetime.datetime.fromisoformat,
+        default=START,
+        help=f"time of the first line (default {START.isoformat()}; no zone: UTC)",
+    )
+    parser.add_argument(
+        "--per-host",
+        metavar="DIR",
+        help="write each host's lines to DIR/HOST.log (HOST.export for journal), not stdout",
+    )
     options = parser.parse_args()
+    if options.hosts < 1:
+        parser.error("--hosts must be at least 1")
     rng = random.Random(options.seed)
-    stamp = START
-    out = sys.stdout
-    for count, (program, pid, facility, message) in enumerate(events(rng)):
-        if count == options.lines:
-            break
-        stamp += datetime.timedelta(microseconds=rng.randint(0, 400_000))
+    addresses = attackers(rng)
+    hosts = [
+        Host(name, random.Random(rng.getrandbits(64)), addresses) for name in host_names(options)
+    ]
+    with contextlib.ExitStack() as stack:
+        if options.per_host:
+            os.makedirs(options.per_host, exist_ok=True)
+            suffix = ".export" if options.format == "journal" else ".log"
+            outs = {
+                host.name: stack.enter_context(
+                    open(os.path.join(options.per_host, host.name + suffix), "w")
+                )
+                for host in hosts
+            }
+        else:
+            outs = dict.fromkeys((host.name for host in hosts), sys.stdout)
+        write(options, hosts, rng, outs)
+
+
+def write(options, hosts, rng, outs):
+    """Write options.lines lines of hosts, at random, each to outs[its name]."""
+    stamp = options.start
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc)
+    for _ in range(options.lines):
+        host = hosts[rng.randrange(len(hosts))] if len(hosts) > 1 else hosts[0]
+        program, pid, facility, message = next(host.events)
+        stamp += datetime.timedelta(microseconds=rng.randint(0, STEP))
+        out = outs[host.name]
         if options.format == "journal":
-            out.write(export_entry(stamp, options.host, program, pid, facility, message))
+            out.write(export_entry(stamp, host, program, pid, facility, message))
             continue
         if options.format == "classic":
             when = f"{stamp:%b} {stamp.day:2} {stamp:%H:%M:%S}"
         else:
             when = stamp.isoformat(timespec="microseconds")
         tag = f"{program}[{pid}]" if pid is not None else program
-        out.write(f"{when} {options.host} {tag}: {message}\n")
+        out.write(f"{when} {host.name} {tag}: {message}\n")
 
 
 if __name__ == "__main__":

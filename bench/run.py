@@ -1,16 +1,27 @@
 #!/usr/bin/env python3
-"""Measure authwatch and its baselines on the same generated data, in one run,
-and print a table (medians of several runs):
+"""Measure authwatch, the code before the speed work (the baseline) and the
+usual tools on the same generated data, in one run, and print a table
+(medians of several runs) and how the figures stand against the targets:
 
 - backlog: `authwatch --dry-run --from-start` and a real run against a
-  Pushover stand-in on 127.0.0.1, on 100k and 1M lines; lines/s; the ratio
-  to `grep -vcE` with a noise alternation on the same file; peak RSS
-  (/usr/bin/time -v);
+  Pushover stand-in on 127.0.0.1, on 100k and 1M lines of one host's
+  classic auth.log whose time stamp changes about every second; lines/s;
+  the ratio to `grep -vcE` with a noise alternation on the same file; peak
+  RSS (/usr/bin/time -v);
 - the journal: entries/s on journal files written by systemd-journal-remote,
-  next to `journalctl -o cat | grep -vcE`;
-- the no-op run (nothing new) next to `python -c pass`.
+  next to `journalctl -D DIR -o cat | grep -vcE` on the same files: one
+  host's 300k entries in one file, and a log host's directory of 20 files,
+  one for each of 20 hosts (15k entries each, 300k in all);
+- the baseline: `git show REV:authwatch.py` (--baseline, default 8995890,
+  the code before the speed work) on the largest backlog and on both
+  journal cases, next to the current code; both are run the same way,
+  `python -c "...import authwatch; sys.exit(authwatch.main(sys.argv[1:]))"`,
+  and their runs alternate;
+- the no-op run (nothing new) next to `python -c pass`, medians of 20.
 
-    scripts/bench [--quick]  # installs authwatch into .venv-bench, as a user would
+The other rows run the installed console script, as cron does.
+
+    scripts/bench [--quick] [--baseline REV]  # installs authwatch into .venv-bench
 """
 
 import argparse
@@ -27,11 +38,27 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+REPOSITORY = os.path.dirname(HERE)
 PYTHON = sys.executable
 # The command cron runs: the console script installed beside this Python.
 AUTHWATCH = [os.path.join(os.path.dirname(PYTHON), "authwatch")]
+# The other way to run a module: the same for the current code and the baseline.
+RUN_MODULE = (
+    "import sys; sys.path.insert(0, {folder!r}); import authwatch; "
+    "sys.exit(authwatch.main(sys.argv[1:]))"
+)
 GREP_NOISE = "CRON|Connection closed|Received disconnect|Disconnected from|check pass"
 JOURNAL_REMOTE = "/usr/lib/systemd/systemd-journal-remote"
+BASELINE = "8995890"
+JOURNAL_HOSTS = 20
+
+# The targets, for the full sizes (1M lines, 300k journal entries).
+BACKLOG_TIMES_BASELINE = 2.5  # at least, in lines/s
+BACKLOG_TIMES_GREP = 40  # at most, in time
+PEAK_RSS_MIB = 30  # under
+RSS_FLAT = 1.10  # largest backlog's peak over the smallest's: at most
+JOURNAL_PER_SECOND = 220_000  # at least
+QUIET_TIMES_PYTHON = 3  # at most, medians of 20
 
 
 class StandIn(http.server.BaseHTTPRequestHandler):
@@ -50,50 +77,149 @@ class StandIn(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def seconds(command, runs, **kwargs):
-    """Run command `runs` times; return the median wall time in seconds."""
-    times = []
-    for _ in range(runs):
+class Bench:
+    """The work folder, the number of runs and what was measured."""
+
+    def __init__(self, work, runs):
+        self.work = work
+        self.runs = runs
+        self.rows = []  # (what, seconds, speed, ratio, peak RSS)
+        self.found = {}  # figures for the targets
+
+    def path(self, name):
+        return os.path.join(self.work, name)
+
+    def seconds(self, command, runs=None):
+        """Run command `runs` times (default self.runs); return the median wall time."""
+        times = []
+        for _ in range(runs or self.runs):
+            times.append(self.once(command))
+        return statistics.median(times)
+
+    def once(self, command):
+        """Run command once, in the work folder; return its wall time in seconds."""
         started = time.perf_counter()
         # a pipe, not /dev/null: GNU grep stops at the first match when its output is /dev/null
-        subprocess.run(command, check=True, stdout=subprocess.PIPE, **kwargs)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        subprocess.run(command, check=True, stdout=subprocess.PIPE, cwd=self.work)
+        return time.perf_counter() - started
+
+    def alternating(self, commands):
+        """Run commands in turn, self.runs rounds; return the median wall time of each."""
+        times = [[] for _ in commands]
+        for _ in range(self.runs):
+            for took, command in zip(times, commands):
+                took.append(self.once(command))
+        return [statistics.median(took) for took in times]
+
+    def peak_rss_mib(self, command):
+        """Run command under /usr/bin/time -v; return its peak RSS in MiB."""
+        done = subprocess.run(
+            ["/usr/bin/time", "-v", *command],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.work,
+        )
+        found = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
+        return int(found[1]) / 1024
+
+    def row(self, what, took, speed="", ratio="", rss=""):
+        self.rows.append((what, f"{took:.3f}s", speed, ratio, rss))
+
+    def generate(self, name, lines, fmt="classic", hosts=1, per_host=False):
+        """Write generated data to the work folder: the file `name`, or with
+        per_host the folder `name` of a HOST.log or HOST.export for each host.
+        Return its path.
+        """
+        path = self.path(name)
+        command = [PYTHON, os.path.join(HERE, "generate.py"), "--lines", str(lines)]
+        command += ["--format", fmt, "--hosts", str(hosts)]
+        if per_host:
+            subprocess.run([*command, "--per-host", path], check=True)
+        else:
+            with open(path, "w") as out:
+                subprocess.run(command, check=True, stdout=out)
+        return path
+
+    def journal_folder(self, name, entries, hosts):
+        """Write a folder of journal files, one a host, by systemd-journal-remote
+        from generated entries; return its path.
+        """
+        folder = self.path(name)
+        os.mkdir(folder)
+        exports = self.generate(name + "-export", entries, "journal", hosts, per_host=True)
+        for export in sorted(os.listdir(exports)):
+            host = export.removesuffix(".export")
+            with open(os.path.join(exports, export), "rb") as data:
+                subprocess.run(
+                    [JOURNAL_REMOTE, "-o", os.path.join(folder, host + ".journal"), "-"],
+                    stdin=data,
+                    check=True,
+                    stderr=subprocess.DEVNULL,
+                )
+        return folder
 
 
-def peak_rss_mib(command):
-    """Run command under /usr/bin/time -v; return its peak RSS in MiB."""
+def baseline_folder(rev, work):
+    """Write `git show REV:authwatch.py`, byte-compiled, to a folder in work;
+    return the folder, or None (and say why) when git cannot.
+    """
     done = subprocess.run(
-        ["/usr/bin/time", "-v", *command],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        ["git", "-C", REPOSITORY, "show", f"{rev}:authwatch.py"],
+        capture_output=True,
         text=True,
     )
-    return int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)[1]) / 1024
+    if done.returncode:
+        print(f"no baseline: git show {rev}:authwatch.py: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    folder = os.path.join(work, "baseline")
+    os.mkdir(folder)
+    with open(os.path.join(folder, "authwatch.py"), "w") as file:
+        file.write(done.stdout)
+    # as pip does for the installed module, so that neither compiles in the first run
+    subprocess.run([PYTHON, "-m", "compileall", "-q", folder], check=True)
+    return folder
 
 
-def generate(path, lines, fmt="classic"):
-    with open(path, "w") as out:
-        subprocess.run(
-            [PYTHON, os.path.join(HERE, "generate.py"), "--lines", str(lines), "--format", fmt],
-            check=True,
-            stdout=out,
-        )
+def installed_folder(work):
+    """Return the folder that the installed authwatch module is in."""
+    done = subprocess.run(
+        [PYTHON, "-c", "import authwatch; print(authwatch.__file__)"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=work,
+    )
+    folder = os.path.dirname(done.stdout.strip())
+    if os.path.samefile(folder, REPOSITORY):
+        print("note: authwatch is imported from the working tree, not installed", file=sys.stderr)
+    return folder
+
+
+def module(folder):
+    """Return the command that runs authwatch from folder by python -c."""
+    return [PYTHON, "-c", RUN_MODULE.format(folder=folder)]
 
 
 def main():
     parser = argparse.ArgumentParser(description="authwatch benchmark")
     parser.add_argument("--quick", action="store_true", help="smaller data, fewer runs")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=BASELINE,
+        help=f"git revision of authwatch.py to compare with (default {BASELINE}; '' for none)",
+    )
     options = parser.parse_args()
     sizes = [20_000, 100_000] if options.quick else [100_000, 1_000_000]
-    runs = 1 if options.quick else 3
     journal_entries = 50_000 if options.quick else 300_000
     work = tempfile.mkdtemp(prefix="authwatch-bench-")
+    bench = Bench(work, 1 if options.quick else 3)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    config = os.path.join(work, "authwatch.ini")
-    with open(config, "w") as file:
+    config = bench.path("authwatch.ini")
+    with open(os.open(config, os.O_WRONLY | os.O_CREAT, 0o600), "w") as file:
         file.write(
             "[pushover]\ntoken = "
             + "a" * 30
@@ -101,95 +227,214 @@ def main():
             + "u" * 30
             + f"\napi_url = http://127.0.0.1:{server.server_address[1]}/1/messages.json\n"
         )
-    rows = []
+    # dry runs read no config or state of this machine's
+    empty = bench.path("empty-state")
+    os.mkdir(empty)
+    dry = ["--config", config, "--state-dir", empty, "--dry-run", "--from-start"]
     try:
-        for size in sizes:
-            log = os.path.join(work, f"auth-{size}.log")
-            generate(log, size)
-            grep = seconds(["grep", "-vcE", GREP_NOISE, log], runs)
-            dry = seconds([*AUTHWATCH, "--dry-run", "--from-start", "--log", log], runs)
-            state = os.path.join(work, "state")
+        current = installed_folder(work)
+        old = baseline_folder(options.baseline, work) if options.baseline else None
+        versus = f"baseline {options.baseline}" if old else ""
 
-            real_run = [
-                *AUTHWATCH,
-                "--config",
-                config,
-                "--state-dir",
-                state,
-                "--from-start",
-                "--log",
-                log,
-            ]
+        def against_baseline(what, unit, count, arguments):
+            """Time the current code and the baseline, both by python -c; add
+            their rows; return the current's speed over the baseline's.
+            """
+            if not old:
+                return None
+            now, then = bench.alternating(
+                [[*module(current), *arguments], [*module(old), *arguments]]
+            )
+            ratio = then / now
+            speed = f"{count / now:,.0f} {unit}/s"
+            bench.row(f"{what}, python -c", now, speed, f"{ratio:.2f}× {versus}")
+            bench.row(f"  {versus}, python -c", then, f"{count / then:,.0f} {unit}/s")
+            return ratio, count / now, count / then
+
+        peaks = []
+        for size in sizes:
+            log = bench.generate(f"auth-{size}.log", size)
+            grep = bench.seconds(["grep", "-vcE", GREP_NOISE, log])
+            took = bench.seconds([*AUTHWATCH, *dry, "--log", log])
+            state = bench.path("state")
+            real_run = [*AUTHWATCH, "--config", config, "--state-dir", state, "--from-start"]
             real_times = []
-            for _ in range(runs):
+            for _ in range(bench.runs):
                 shutil.rmtree(state, ignore_errors=True)  # so that every run sends
-                real_times.append(seconds(real_run, 1))
+                real_times.append(bench.seconds([*real_run, "--log", log], 1))
             real = statistics.median(real_times)
-            rss = peak_rss_mib([*AUTHWATCH, "--dry-run", "--from-start", "--log", log])
-            rows.append(
-                (
-                    f"backlog {size:,} lines, dry run",
-                    dry,
-                    f"{size / dry:,.0f} lines/s",
-                    f"{dry / grep:.1f}× grep ({grep:.3f} s)",
-                    f"{rss:.1f} MiB",
-                )
+            rss = bench.peak_rss_mib([*AUTHWATCH, *dry, "--log", log])
+            peaks.append(rss)
+            what = f"backlog {size:,} lines"
+            bench.row(
+                f"{what}, dry run",
+                took,
+                f"{size / took:,.0f} lines/s",
+                f"{took / grep:.1f}× grep ({grep:.3f} s)",
+                f"{rss:.1f} MiB",
             )
-            rows.append(
-                (
-                    f"backlog {size:,} lines, real run",
-                    real,
-                    f"{size / real:,.0f} lines/s",
-                    f"{real / grep:.1f}× grep",
-                    "",
-                )
+            bench.row(
+                f"{what}, real run", real, f"{size / real:,.0f} lines/s", f"{real / grep:.1f}× grep"
             )
+            if size == sizes[-1]:
+                bench.found["backlog"] = (size, took / grep, rss, rss / peaks[0])
+                bench.found["backlog baseline"] = against_baseline(
+                    f"{what}, dry run", "lines", size, [*dry, "--log", log]
+                )
 
         # the no-op run: the position is stored and nothing is new
-        log = os.path.join(work, "quiet.log")
-        generate(log, 1000)
-        state = os.path.join(work, "quiet-state")
+        log = bench.generate("quiet.log", 1000)
+        state = bench.path("quiet-state")
         noop = [*AUTHWATCH, "--config", config, "--state-dir", state, "--log", log]
-        subprocess.run(noop, check=True)
-        bare = seconds([PYTHON, "-c", "pass"], 20)
-        quiet = seconds(noop, 20)
+        subprocess.run(noop, check=True, cwd=work)
+        bare = bench.seconds([PYTHON, "-c", "pass"], 20)
+        quiet = bench.seconds(noop, 20)
         ratio = f"{quiet / bare:.1f}× python -c pass ({bare * 1000:.0f} ms)"
-        rows.append(("no-op run (nothing new)", quiet, "", ratio, f"{peak_rss_mib(noop):.1f} MiB"))
+        bench.row(
+            "no-op run (nothing new)", quiet, "", ratio, f"{bench.peak_rss_mib(noop):.1f} MiB"
+        )
+        bench.found["quiet"] = (quiet, bare)
 
         if os.access(JOURNAL_REMOTE, os.X_OK):
-            folder = os.path.join(work, "journal")
-            os.mkdir(folder)
-            export = os.path.join(work, "bench.export")
-            generate(export, journal_entries, "journal")
-            with open(export, "rb") as data:
-                subprocess.run(
-                    [JOURNAL_REMOTE, "-o", os.path.join(folder, "bench.journal"), "-"],
-                    stdin=data,
-                    check=True,
-                    stderr=subprocess.DEVNULL,
-                )
-            shell = f"journalctl -D {folder} -o cat | grep -vcE '{GREP_NOISE}'"
-            baseline = seconds(["sh", "-c", shell], runs)
-            journal = seconds(
-                [*AUTHWATCH, "--dry-run", "--from-start", "--journal-dir", folder], runs
-            )
-            rows.append(
+            each = journal_entries // JOURNAL_HOSTS
+            cases = [
+                ("journal", f"journal {journal_entries:,} entries, 1 host", journal_entries, 1),
                 (
-                    f"journal {journal_entries:,} entries, dry run",
-                    journal,
-                    f"{journal_entries / journal:,.0f} entries/s",
-                    f"{journal / baseline:.1f}× journalctl|grep ({baseline:.2f} s)",
-                    "",
+                    "journal 20 hosts",
+                    f"journal {JOURNAL_HOSTS} hosts × {each:,} entries",
+                    each * JOURNAL_HOSTS,
+                    JOURNAL_HOSTS,
+                ),
+            ]
+            for key, what, entries, hosts in cases:
+                folder = bench.journal_folder(key.replace(" ", "-"), entries, hosts)
+                shell = f"journalctl -D {folder} -o cat | grep -vcE '{GREP_NOISE}'"
+                reference = bench.seconds(["sh", "-c", shell])
+                arguments = [*dry, "--journal-dir", folder]
+                took = bench.seconds([*AUTHWATCH, *arguments])
+                rss = bench.peak_rss_mib([*AUTHWATCH, *arguments])
+                bench.row(
+                    f"{what}, dry run",
+                    took,
+                    f"{entries / took:,.0f} entries/s",
+                    f"{took / reference:.1f}× journalctl|grep ({reference:.2f} s)",
+                    f"{rss:.1f} MiB",
                 )
-            )
+                bench.found[key] = (entries, entries / took, took / reference)
+                bench.found[key + " baseline"] = against_baseline(
+                    f"{what}, dry run", "entries", entries, arguments
+                )
+        else:
+            print(f"no journal cases: {JOURNAL_REMOTE} is missing", file=sys.stderr)
     finally:
         server.shutdown()
         shutil.rmtree(work)
 
-    print(f"| {'what':<38} | {'median':>9} | {'speed':>19} | {'ratio':<36} | {'peak RSS':>9} |")
-    print(f"| {'-' * 38} | {'-' * 9}: | {'-' * 19}: | {'-' * 36} | {'-' * 9}: |")
-    for what, took, speed, ratio, rss in rows:
-        print(f"| {what:<38} | {took:>8.3f}s | {speed:>19} | {ratio:<36} | {rss:>9} |")
+    print_table(bench.rows)
+    print()
+    print(
+        "Rows without python -c run the installed console script (as cron does)"
+        + (
+            f"; python -c rows run the installed module and {versus} the same way, in alternation"
+            if versus
+            else ""
+        )
+        + (f". Medians of {bench.runs} runs" if bench.runs > 1 else ". One run each")
+        + ", medians of 20 for the no-op run."
+    )
+    print()
+    print_targets(bench.found, options, sizes, journal_entries)
+
+
+def print_table(rows):
+    heads = ("what", "median", "speed", "ratio", "peak RSS")
+    right = (False, True, True, False, True)
+    widths = [max(len(head), *(len(row[i]) for row in rows)) for i, head in enumerate(heads)]
+
+    def line(cells):
+        texts = [
+            cell.rjust(width) if flush else cell.ljust(width)
+            for cell, width, flush in zip(cells, widths, right)
+        ]
+        return "| " + " | ".join(texts) + " |"
+
+    print(line(heads))
+    print(
+        "| "
+        + " | ".join(
+            "-" * (width - 1) + ":" if flush else "-" * width for width, flush in zip(widths, right)
+        )
+        + " |"
+    )
+    for row in rows:
+        print(line(row))
+
+
+def print_targets(found, options, sizes, journal_entries):
+    """Print each target, what was measured and whether it is met."""
+    targets = []  # (target, measured, met: True, False or None for not measured)
+    rev = options.baseline
+    if "backlog" in found:
+        size, times_grep, rss, flat = found["backlog"]
+        compared = found.get("backlog baseline")
+        targets.append(
+            (
+                f"backlog: ≥ {BACKLOG_TIMES_BASELINE}× the lines/s of {rev or 'the baseline'}",
+                f"{compared[0]:.2f}× ({compared[1]:,.0f} against {compared[2]:,.0f} lines/s)"
+                if compared
+                else "not measured",
+                compared[0] >= BACKLOG_TIMES_BASELINE if compared else None,
+            )
+        )
+        targets.append(
+            (
+                f"backlog: ≤ {BACKLOG_TIMES_GREP}× the time of grep -vcE",
+                f"{times_grep:.1f}×",
+                times_grep <= BACKLOG_TIMES_GREP,
+            )
+        )
+        targets.append(
+            (f"backlog: peak RSS < {PEAK_RSS_MIB} MiB", f"{rss:.1f} MiB", rss < PEAK_RSS_MIB)
+        )
+        targets.append(
+            (
+                f"backlog: peak RSS flat from {sizes[0]:,} to {size:,} lines (≤ {RSS_FLAT:.2f}×)",
+                f"{flat:.2f}×",
+                flat <= RSS_FLAT,
+            )
+        )
+    for key, name in (("journal", "journal, 1 host"), ("journal 20 hosts", "journal, 20 hosts")):
+        if key not in found:
+            targets.append((f"{name}: ≥ {JOURNAL_PER_SECOND:,} entries/s", "not measured", None))
+            continue
+        entries, speed, times_reference = found[key]
+        compared = found.get(key + " baseline")
+        measured = f"{speed:,.0f} entries/s, {times_reference:.1f}× journalctl|grep"
+        if compared:
+            measured += f", {compared[0]:.2f}× {rev}"
+        targets.append(
+            (f"{name}: ≥ {JOURNAL_PER_SECOND:,} entries/s", measured, speed >= JOURNAL_PER_SECOND)
+        )
+    quiet, bare = found["quiet"]
+    targets.append(
+        (
+            f"no-op run: ≤ {QUIET_TIMES_PYTHON}× python -c pass (medians of 20)",
+            f"{quiet / bare:.1f}× ({quiet * 1000:.0f} against {bare * 1000:.0f} ms)",
+            quiet / bare <= QUIET_TIMES_PYTHON,
+        )
+    )
+    if options.quick:
+        scope = (
+            f"--quick: {sizes[-1]:,} lines and {journal_entries:,} entries, "
+            "not the targets' 1,000,000 and 300,000: only indicative"
+        )
+    else:
+        scope = f"backlog {sizes[-1]:,} lines, journal {journal_entries:,} entries"
+    print(f"targets ({scope}):")
+    width = max(len(target) for target, _, _ in targets)
+    for target, measured, met in targets:
+        verdict = "met" if met else "not measured" if met is None else "NOT MET"
+        print(f"  {verdict:<12} {target:<{width}}  {measured}")
 
 
 if __name__ == "__main__":
