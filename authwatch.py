@@ -2829,6 +2829,11 @@ def network_of(ip):
     except ValueError:
         return None
     address = getattr(address, "ipv4_mapped", None) or address
+    if address.version == 6:  # an IPv4 client behind a translator: its own network
+        if address in ipaddress.ip_network("64:ff9b::/96"):  # NAT64 (RFC 6052)
+            address = ipaddress.ip_address(int(address) & 0xFFFFFFFF)
+        else:
+            address = (address.teredo or (None, None))[1] or address.sixtofour or address
     prefix = 24 if address.version == 4 else 64
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
 
@@ -2850,12 +2855,31 @@ def place_brief(place):
     return " ".join(filter(None, (place.country, f"AS{place.asn}" if place.asn else None)))
 
 
-def origins_of(ip, fingerprint, place):
-    """Given a login's address (or host name, or None), its key's
+# the programs whose logins without an address are at the machine itself
+CONSOLE_PROGRAMS = ("login", "gdm-password", "gdm-autologin", "gdm-fingerprint", "lightdm")
+
+
+def login_where(event):
+    """Given a login Event, return where it came from for the memory of
+    logins: its address (or host name), "console" for a login at the machine
+    itself, or None when its line does not say (cockpit, vsftpd, xrdp...)."""
+    if event.ip:
+        return event.ip
+    return "console" if event.program in CONSOLE_PROGRAMS else None
+
+
+def origins_of(where, fingerprint, place):
+    """Given where a login came from (see login_where()), its key's
     fingerprint (or None) and its Place (or None), return its origins: where
-    it came from, first, then its AS and its key when known."""
-    network = network_of(ip) if ip else None
-    origins = [f"net:{network}" if network else f"host:{ip.lower()}" if ip else "local"]
+    it came from, first, then its AS and its key when known.  A login from
+    nowhere that its line says has no origin of where, and so is never
+    familiar."""
+    origins = []
+    if where == "console":
+        origins.append("local")
+    elif where:
+        network = network_of(where)
+        origins.append(f"net:{network}" if network else f"host:{where.lower()}")
     if place and place.asn:
         origins.append(f"as:{place.asn}")
     if fingerprint:
@@ -2910,7 +2934,7 @@ def login_is_new(memory, host, event, place):
     if memory is None:
         return True
     user = event.user or "?"
-    origins = origins_of(event.ip, event.fingerprint, place)
+    origins = origins_of(login_where(event), event.fingerprint, place)
     return judge(memory.get(host, {}).get(user), user, origins, 0).new is not None
 
 
@@ -2934,7 +2958,9 @@ def origin_text(origin, place):
     "198.51.100.0/24 (CN · AS4134 Chinanet)", "a terminal"."""
     if origin == "local":
         return "a terminal"
-    what = origin.partition(":")[2]
+    kind, _, what = origin.partition(":")
+    if kind == "as":
+        return f"the network of AS{what}"
     return f"{what} ({place})" if place else what
 
 
@@ -3029,17 +3055,17 @@ def know(summaries, memory, places, now):
     for host, summary in summaries.items():
         if memory is not None:
             for event, _ in summary.logins.values():
-                origins = origins_of(event.ip, event.fingerprint, places.get(event.ip))
+                origins = origins_of(login_where(event), event.fingerprint, places.get(event.ip))
                 known = memory.get(host, {}).get(event.user or "?")
                 stamp = unix_time(event.time) or now
                 verdicts[host, login_key(event)] = judge(known, event.user or "?", origins, stamp)
-        for (user, ip, fingerprint), (first, last, count) in summary.sightings.items():
-            place = places.get(ip)
+        for (user, where, fingerprint), (first, last, count) in summary.sightings.items():
+            place = places.get(where)
             remember(
                 remembered,
                 host,
                 user,
-                origins_of(ip, fingerprint, place),
+                origins_of(where, fingerprint, place),
                 unix_time(first) or now,
                 unix_time(last) or now,
                 count,
@@ -3053,7 +3079,7 @@ def addresses_to_place(summaries):
     messages and the memory want: every login's, the top failures'."""
     wanted = set()
     for summary in summaries.values():
-        wanted.update(ip for _, ip, _ in summary.sightings if ip)
+        wanted.update(where for _, where, _ in summary.sightings if where and where != "console")
         wanted.update(ip for ip, _ in summary.failure_ips.most_common(TOP_COUNT))
     return wanted
 
@@ -3224,13 +3250,16 @@ class HostSummary:
             self.counts[event.kind] += count
 
     def sight(self, event):
-        """Given a login Event, note it for the memory of logins."""
-        key = (event.user or "?", event.ip, event.fingerprint)
-        sighting = self.sightings.get(key)
+        """Given a login Event, note it for the memory of logins; past
+        KEPT_LOGINS, the least recently seen is forgotten."""
+        key = (event.user or "?", login_where(event), event.fingerprint)
+        sighting = self.sightings.pop(key, None)
         if sighting is None:
-            if len(self.sightings) < KEPT_LOGINS:
-                self.sightings[key] = [event.time, event.time, event.count]
+            self.sightings[key] = [event.time, event.time, event.count]
+            if len(self.sightings) > KEPT_LOGINS:
+                del self.sightings[next(iter(self.sightings))]
             return
+        self.sightings[key] = sighting  # the most recent last
         if event.time and (sighting[0] is None or event.time < sighting[0]):
             sighting[0] = event.time
         if event.time and (sighting[1] is None or event.time > sighting[1]):
@@ -3824,20 +3853,26 @@ def open_regular(path):
     return os.fdopen(descriptor, "rb")
 
 
-def rotated_candidates(path):
+def rotated_candidates(path, rotated_only=False):
     """Given the log path, yield the files its old content may have been
-    rotated to: every sibling named after it (logrotate's "auth.log.1" and
+    rotated to: every sibling named after it, or with rotated_only only those
+    named as rotation names them (logrotate's "auth.log.1" and
     "auth.log.2.gz", dateext's "secure-20261126", savelog's "auth.log.0"),
     the most recently written first.
     """
     folder, name = os.path.split(path)
+    rotated = re.compile(re.escape(name) + r"(?:\.\d{1,4}|-\d{8}(?:\d{2})?)(?:\.gz)?")
     siblings = []
     for entry in os.listdir(folder or "."):
-        if entry.startswith((name + ".", name + "-")):
+        if rotated.fullmatch(entry) if rotated_only else entry.startswith((name + ".", name + "-")):
             with contextlib.suppress(OSError):  # a dangling link, or gone meanwhile
                 siblings.append((os.stat(os.path.join(folder, entry)).st_mtime, entry))
     for _, entry in sorted(siblings, reverse=True):
         yield os.path.join(folder, entry)
+
+
+# what reading a rotated log may raise: a damaged gzip file raises any of them
+UNREADABLE = (OSError, EOFError, zlib.error)
 
 
 def find_rotated(path, inode, fingerprint):
@@ -3853,7 +3888,7 @@ def find_rotated(path, inode, fingerprint):
                 with open_log(candidate) as file:
                     if fingerprint_of(file) == fingerprint:
                         return candidate, index == 0
-        except (OSError, EOFError):  # gzip's BadGzipFile is an OSError
+        except UNREADABLE:
             continue  # unreadable or not ours: not the one
     return None, False
 
@@ -3978,15 +4013,24 @@ class FileSource(Source):
             return (inode, current.tell(), fingerprint)
 
     def history(self, now):
+        # only what a run has read: a line past the stored position has
+        # not been judged yet, and learning it would make it familiar
+        stored = None if self.from_start else self.stored_position()
         with open_readable(self.path):  # the log itself must be there
             pass
-        for path in [*reversed(list(rotated_candidates(self.path))), self.path]:
+        for path in [*reversed(list(rotated_candidates(self.path, rotated_only=True))), self.path]:
             try:
                 with open_log(path) as file:
-                    for line in read_lines(file, keep_partial=True):
+                    end = None
+                    if stored and os.fstat(file.fileno()).st_ino == stored[0]:
+                        end = stored[1]
+                    for line in read_lines(file, keep_partial=end is None, end=end):
                         yield parse_line(line, now)
-            except (OSError, EOFError) as error:  # gzip's BadGzipFile is an OSError
+            except UNREADABLE as error:
                 report.warning("cannot read %s, left out: %s", path, one_line(error))
+                continue
+            if end is not None:
+                return  # the files after it are not read yet
 
     def stored_position(self):
         """Return the stored position, or one at the start of the log (with a
@@ -4023,10 +4067,16 @@ class FileSource(Source):
             )
         if old is not None:
             report.info("reading the rest of %s, rotated from %s", old, self.path)
-            with open_log(old) as file:
-                file.seek(offset)
-                for line in read_lines(file, keep_partial=True):
-                    yield parse_line(line, now)
+            try:
+                with open_log(old) as file:
+                    file.seek(offset)
+                    for line in read_lines(file, keep_partial=True):
+                        yield parse_line(line, now)
+            except UNREADABLE as error:
+                self.notice(
+                    f"cannot read the rest of {old} ({one_line(error)}):"
+                    " lines written before the rotation may be missing"
+                )
         return 0
 
     def position_text(self, position):
@@ -4117,7 +4167,10 @@ class JournalSource(Source):
             return f"journal files in {self.journal_dir}"
         return "the systemd journal"
 
-    def read(self, now):
+    def read(self, now, until=None):
+        """Given the current local time (and, for history(), a stored
+        position: then only the entries it says were handled), yield the new
+        entries' Records; return the position reached."""
         try:
             reader = open_journal(self.journal_dir)
         except SourceError as error:
@@ -4161,14 +4214,19 @@ class JournalSource(Source):
                 break  # written while this run reads: a flood is not chased
             if number <= seen.get(sequence, (-1, 0))[0]:
                 continue  # handled by an earlier run
+            if until and not handled(until, sequence, number, reader._get_realtime()):
+                continue
             realtime = note_entry(reader, seen, entry_cursor)
             cursor, newest = entry_cursor, max(newest, realtime)
             yield journal_record(reader, realtime)
         return journal_position(cursor, newest, seen)
 
     def history(self, now):
+        # only what a run has handled: an entry past the stored position has
+        # not been judged yet, and learning it would make it familiar
+        stored = None if self.from_start else self.stored_position(now)
         self.from_start = True
-        yield from self.read(now)
+        yield from self.read(now, stored)
 
     def stored_position(self, now):
         """Given the current local time, return the stored position (None if
@@ -4194,6 +4252,14 @@ class JournalSource(Source):
 def microseconds(moment):
     """Given an aware datetime, return it in µs since the epoch, as the journal counts."""
     return int(moment.timestamp() * 1_000_000)
+
+
+def handled(position, sequence, number, realtime):
+    """Given a stored journal position and an entry's sequence, number in it
+    and time, return whether a run has handled the entry."""
+    if realtime < position["realtime"] - JOURNAL_LOOKBACK:
+        return True  # before the window that the position keeps by number
+    return number <= position["seen"].get(sequence, (-1, 0))[0]
 
 
 def microseconds_of_file(path):
@@ -4384,17 +4450,28 @@ def locator(geoip):
             return None
         city = lookup(readers, geoip.city_db, ip)
         system = lookup(readers, geoip.asn_db, ip)
-        country = city.get("country") or city.get("registered_country") or {}
         asn = system.get("autonomous_system_number")
-        as_org = system.get("autonomous_system_organization")
         return Place(
-            country=country.get("iso_code") if isinstance(country, dict) else None,
-            city=((city.get("city") or {}).get("names") or {}).get("en"),
-            asn=asn if isinstance(asn, int) else None,
-            as_org=as_org if isinstance(as_org, str) else None,
+            country=text_at(city, "country", "iso_code")
+            or text_at(city, "registered_country", "iso_code"),
+            city=text_at(city, "city", "names", "en"),
+            asn=asn if type(asn) is int and asn > 0 else None,
+            as_org=text_at(system, "autonomous_system_organization"),
         )
 
     return place_of
+
+
+MAX_PLACE_NAME = 60  # a name a database holds, shortened: it goes into titles
+
+
+def text_at(record, *keys):
+    """Given what a GeoIP database holds of an address and the keys of a
+    name in it, return the name if it is text there, shortened, else None:
+    a database of another layout leaves a place out, never the alarm."""
+    for key in keys:
+        record = record.get(key) if isinstance(record, dict) else None
+    return shorten(record, MAX_PLACE_NAME) if isinstance(record, str) and record else None
 
 
 def lookup(readers, path, ip):
@@ -4612,10 +4689,13 @@ def read_memory(state_dir, move_damaged=True):
         return None, [notice] if notice else []
 
 
+LAST_TIME = 2**33  # Unix time in the year 2242: a later time in the memory is damage
+
+
 def checked_memory(stored):
     """Given the memory of logins as logins.json holds it, return it; raise
     ValueError or TypeError if it is not what authwatch writes."""
-    if stored["version"] != 1:
+    if type(stored["version"]) is not int or stored["version"] != 1:
         raise ValueError
     memory = {}
     for host, users in stored["hosts"].items():
@@ -4623,6 +4703,8 @@ def checked_memory(stored):
             for origin, (first, last, count, place) in known.items():
                 if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
                     raise TypeError
+                if not (0 <= first <= last < LAST_TIME and count > 0 and ":" in origin + ":"):
+                    raise ValueError
                 memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
                     first,
                     last,
@@ -5273,12 +5355,19 @@ def learn_from(config, summaries, now, move_damaged):
     places = places_of(config.geoip, summaries)
     if not any(summary.sightings for summary in summaries.values()):
         return Knowledge({}, places), None, []
-    memory, notices = read_memory(config.state_dir, move_damaged)
-    if memory is None:
+    try:
+        memory, notices = read_memory(config.state_dir, move_damaged)
+    except StateError as error:  # the alarm goes all the same, every login new
+        report.warning("%s: every login counts as new, and none is remembered", error)
+        knowledge, _ = know(summaries, None, places, int(now.timestamp()))
+        return knowledge, None, [f"{error}: every login counts as new"]
+    if memory is None and any(summary.logins for summary in summaries.values()):
         report.info("%s", NO_MEMORY)
         notices.append(NO_MEMORY)
-    knowledge, remembered = know(summaries, memory, places, int(now.timestamp()))
-    return knowledge, bounded_memory(remembered, now.timestamp(), config.forget_after), notices
+    now = int(now.timestamp())
+    memory = bounded_memory(memory, now, config.forget_after) if memory else memory
+    knowledge, remembered = know(summaries, memory, places, now)
+    return knowledge, bounded_memory(remembered, now, config.forget_after), notices
 
 
 def learn(config, runtime):
@@ -5287,7 +5376,7 @@ def learn(config, runtime):
     memory of logins, and print one line that sums it up; send nothing and
     store no position.  Return ExitStatus.OK.
     """
-    source = open_source(config, from_start=True)
+    source = open_source(config, from_start=False)  # up to the stored position, if any
     report.info("learning from %s and what is still there of its past", source.describe())
     events = events_of(source.history(runtime.now), config.ignore, config.default_ignore)
     summaries = summarise(events, runtime.host)
@@ -5301,6 +5390,7 @@ def learn(config, runtime):
         memory, _ = read_memory(config.state_dir)
         merged = bounded_memory(merge_memories(memory or {}, learned), now, config.forget_after)
         write_memory(config.state_dir, merged)
+    learned = bounded_memory(learned, now, config.forget_after)
     runtime.stdout.write(learned_line(learned, runtime.now) + "\n")
     return ExitStatus.OK
 

@@ -169,7 +169,7 @@ def test_with_an_asn_database_another_network_of_a_usual_as_is_familiar(
     assert cron_run(config, learned).status == 0
     [message] = sent_forms(pushover)
     assert message["priority"] == "0"
-    assert message["message"].startswith("As usual: bob from 64500 (AS64500 Example Net)")
+    assert message["message"].startswith("As usual: bob from the network of AS64500, 1 login since")
 
 
 def test_a_user_never_seen_is_new(tmp_path, learned, config_file, pushover):
@@ -316,6 +316,12 @@ DAMAGED = {
     "a list": "[]",
     "a time as text": '{"version": 1, "hosts": {"web1": {"alice": {"local": ["1", 2, 3, ""]}}}}',
     "too few fields": '{"version": 1, "hosts": {"web1": {"alice": {"local": [1, 2]}}}}',
+    "a version of true": '{"version": true, "hosts": {}}',
+    "a time past any clock": '{"version": 1, "hosts": {"web1": {"alice": {"local":'
+    ' [100000000000000000000, 1795773600, 1, ""]}}}}',
+    "a time before 1970": '{"version": 1, "hosts": {"web1": {"alice": {"local":'
+    ' [-99999999999999, 1795773600, 1, ""]}}}}',
+    "no logins": '{"version": 1, "hosts": {"web1": {"alice": {"local": [1, 2, 0, ""]}}}}',
 }
 
 
@@ -451,3 +457,162 @@ def test_learn_goes_alone(tmp_path, auth_log, config_file):
     assert result.stderr == (
         "authwatch: error: --learn goes alone: it reads everything and sends nothing\n"
     )
+
+
+def test_learn_leaves_what_no_run_has_judged_yet(tmp_path, learned, config_file, pushover):
+    config = config_file()
+    cron_run(config, learned)  # the position: the end of auth.log
+    append(learned, accepted("alice", "198.18.7.7", "password", 1200))
+    rotate(tmp_path, learned, "  create\n  delaycompress\n  compress")
+    append(learned, accepted("alice", "198.18.8.8", "password", 1201, "11:59:00"))
+    assert cron_run(config, learned, "--learn").status == 0
+    assert set(memory(tmp_path)["hosts"]["web1"]["alice"]) == {"net:198.51.100.0/24"}
+    assert cron_run(config, learned).status == 0
+    titles = [form["title"] for form in sent_forms(pushover)]
+    assert titles == [
+        "web1: NEW origin: SSH login alice from 198.18.7.7",
+        "web1: NEW origin: SSH login alice from 198.18.8.8",
+    ]
+
+
+@pytest.mark.skipif(not os.access(JOURNAL_REMOTE, os.X_OK), reason="needs systemd-journal-remote")
+def test_learn_leaves_the_journal_entries_no_run_has_handled(tmp_path, config_file):
+    pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
+    folder = tmp_path / "journal"
+
+    def login(n, ip):
+        return export_entry(
+            {
+                "__REALTIME_TIMESTAMP": 1795777200000000 + n * 1_000_000,
+                "_HOSTNAME": "web1",
+                "SYSLOG_FACILITY": "10",
+                "SYSLOG_IDENTIFIER": "sshd",
+                "_PID": str(5000 + n),
+                "MESSAGE": f"Accepted password for alice from {ip} port 5000 ssh2",
+            }
+        )
+
+    write_journal(folder, login(0, "198.51.100.7"))
+    where = ["--journal-dir", str(folder), "--state-dir", str(tmp_path / "state")]
+    config = config_file()
+    assert run_main("--config", config, *where, "--dry-run").status == 0
+    assert run_main("--config", config, *where).status == 0  # stores the position
+    write_journal(folder, login(1, "198.18.7.7"))  # not handled yet
+    assert run_main("--config", config, *where, "--learn").status == 0
+    assert set(memory(tmp_path)["hosts"]["web1"]["alice"]) == {"net:198.51.100.0/24"}
+
+
+def test_a_login_whose_line_names_no_place_is_never_familiar(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    opened = "pam_unix({}:session): session opened for user alice(uid=1000) by (uid=0)"
+    append(
+        auth_log,
+        f"Nov 27 11:58:00 web1 login[77]: {opened.format('login')}",
+        f"Nov 27 11:58:01 web1 cockpit-session[78]: {opened.format('cockpit')}",
+    )
+    cron_run(config, auth_log)
+    append(
+        auth_log,
+        f"Nov 27 11:59:00 web1 login[79]: {opened.format('login')}",
+        f"Nov 27 11:59:01 web1 cockpit-session[80]: {opened.format('cockpit')}",
+    )
+    cron_run(config, auth_log)
+    last_two = {(form["title"], form["priority"]) for form in sent_forms(pushover)[-2:]}
+    assert last_two == {
+        ("web1: login alice on the console", "0"),  # login, at the machine
+        ("web1: NEW origin: login alice on the console", "1"),  # cockpit, from anywhere
+    }
+
+
+def test_clients_behind_translators_are_grouped_by_their_own_networks():
+    assert authwatch.network_of("64:ff9b::c000:201") == "192.0.2.0/24"  # NAT64
+    assert authwatch.network_of("64:ff9b::606:606") == "6.6.6.0/24"
+    assert authwatch.network_of("2001:0:4136:e378:8000:63bf:3fff:fdd2") == "192.0.2.0/24"  # Teredo
+    assert authwatch.network_of("2002:c000:0204::1") == "192.0.2.0/24"  # 6to4
+    assert authwatch.network_of("2001:db8:1:2::3") == "2001:db8:1:2::/64"
+    assert authwatch.network_of("::ffff:198.51.100.9") == "198.51.100.0/24"
+
+
+ODD_RECORDS = {
+    "a city as text": {"city": "Berlin", "country": {"iso_code": "DE"}},
+    "names as text": {"city": {"names": "x"}},
+    "a list": {"city": [1, 2], "country": ["DE"]},
+    "a number for a code": {"country": {"iso_code": 276}},
+}
+
+
+@pytest.mark.parametrize("record", ODD_RECORDS.values(), ids=ODD_RECORDS.keys())
+def test_a_geoip_record_of_another_shape_leaves_the_place_out(
+    tmp_path, auth_log, config_file, pushover, record
+):
+    from mmdb_writer import MMDBWriter
+    from netaddr import IPSet
+
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    writer.insert_network(IPSet(["203.0.113.0/24"]), record)
+    writer.to_db_file(str(tmp_path / "odd.mmdb"))
+    config = config_file(f"[geoip]\ncity_db = {tmp_path / 'odd.mmdb'}\n")
+    cron_run(config, auth_log)
+    append(auth_log, accepted("alice", pid=1300))
+    result = cron_run(config, auth_log)
+    assert (result.status, result.stderr) == (0, "")
+    [message] = sent_forms(pushover)
+    assert message["title"].startswith("web1: SSH login alice from 203.0.113.9")
+    json_run = cron_run(config, auth_log, "--dry-run", "--json", "--from-start")
+    assert json_run.status == 0
+
+
+def test_a_memory_that_cannot_be_set_aside_does_not_stop_the_alarm(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    (tmp_path / "state" / "logins.json").write_text("{")
+    (tmp_path / "state" / "logins.json.damaged").mkdir()
+    (tmp_path / "state" / "logins.json.damaged" / "x").write_text("")
+    append(auth_log, accepted("alice", pid=1400))
+    result = cron_run(config, auth_log)
+    assert result.status == 0
+    assert "every login counts as new" in result.stderr
+    assert sent_forms(pushover)[0]["priority"] == "1"
+
+
+def test_a_damaged_gzip_file_is_left_out_of_learning_and_of_rotation(
+    tmp_path, learned, config_file, pushover
+):
+    broken = tmp_path / "auth.log.3.gz"
+    broken.write_bytes(
+        gzip.compress(b"Nov 10 10:00:00 web1 sshd[1]: x\n" * 1000)[:60] + b"\xff" * 200
+    )
+    os.utime(broken, (NOW.timestamp() - 20 * 86400,) * 2)
+    (tmp_path / "auth.log.bak").write_text(accepted("mallory", "6.6.6.6") + "\n")
+    config = config_file()
+    result = cron_run(config, learned, "--learn")
+    assert result.status == 0
+    assert f"cannot read {broken}, left out:" in result.stderr
+    assert set(memory(tmp_path)["hosts"]["web1"]) == {"alice", "bob"}  # not auth.log.bak's
+    cron_run(config, learned)  # the position
+    append(learned, accepted("alice", "198.51.100.7", "password", 1500))
+    os.rename(learned, tmp_path / "auth.log.0")
+    with gzip.open(tmp_path / "auth.log.0.gz", "wb") as file:
+        file.write(b"")  # an empty newer gzip beside a damaged one
+    (tmp_path / "auth.log.1.gz").write_bytes(b"\x1f\x8b\x08\x00" + b"\xff" * 100)
+    learned.write_text("")
+    result = cron_run(config, learned)
+    assert result.status == 0, result.stderr
+    assert [form["title"] for form in sent_forms(pushover)] == [
+        "web1: SSH login alice from 198.51.100.7"
+    ]
+
+
+def test_without_a_memory_a_known_login_alone_makes_no_note(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file("[allow]\nusers = deploy\nknown_priority = off\n")
+    cron_run(config, auth_log)
+    append(auth_log, accepted("deploy", pid=1600))
+    assert cron_run(config, auth_log).status == 0
+    assert sent_forms(pushover) == []
