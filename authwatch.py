@@ -316,8 +316,9 @@ def is_loopback_host(host):
         return False
 
 
-def read_config_text(path):
-    """Given a config file path (or None), return a ConfigParser holding it.
+def read_config_text(path, text=None):
+    """Given a config file path (or None) and, when it is not in the file
+    (yet), its text, return a ConfigParser holding it.
 
     Raise ConfigError if the file cannot be read or parsed; the message names
     the line but never quotes it, since it may hold a secret.
@@ -327,8 +328,11 @@ def read_config_text(path):
     if path is None:
         return parser
     try:
-        with open(path, encoding="utf-8") as file:
-            parser.read_file(file)
+        if text is not None:
+            parser.read_string(text, source=path)
+        else:
+            with open(path, encoding="utf-8") as file:
+                parser.read_file(file)
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
     except UnicodeDecodeError:
@@ -436,14 +440,15 @@ def pushover_key(reader, environ, key, env_name, needed):
     return value
 
 
-def load_config(path, environ, overrides, need_pushover):
+def load_config(path, environ, overrides, need_pushover, text=None):
     """Given a config file path (or None), the environment, the command-line
-    overrides (a dict of Config field names) and whether Pushover keys are
-    needed, return a validated Config.
+    overrides (a dict of Config field names), whether Pushover keys are
+    needed and, for a config not written yet, its text, return a validated
+    Config.
 
     Raise ConfigError listing every problem found, each with its location.
     """
-    reader = ConfigReader(read_config_text(path), path or "config")
+    reader = ConfigReader(read_config_text(path, text), path or "config")
     reader.check_names(CONFIG_KEYS)
 
     if (
@@ -458,7 +463,7 @@ def load_config(path, environ, overrides, need_pushover):
         )
     token = pushover_key(reader, environ, "token", "AUTHWATCH_PUSHOVER_TOKEN", need_pushover)
     user = pushover_key(reader, environ, "user", "AUTHWATCH_PUSHOVER_USER", need_pushover)
-    if path and reader.text("pushover", "token") and os.stat(path).st_mode & 0o004:
+    if text is None and path and reader.text("pushover", "token") and os.stat(path).st_mode & 0o004:
         report.warning("%s holds the Pushover token and every user may read it: chmod o-r it", path)
 
     api_url = reader.text("pushover", "api_url", DEFAULT_API_URL)
@@ -4506,9 +4511,10 @@ def open_mmdb(path):
 ### State ###################################################################
 
 
-def write_atomically(path, text):
-    """Given a path and its new text, replace the file so that a crash leaves
-    either the old or the new text: temp file, fsync, rename, fsync the folder.
+def write_atomically(path, text, mode=0o600):
+    """Given a path, its new text and its mode, replace the file so that a
+    crash leaves either the old or the new text: temp file, fsync, rename,
+    fsync the folder.
 
     Raise StateError if it cannot be written.
     """
@@ -4518,6 +4524,7 @@ def write_atomically(path, text):
     try:
         handle, temp_path = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
+            os.fchmod(handle, mode)
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(text)
                 file.flush()
@@ -4947,8 +4954,8 @@ def new_http_session():
     from urllib3.util.retry import Retry
 
     class PushoverRetry(Retry):
-        def get_backoff_time(self):
-            return max(FIRST_RETRY_DELAY, super().get_backoff_time())
+        def get_backoff_time(self):  # urllib3 1.26 takes no backoff_max: bounded here
+            return min(max(FIRST_RETRY_DELAY, super().get_backoff_time()), LONGEST_RETRY_DELAY)
 
         def get_retry_after(self, response):
             # honoured, but a run ends in time: no sooner than 5 s, no later than 10 s
@@ -4967,7 +4974,6 @@ def new_http_session():
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=None,  # POST too: a duplicate beats a lost login
         backoff_factor=FIRST_RETRY_DELAY,
-        backoff_max=LONGEST_RETRY_DELAY,
         raise_on_status=False,
     )
     session = requests.Session()
@@ -5245,14 +5251,14 @@ def send_test_notification(config, runtime):
     return ExitStatus.OK
 
 
-def run(options, config, runtime):
-    """Given parsed options, the Config and the Runtime, do one run; return
-    its ExitStatus.
+def run(options, config, runtime, source=None):
+    """Given parsed options, the Config, the Runtime and the source (None:
+    the one the Config names), do one run; return its ExitStatus.
 
     Raise AuthwatchError on any failure; what was read stays safe: either
     unread, or in the outbox.
     """
-    source = open_source(config, options.from_start)
+    source = source or open_source(config, options.from_start)
     report.info("reading %s (source type %s)", source.describe(), config.source_type)
     if options.dry_run:
         return dry_run(options, config, source, runtime)
@@ -5370,13 +5376,14 @@ def learn_from(config, summaries, now, move_damaged):
     return knowledge, bounded_memory(remembered, now, config.forget_after), notices
 
 
-def learn(config, runtime):
-    """Given the Config and the Runtime, read the whole history that is still
-    there (the log and its rotated files, or the whole journal) into the
-    memory of logins, and print one line that sums it up; send nothing and
-    store no position.  Return ExitStatus.OK.
+def learn(config, runtime, source=None):
+    """Given the Config, the Runtime and the source (None: the one the
+    Config names), read the whole history that is still there (the log and
+    its rotated files, or the whole journal) into the memory of logins, and
+    print one line that sums it up; send nothing and store no position.
+    Return ExitStatus.OK.
     """
-    source = open_source(config, from_start=False)  # up to the stored position, if any
+    source = source or open_source(config, from_start=False)  # to the stored position
     report.info("learning from %s and what is still there of its past", source.describe())
     events = events_of(source.history(runtime.now), config.ignore, config.default_ignore)
     summaries = summarise(events, runtime.host)
@@ -5421,6 +5428,411 @@ def dry_run(options, config, source, runtime):
         runtime.stdout.write(format_message(message) + "\n")
     report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
+
+
+### Setting up: authwatch setup #############################################
+#
+# From zero to protected in one command: the Pushover keys checked with a
+# test message, the config written, the source chosen, the schedule
+# installed, the first run and the learning done; a line for each step, and
+# nothing touched that is already as it should be.
+
+SETUP_MARK = "# written by authwatch setup"  # --remove removes what holds it, and nothing else
+SYSTEM_UNIT = """\
+{mark}: checks for new logins, started by authwatch.timer
+[Unit]
+Description=Push new logins and login attempts to Pushover
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+ExecStart={command}
+# A user of its own is enough: the journal is readable by the groups
+# systemd-journal and adm, auth.log by adm.
+DynamicUser=yes
+SupplementaryGroups=systemd-journal adm
+# State in /var/lib/authwatch, kept across runs.
+StateDirectory=authwatch
+Environment=XDG_STATE_HOME=/var/lib
+# The config holds secrets and stays root's (mode 0600): systemd hands the
+# service a private copy.
+LoadCredential=authwatch.ini:{config}
+Environment=AUTHWATCH_CONFIG=%d/authwatch.ini
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+NoNewPrivileges=yes
+"""
+USER_UNIT = """\
+{mark}: checks for new logins, started by authwatch.timer
+[Unit]
+Description=Push new logins and login attempts to Pushover
+
+[Service]
+Type=oneshot
+ExecStart={command}
+"""
+TIMER_UNIT = """\
+{mark}: starts authwatch.service every five minutes
+[Unit]
+Description=Check for new logins every five minutes
+
+[Timer]
+OnCalendar=*:0/5
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+"""
+CRON_LINE = "*/5 * * * * {user}{command} {mark}\n"
+EXAMPLE_CONFIGS = (  # where config.example.ini is: beside the module, or installed
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "config.example.ini"),
+    os.path.join(sys.prefix, "share", "doc", "authwatch", "config.example.ini"),
+    "/usr/share/doc/authwatch/config.example.ini",
+)
+
+
+class SetupPaths(NamedTuple):
+    """Where setup writes: the system's files (as root, or under --root) or
+    one user's; each path as the system sees it, without the root."""
+
+    root: str  # "/" or --root
+    system: bool
+    config: str
+    state_dir: str
+    units: str  # the folder of systemd units
+    cron: str | None  # the cron file; None: the user's crontab
+
+    def inside(self, path):
+        """Given a path as the system sees it, return it under the root."""
+        return os.path.join(self.root, path.lstrip("/"))
+
+
+def setup_paths(options, environ):
+    """Given the setup options and the environment, return the SetupPaths:
+    the system's with --root or as root, else the user's."""
+    root = os.path.abspath(options.root) if options.root else "/"
+    if options.root or os.geteuid() == 0:
+        return SetupPaths(
+            root,
+            True,
+            CONFIG_PATHS[-1],
+            "/var/lib/authwatch",
+            "/etc/systemd/system",
+            "/etc/cron.d/authwatch",
+        )
+    return SetupPaths(
+        root,
+        False,
+        expand_home(CONFIG_PATHS[0], environ),
+        default_state_dir(environ),
+        expand_home("~/.config/systemd/user", environ),
+        None,
+    )
+
+
+def this_command():
+    """Return the command that runs this authwatch, as the schedule will:
+    the installed script, else this Python with this module."""
+    script = os.path.abspath(sys.argv[0])
+    if os.path.basename(script) == "authwatch" and os.access(script, os.X_OK):
+        return script
+    return f"{sys.executable} {os.path.abspath(__file__)}"
+
+
+def example_config():
+    """Return the text of config.example.ini, or of a minimal config when it
+    is not installed."""
+    for path in EXAMPLE_CONFIGS:
+        with contextlib.suppress(OSError), open(path, encoding="utf-8") as file:
+            return file.read()
+    return "[pushover]\ntoken =\nuser =\n"
+
+
+def config_with(text, settings):
+    """Given a config's text and {key: value} for [pushover], return the text
+    with each key set there (a commented or empty key replaced, else added
+    after the section's header), every other line kept."""
+    lines = text.splitlines()
+    header = next((n for n, line in enumerate(lines) if line.strip() == "[pushover]"), None)
+    if header is None:
+        lines[:0], header = ["[pushover]", ""], 0
+    end = next(
+        (n for n in range(header + 1, len(lines)) if lines[n].lstrip().startswith("[")),
+        len(lines),
+    )
+    for key, value in settings.items():
+        line = f"{key} = {value}"
+        pattern = re.compile(rf"#?\s*{key}\s*=.*")
+        at = next((n for n in range(header + 1, end) if pattern.fullmatch(lines[n])), None)
+        if at is None:
+            lines.insert(header + 1, line)
+            end += 1
+        else:
+            lines[at] = line
+    return "\n".join(lines) + "\n"
+
+
+def setup_keys(options, environ, stored, stdin, stdout):
+    """Given the setup options, the environment, the config stored (a
+    ConfigParser) and the streams, return (token, user): from the options,
+    the environment or the stored config, else asked for at a terminal.
+
+    Raise UsageError if they cannot be had, ConfigError if they are no keys,
+    or differ from the stored ones without --force.
+    """
+    given = {
+        "token": options.token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
+        "user": options.pushover_user or environ.get("AUTHWATCH_PUSHOVER_USER"),
+    }
+    keys = {}
+    for key, value in given.items():
+        old = stored.get("pushover", key, fallback="") or None
+        if value and old and value != old and not options.force:
+            raise ConfigError(f"the config holds another Pushover {key}: --force replaces it")
+        if not value and not old and not options.yes and stdin.isatty():
+            stdout.write(f"Pushover {'application token' if key == 'token' else 'user key'}: ")
+            stdout.flush()
+            value = stdin.readline().strip()
+        keys[key] = value or old
+        if not keys[key]:
+            raise UsageError(
+                "give the Pushover keys: --token and --user, or AUTHWATCH_PUSHOVER_TOKEN"
+                " and AUTHWATCH_PUSHOVER_USER"
+            )
+        if not PUSHOVER_KEY.fullmatch(keys[key]):
+            raise ConfigError(f"the Pushover {key} must be 30 letters and digits")
+    return keys["token"], keys["user"]
+
+
+def write_if_changed(path, text, mode):
+    """Given a path, its text and its mode, write it (atomically, creating
+    its folder) unless it holds that already; return whether it changed."""
+    with contextlib.suppress(OSError), open(path, encoding="utf-8") as file:
+        if file.read() == text and stat.S_IMODE(os.stat(path).st_mode) == mode:
+            return False
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+    except OSError as error:
+        raise StateError(f"cannot create {os.path.dirname(path)}: {error.strerror}") from None
+    write_atomically(path, text, mode)
+    return True
+
+
+def system_command(*command, text=None):
+    """Given a command (systemctl, crontab) and the text for its input (or
+    None), run it; return its output.  Raise StateError saying what failed."""
+    import subprocess
+
+    try:
+        done = subprocess.run(command, input=text, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise StateError(f"cannot run {command[0]}: {error.strerror}") from None
+    if done.returncode:
+        raise StateError(f"{' '.join(command)} failed: {one_line(done.stderr) or done.returncode}")
+    return done.stdout
+
+
+def chosen_schedule(options, paths, environ):
+    """Given the setup options and paths and the environment, return what
+    --schedule says, else the schedule setup installed before, else "timer"
+    where systemd runs (for a user: with a session of theirs), else "cron"."""
+    if options.schedule:
+        return options.schedule
+    if written_by_setup(paths.inside(os.path.join(paths.units, "authwatch.timer"))):
+        return "timer"
+    if paths.cron and written_by_setup(paths.inside(paths.cron)):
+        return "cron"
+    running = os.path.isdir(paths.inside("/run/systemd/system"))
+    return "timer" if running and (paths.system or environ.get("XDG_RUNTIME_DIR")) else "cron"
+
+
+def install_schedule(kind, paths, command):
+    """Given the kind of schedule, the SetupPaths and the command to run,
+    install it; return the lines that say what changed (none: it was)."""
+    said = []
+    if kind == "timer":
+        template = SYSTEM_UNIT if paths.system else USER_UNIT
+        units = {
+            "authwatch.service": template.format(
+                mark=SETUP_MARK, command=command, config=paths.config
+            ),
+            "authwatch.timer": TIMER_UNIT.format(mark=SETUP_MARK),
+        }
+        for name, text in units.items():
+            path = paths.inside(os.path.join(paths.units, name))
+            if write_if_changed(path, text, 0o644):
+                said.append(f"schedule: wrote {path}")
+        wants = paths.inside(os.path.join(paths.units, "timers.target.wants", "authwatch.timer"))
+        if paths.root != "/":  # as systemctl --root enable does
+            if not os.path.lexists(wants):
+                os.makedirs(os.path.dirname(wants), exist_ok=True)
+                os.symlink("../authwatch.timer", wants)
+                said.append(f"schedule: enabled authwatch.timer ({wants})")
+        elif said or not os.path.lexists(wants):
+            scope = () if paths.system else ("--user",)
+            system_command("systemctl", *scope, "daemon-reload")
+            system_command("systemctl", *scope, "enable", "--now", "authwatch.timer")
+            said.append("schedule: enabled and started authwatch.timer")
+    elif paths.cron:
+        line = CRON_LINE.format(user="root ", command=command, mark=SETUP_MARK)
+        path = paths.inside(paths.cron)
+        if write_if_changed(path, line, 0o644):
+            said.append(f"schedule: wrote {path}")
+    else:
+        crontab = user_crontab()
+        line = CRON_LINE.format(user="", command=command, mark=SETUP_MARK)
+        if line not in crontab:
+            kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
+            system_command("crontab", "-", text=kept + line)
+            said.append("schedule: added a line to your crontab")
+    return said
+
+
+def user_crontab():
+    """Return the lines of the user's crontab (none if there is none)."""
+    import subprocess
+
+    done = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
+
+
+def remove_schedule(paths, purge):
+    """Given the SetupPaths and whether to purge, remove what setup wrote
+    (the config and the state too with purge); return what was removed."""
+    said = []
+    wants = paths.inside(os.path.join(paths.units, "timers.target.wants", "authwatch.timer"))
+    timer = paths.inside(os.path.join(paths.units, "authwatch.timer"))
+    if paths.root == "/" and written_by_setup(timer):
+        scope = () if paths.system else ("--user",)
+        system_command("systemctl", *scope, "disable", "--now", "authwatch.timer")
+    if os.path.islink(wants):
+        os.unlink(wants)
+        said.append(f"removed {wants}")
+    candidates = [
+        paths.inside(os.path.join(paths.units, name))
+        for name in ("authwatch.service", "authwatch.timer")
+    ]
+    if paths.cron:
+        candidates.append(paths.inside(paths.cron))
+    for path in candidates:
+        if written_by_setup(path):
+            os.unlink(path)
+            said.append(f"removed {path}")
+    if not paths.cron:
+        crontab = user_crontab()
+        if any(SETUP_MARK in line for line in crontab):
+            kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
+            system_command("crontab", "-", text=kept)
+            said.append("removed the line from your crontab")
+    if purge:
+        import shutil
+
+        config = paths.inside(paths.config)
+        if os.path.exists(config):
+            os.unlink(config)
+            said.append(f"removed {config}")
+        state = paths.inside(paths.state_dir)
+        if os.path.isdir(state):
+            shutil.rmtree(state)
+            said.append(f"removed {state}")
+    return said
+
+
+def written_by_setup(path):
+    """Given a path, return whether it is a file that setup wrote."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return SETUP_MARK in file.read(4096)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def setup(options, environ, stdin, runtime):
+    """Given the setup options, the environment, the input stream and the
+    Runtime, set authwatch up (or, with --remove, undo it) and say each step
+    in a line; return ExitStatus.OK.
+
+    Raise ConfigError if Pushover refuses the keys (nothing is written
+    then), DeliveryError if it cannot be reached, SourceError if the source
+    cannot be read, StateError if a file cannot be written.
+    """
+    say = runtime.stdout.write
+    paths = setup_paths(options, environ)
+    if options.remove or options.purge:
+        for line in remove_schedule(paths, options.purge) or ["nothing to remove"]:
+            say(line + "\n")
+        return ExitStatus.OK
+    config_path = paths.inside(paths.config)
+    try:
+        with open(config_path, encoding="utf-8") as file:
+            old_text = file.read()
+    except FileNotFoundError:
+        old_text = None
+    except OSError as error:
+        raise ConfigError(f"cannot read {config_path}: {error.strerror}") from None
+    stored = read_config_text(config_path, old_text or "")
+    token, user = setup_keys(options, environ, stored, stdin, runtime.stdout)
+    settings = {"token": token, "user": user}
+    if options.api_url:
+        settings["api_url"] = options.api_url
+    text = config_with(old_text or example_config(), settings)
+    state = paths.inside(paths.state_dir)
+    config = load_config(config_path, {}, {"state_dir": state}, True, text)
+    new_source, described = setup_source(config, paths, state)
+    if text != old_text or options.force:  # keys that Pushover has not taken yet
+        answer = send_message(
+            runtime.session_factory(), config, test_message(runtime.host), None, runtime.now
+        )
+        say(f"Pushover accepted the test message (request {answer.get('request', '?')})\n")
+    say(f"source: {described}\n")
+    changed = write_if_changed(config_path, text, 0o600)
+    if changed:
+        say(f"config: wrote {config_path} (mode 0600)\n")
+    for line in install_schedule(chosen_schedule(options, paths, environ), paths, this_command()):
+        say(line + "\n")
+        changed = True
+    # the first run marks the end of the log; then the past is learned
+    if not os.path.exists(new_source().position_path):
+        run(argparse.Namespace(dry_run=False, from_start=False), config, runtime, new_source())
+        say("first run: done, from the end of the log on\n")
+        changed = True
+    if not os.path.exists(os.path.join(state, LOGINS)):
+        learn(config, runtime, new_source())
+        changed = True
+    if changed:
+        say("undo: authwatch setup --remove (with --purge, the config and state too)\n")
+    else:
+        say("nothing changed: authwatch is set up\n")
+    return ExitStatus.OK
+
+
+def setup_source(config, paths, state_dir):
+    """Given the Config, the SetupPaths and the state directory (under the
+    root), return (a function that returns a new source to read, as a run
+    will find it under the root, its position named as the system names it;
+    what it is, for people).
+
+    Raise SourceError if there is none, or the journal is needed and
+    systemd-python is missing.
+    """
+    logs = [path for path in (config.log_path, *DEFAULT_LOG_PATHS) if path]
+    log = next((path for path in logs if os.path.exists(paths.inside(path))), None)
+    if config.source_type == "journald" or (config.source_type == "auto" and not log):
+        from importlib.util import find_spec
+
+        if find_spec("systemd") is None:
+            raise SourceError(
+                f"this machine keeps its logins in the journal: {INSTALL_SYSTEMD_PYTHON}"
+            )
+        folder = paths.inside("/var/log/journal") if paths.root != "/" else None
+        position = journal_position_path(state_dir, None)
+        return lambda: JournalSource(folder, position, False), "the systemd journal"
+    if log is None:
+        raise SourceError(f"no {' or '.join(logs)} to read")
+    position = file_position_path(state_dir, log)
+    return lambda: FileSource(paths.inside(log), position, False), log
 
 
 ### Command line ############################################################
@@ -5490,6 +5902,35 @@ def build_parser():
     loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
     loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
+    parser.set_defaults(command="run")
+    return parser
+
+
+def build_setup_parser():
+    """Return the parser of authwatch setup's command line."""
+    parser = ArgumentParser(
+        prog="authwatch setup",
+        description="Set authwatch up: check the Pushover keys with a test message, write the"
+        " config, install the schedule (a systemd timer, or cron), do the first run and learn"
+        " the usual logins.  Run again, it changes only what is not as it should be.",
+        epilog=EPILOG,
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--token", help="the Pushover application token")
+    parser.add_argument("--user", dest="pushover_user", metavar="KEY", help="the Pushover user key")
+    parser.add_argument("-y", "--yes", action="store_true", help="ask nothing")
+    parser.add_argument("--force", action="store_true", help="replace keys the config holds")
+    parser.add_argument("--schedule", choices=("cron", "timer"), help="default: timer with systemd")
+    parser.add_argument("--root", metavar="DIR", help="do all of it under DIR instead of /")
+    parser.add_argument("--api-url", metavar="URL", help="where messages go (a Pushover gateway)")
+    parser.add_argument("--remove", action="store_true", help="remove the schedule")
+    parser.add_argument(
+        "--purge", action="store_true", help="remove the schedule, the config and the state"
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="store_true", help="say what happens")
+    loudness.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    parser.set_defaults(command="setup")
     return parser
 
 
@@ -5512,12 +5953,15 @@ def main(
     clock=None,
     host=None,
     session_factory=None,
+    stdin=None,
 ):
     """Given command-line arguments (default sys.argv[1:]) and, for tests, the
     streams, environment, a clock returning the current local time, this
-    machine's name and an HTTP session factory, run authwatch; return the
-    exit code.
+    machine's name, an HTTP session factory and the input stream (for
+    setup's questions), run authwatch; return the exit code.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     environ = os.environ if environ is None else environ
@@ -5526,7 +5970,10 @@ def main(
     try:
         try:
             with contextlib.redirect_stdout(stdout):
-                options = build_parser().parse_args(argv)
+                if argv[:1] == ["setup"]:
+                    options = build_setup_parser().parse_args(argv[1:])
+                else:
+                    options = build_parser().parse_args(argv)
         except SystemExit as stop:  # --help and --version
             return stop.code
         report.level = (
@@ -5536,6 +5983,11 @@ def main(
             if options.quiet
             else report.level
         )
+        runtime = Runtime(
+            stdout, clock(), host or os.uname().nodename, session_factory or new_http_session
+        )
+        if options.command == "setup":
+            return setup(options, environ, stdin, runtime)
         if options.json and not options.dry_run:
             raise UsageError("--json goes with --dry-run (see --help)")
         if options.test_notification and options.dry_run:
@@ -5549,9 +6001,6 @@ def main(
             environ,
             command_line_overrides(options),
             need_pushover=not (options.dry_run or options.learn),
-        )
-        runtime = Runtime(
-            stdout, clock(), host or os.uname().nodename, session_factory or new_http_session
         )
         if options.test_notification:
             return send_test_notification(config, runtime)

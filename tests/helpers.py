@@ -47,7 +47,7 @@ class Result:
         self.stderr = stderr
 
 
-def run_main(*argv, environ=None, now=NOW):
+def run_main(*argv, environ=None, now=NOW, host=None):
     """Run authwatch.main() with argv; return its Result (exit status and output)."""
     stdout, stderr = io.StringIO(), io.StringIO()
     status = authwatch.main(
@@ -56,6 +56,7 @@ def run_main(*argv, environ=None, now=NOW):
         stderr=stderr,
         environ={} if environ is None else environ,
         clock=lambda: now,
+        host=host,
     )
     return Result(status, stdout.getvalue(), stderr.getvalue())
 
