@@ -4549,7 +4549,11 @@ def prepare_state_dir(path):
     """
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
-        check_owned(path, os.lstat(path))
+        status = os.lstat(path)
+        if stat.S_ISLNK(status.st_mode) and status.st_uid == 0:
+            # root's link, as systemd's StateDirectory= makes for a DynamicUser
+            status = os.stat(path)
+        check_owned(path, status)
     except OSError as error:
         raise StateError(f"cannot create state directory {path}: {error.strerror}") from None
     if not os.access(path, os.W_OK | os.X_OK):  # also false on a read-only file system

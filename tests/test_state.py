@@ -5,9 +5,10 @@ authwatch's own."""
 
 import json
 import os
+import shutil
 
 import pytest
-from helpers import LOGIN, append, cron_run, sent_forms
+from helpers import LOGIN, TOKEN, USER_KEY, append, cron_run, run_as_nobody, sent_forms
 
 from authwatch import ExitStatus
 
@@ -113,3 +114,24 @@ def test_a_quota_reset_far_in_the_future_is_damage_not_a_reason_to_be_silent(
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login awtest from 203.0.113.9"
     ]
+
+
+def test_a_state_directory_behind_roots_link_is_its_targets_as_systemd_makes_it(public_tmp):
+    # StateDirectory= with DynamicUser=: /var/lib/authwatch -> private/authwatch
+    private = public_tmp / "private" / "authwatch"
+    private.mkdir(parents=True, mode=0o700)
+    shutil.chown(private, "nobody", "nogroup")
+    link = public_tmp / "authwatch"
+    link.symlink_to(private)
+    log = public_tmp / "auth.log"
+    log.write_text("")
+    log.chmod(0o644)
+    config = public_tmp / "authwatch.ini"
+    config.write_text(
+        f"[pushover]\ntoken = {TOKEN}\nuser = {USER_KEY}\napi_url = http://127.0.0.1:9/1/m\n"
+    )
+    config.chmod(0o600)
+    shutil.chown(config, "nobody", "nogroup")
+    result = run_as_nobody("--config", str(config), "--log", str(log), "--state-dir", str(link))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [path.suffix for path in private.iterdir() if path.name != "lock"] == [".offset"]
