@@ -5509,8 +5509,17 @@ class SetupPaths(NamedTuple):
     cron: str | None  # the cron file; None: the user's crontab
 
     def inside(self, path):
-        """Given a path as the system sees it, return it under the root."""
-        return os.path.join(self.root, path.lstrip("/"))
+        """Given a path as the system sees it, return it under the root.
+
+        Raise StateError if a link in the root leads it out of the root:
+        an image's /etc must not make setup write or remove on this host.
+        """
+        inside = os.path.join(self.root, path.lstrip("/"))
+        if self.root != "/":
+            top = os.path.realpath(self.root)
+            if os.path.commonpath([top, os.path.realpath(inside)]) != top:
+                raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        return inside
 
 
 def setup_paths(options, environ):
@@ -5537,12 +5546,31 @@ def setup_paths(options, environ):
 
 
 def this_command():
-    """Return the command that runs this authwatch, as the schedule will:
-    the installed script, else this Python with this module."""
+    """Return the command that runs this authwatch, as the schedule will (a
+    list of arguments): the installed script, else this Python with this
+    module."""
     script = os.path.abspath(sys.argv[0])
     if os.path.basename(script) == "authwatch" and os.access(script, os.X_OK):
-        return script
-    return f"{sys.executable} {os.path.abspath(__file__)}"
+        return [script]
+    return [sys.executable, os.path.abspath(__file__)]
+
+
+def unit_command(arguments):
+    """Given a command's arguments, return them as a unit's ExecStart= reads
+    them: quoted where needed, "%" doubled (systemd's specifiers)."""
+    quoted = [
+        f'"{argument}"' if any(char in argument for char in " \t\"'\\") else argument
+        for argument in arguments
+    ]
+    return " ".join(quoted).replace("%", "%%")
+
+
+def cron_command(arguments):
+    """Given a command's arguments, return them as a crontab line's command:
+    shell-quoted, "%" escaped (cron's newline)."""
+    import shlex
+
+    return " ".join(shlex.quote(argument) for argument in arguments).replace("%", "\\%")
 
 
 def example_config():
@@ -5554,12 +5582,17 @@ def example_config():
     return "[pushover]\ntoken =\nuser =\n"
 
 
+PUSHOVER_SECTION = re.compile(r"\s*\[pushover\]\s*(?:[;#].*)?")
+
+
 def config_with(text, settings):
     """Given a config's text and {key: value} for [pushover], return the text
-    with each key set there (a commented or empty key replaced, else added
-    after the section's header), every other line kept."""
+    with each key set there (a commented or empty key, written as
+    configparser reads it, replaced; else added after the section's header),
+    every other line kept.  Raise ConfigError for a value of several lines.
+    """
     lines = text.splitlines()
-    header = next((n for n, line in enumerate(lines) if line.strip() == "[pushover]"), None)
+    header = next((n for n, line in enumerate(lines) if PUSHOVER_SECTION.fullmatch(line)), None)
     if header is None:
         lines[:0], header = ["[pushover]", ""], 0
     end = next(
@@ -5567,14 +5600,15 @@ def config_with(text, settings):
         len(lines),
     )
     for key, value in settings.items():
-        line = f"{key} = {value}"
-        pattern = re.compile(rf"#?\s*{key}\s*=.*")
+        if "\n" in value or "\r" in value:
+            raise ConfigError(f"[pushover] {key}: a value of one line, please")
+        pattern = re.compile(rf"[#;]?\s*{key}\s*[=:].*", re.IGNORECASE)
         at = next((n for n in range(header + 1, end) if pattern.fullmatch(lines[n])), None)
         if at is None:
-            lines.insert(header + 1, line)
+            lines.insert(header + 1, f"{key} = {value}")
             end += 1
         else:
-            lines[at] = line
+            lines[at] = f"{key} = {value}"
     return "\n".join(lines) + "\n"
 
 
@@ -5596,9 +5630,10 @@ def setup_keys(options, environ, stored, stdin, stdout):
         if value and old and value != old and not options.force:
             raise ConfigError(f"the config holds another Pushover {key}: --force replaces it")
         if not value and not old and not options.yes and stdin.isatty():
-            stdout.write(f"Pushover {'application token' if key == 'token' else 'user key'}: ")
-            stdout.flush()
-            value = stdin.readline().strip()
+            import getpass  # a key is a secret: not shown as it is typed
+
+            what = "application token" if key == "token" else "user key"
+            value = getpass.getpass(f"Pushover {what}: ", stream=stdout).strip()
         keys[key] = value or old
         if not keys[key]:
             raise UsageError(
@@ -5610,16 +5645,25 @@ def setup_keys(options, environ, stored, stdin, stdout):
     return keys["token"], keys["user"]
 
 
-def write_if_changed(path, text, mode):
-    """Given a path, its text and its mode, write it (atomically, creating
-    its folder) unless it holds that already; return whether it changed."""
-    with contextlib.suppress(OSError), open(path, encoding="utf-8") as file:
+def write_if_changed(path, text, mode, force=True):
+    """Given a path, its text, its mode and whether a file there that setup
+    did not write may be replaced, write it (atomically, creating its
+    folder) unless it holds that already; return whether it changed.
+
+    Raise StateError if it cannot be written, or is another's without force.
+    """
+    with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as file:
         if file.read() == text and stat.S_IMODE(os.stat(path).st_mode) == mode:
             return False
+    if not force and os.path.lexists(path) and not written_by_setup(path):
+        raise StateError(f"{path} is not authwatch setup's: --force replaces it")
+    folder = os.path.dirname(path)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(folder, mode=0o755, exist_ok=True)
+        if os.stat(folder).st_mode & 0o002:
+            raise StateError(f"{folder} may be written by every user: refusing it (chmod o-w)")
     except OSError as error:
-        raise StateError(f"cannot create {os.path.dirname(path)}: {error.strerror}") from None
+        raise StateError(f"cannot create {folder}: {error.strerror}") from None
     write_atomically(path, text, mode)
     return True
 
@@ -5638,40 +5682,61 @@ def system_command(*command, text=None):
     return done.stdout
 
 
-def chosen_schedule(options, paths, environ):
-    """Given the setup options and paths and the environment, return what
-    --schedule says, else the schedule setup installed before, else "timer"
-    where systemd runs (for a user: with a session of theirs), else "cron"."""
+def chosen_schedule(options, paths, environ, command):
+    """Given the setup options and paths, the environment and the command,
+    return what --schedule says, else the schedule setup installed before,
+    else "timer" where systemd is the init (for a user: with a session of
+    theirs) and the command outside the homes that the unit hides, else
+    "cron"."""
     if options.schedule:
         return options.schedule
     if written_by_setup(paths.inside(os.path.join(paths.units, "authwatch.timer"))):
         return "timer"
     if paths.cron and written_by_setup(paths.inside(paths.cron)):
         return "cron"
-    running = os.path.isdir(paths.inside("/run/systemd/system"))
-    return "timer" if running and (paths.system or environ.get("XDG_RUNTIME_DIR")) else "cron"
+    systemd = os.path.isdir(paths.inside("/run/systemd/system")) or (
+        paths.root != "/" and any(os.path.exists(paths.inside(init)) for init in SYSTEMD_INITS)
+    )
+    if paths.system and command[0].startswith(("/root/", "/home/")):
+        return "cron"  # the unit's ProtectHome= would hide it
+    return "timer" if systemd and (paths.system or environ.get("XDG_RUNTIME_DIR")) else "cron"
 
 
-def install_schedule(kind, paths, command):
-    """Given the kind of schedule, the SetupPaths and the command to run,
-    install it; return the lines that say what changed (none: it was)."""
+SYSTEMD_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd")  # an image's init
+
+
+def timer_paths(paths):
+    """Given the SetupPaths, return (the service, the timer, the timer's
+    link in timers.target.wants), under the root."""
+    units = paths.inside(paths.units)
+    return (
+        os.path.join(units, "authwatch.service"),
+        os.path.join(units, "authwatch.timer"),
+        os.path.join(units, "timers.target.wants", "authwatch.timer"),
+    )
+
+
+def install_schedule(kind, paths, command, force):
+    """Given the kind of schedule, the SetupPaths, the command to run (a list
+    of arguments) and whether files that are not setup's may be replaced,
+    install it and take away the other kind, which would run authwatch a
+    second time; return the lines that say what changed (none: it was)."""
     said = []
+    service, timer, wants = timer_paths(paths)
     if kind == "timer":
         template = SYSTEM_UNIT if paths.system else USER_UNIT
         units = {
-            "authwatch.service": template.format(
-                mark=SETUP_MARK, command=command, config=paths.config
+            service: template.format(
+                mark=SETUP_MARK, command=unit_command(command), config=paths.config
             ),
-            "authwatch.timer": TIMER_UNIT.format(mark=SETUP_MARK),
+            timer: TIMER_UNIT.format(mark=SETUP_MARK),
         }
-        for name, text in units.items():
-            path = paths.inside(os.path.join(paths.units, name))
-            if write_if_changed(path, text, 0o644):
+        for path, text in units.items():
+            if write_if_changed(path, text, 0o644, force):
                 said.append(f"schedule: wrote {path}")
-        wants = paths.inside(os.path.join(paths.units, "timers.target.wants", "authwatch.timer"))
         if paths.root != "/":  # as systemctl --root enable does
             if not os.path.lexists(wants):
-                os.makedirs(os.path.dirname(wants), exist_ok=True)
+                os.makedirs(os.path.dirname(wants), mode=0o755, exist_ok=True)
                 os.symlink("../authwatch.timer", wants)
                 said.append(f"schedule: enabled authwatch.timer ({wants})")
         elif said or not os.path.lexists(wants):
@@ -5679,68 +5744,103 @@ def install_schedule(kind, paths, command):
             system_command("systemctl", *scope, "daemon-reload")
             system_command("systemctl", *scope, "enable", "--now", "authwatch.timer")
             said.append("schedule: enabled and started authwatch.timer")
-    elif paths.cron:
-        line = CRON_LINE.format(user="root ", command=command, mark=SETUP_MARK)
+        said += remove_cron(paths)
+        return said
+    said += remove_timer(paths)
+    if paths.cron:
+        line = CRON_LINE.format(user="root ", command=cron_command(command), mark=SETUP_MARK)
         path = paths.inside(paths.cron)
-        if write_if_changed(path, line, 0o644):
+        if write_if_changed(path, line, 0o644, force):
             said.append(f"schedule: wrote {path}")
-    else:
-        crontab = user_crontab()
-        line = CRON_LINE.format(user="", command=command, mark=SETUP_MARK)
-        if line not in crontab:
-            kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
-            system_command("crontab", "-", text=kept + line)
-            said.append("schedule: added a line to your crontab")
+        return said
+    crontab = user_crontab()
+    line = CRON_LINE.format(user="", command=cron_command(command), mark=SETUP_MARK)
+    if line not in crontab:
+        kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
+        system_command("crontab", "-", text=kept + line)
+        said.append("schedule: added a line to your crontab")
     return said
 
 
 def user_crontab():
-    """Return the lines of the user's crontab (none if there is none)."""
+    """Return the lines of the user's crontab (none if there is none).
+
+    Raise StateError if there is no crontab command."""
     import subprocess
 
-    done = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise StateError(f"cannot run crontab: {error.strerror}") from None
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
-def remove_schedule(paths, purge):
-    """Given the SetupPaths and whether to purge, remove what setup wrote
-    (the config and the state too with purge); return what was removed."""
+def schedule_installed(kind, paths):
+    """Given a kind of schedule and the SetupPaths, return whether setup has
+    installed it."""
+    if kind == "timer":
+        return written_by_setup(timer_paths(paths)[1])
+    if paths.cron:
+        return written_by_setup(paths.inside(paths.cron))
+    return any(SETUP_MARK in line for line in user_crontab())
+
+
+def remove_timer(paths):
+    """Given the SetupPaths, disable and remove the timer and service that
+    setup wrote; return what was removed."""
     said = []
-    wants = paths.inside(os.path.join(paths.units, "timers.target.wants", "authwatch.timer"))
-    timer = paths.inside(os.path.join(paths.units, "authwatch.timer"))
-    if paths.root == "/" and written_by_setup(timer):
+    service, timer, wants = timer_paths(paths)
+    if not written_by_setup(timer):
+        return said
+    if paths.root == "/":
         scope = () if paths.system else ("--user",)
         system_command("systemctl", *scope, "disable", "--now", "authwatch.timer")
-    if os.path.islink(wants):
+    if os.path.islink(wants) and os.readlink(wants) == "../authwatch.timer":
         os.unlink(wants)
         said.append(f"removed {wants}")
-    candidates = [
-        paths.inside(os.path.join(paths.units, name))
-        for name in ("authwatch.service", "authwatch.timer")
-    ]
-    if paths.cron:
-        candidates.append(paths.inside(paths.cron))
-    for path in candidates:
+    for path in (service, timer):
         if written_by_setup(path):
             os.unlink(path)
             said.append(f"removed {path}")
-    if not paths.cron:
-        crontab = user_crontab()
-        if any(SETUP_MARK in line for line in crontab):
-            kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
-            system_command("crontab", "-", text=kept)
-            said.append("removed the line from your crontab")
+    return said
+
+
+def remove_cron(paths):
+    """Given the SetupPaths, remove the cron file or crontab line that setup
+    wrote; return what was removed."""
+    if paths.cron:
+        path = paths.inside(paths.cron)
+        if written_by_setup(path):
+            os.unlink(path)
+            return [f"removed {path}"]
+        return []
+    crontab = user_crontab()
+    if not any(SETUP_MARK in line for line in crontab):
+        return []
+    kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
+    system_command("crontab", "-", text=kept)
+    return ["removed the line from your crontab"]
+
+
+def remove_setup(paths, purge, state_dir):
+    """Given the SetupPaths, whether to purge and the state directory (as
+    the system sees it), remove what setup wrote (the config and the state
+    too with purge, never what a link leads to); return what was removed."""
+    said = remove_timer(paths) + remove_cron(paths)
     if purge:
         import shutil
 
-        config = paths.inside(paths.config)
-        if os.path.exists(config):
-            os.unlink(config)
-            said.append(f"removed {config}")
-        state = paths.inside(paths.state_dir)
-        if os.path.isdir(state):
-            shutil.rmtree(state)
-            said.append(f"removed {state}")
+        for path in (paths.inside(paths.config), paths.inside(state_dir)):
+            try:
+                if os.path.islink(path) or os.path.isfile(path):
+                    os.unlink(path)
+                elif os.path.isdir(path):
+                    shutil.rmtree(path)
+                else:
+                    continue
+            except OSError as error:
+                raise StateError(f"cannot remove {path}: {error.strerror}") from None
+            said.append(f"removed {path}")
     return said
 
 
@@ -5760,51 +5860,63 @@ def setup(options, environ, stdin, runtime):
 
     Raise ConfigError if Pushover refuses the keys (nothing is written
     then), DeliveryError if it cannot be reached, SourceError if the source
-    cannot be read, StateError if a file cannot be written.
+    cannot be read, StateError if a file cannot be written; each before
+    anything is written, where it can be known before.
     """
     say = runtime.stdout.write
     paths = setup_paths(options, environ)
-    if options.remove or options.purge:
-        for line in remove_schedule(paths, options.purge) or ["nothing to remove"]:
-            say(line + "\n")
-        return ExitStatus.OK
     config_path = paths.inside(paths.config)
     try:
         with open(config_path, encoding="utf-8") as file:
             old_text = file.read()
     except FileNotFoundError:
         old_text = None
-    except OSError as error:
-        raise ConfigError(f"cannot read {config_path}: {error.strerror}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {config_path}: {one_line(error)}") from None
     stored = read_config_text(config_path, old_text or "")
+    state_dir = stored.get("state", "dir", fallback="") or paths.state_dir
+    if options.remove or options.purge:
+        for line in remove_setup(paths, options.purge, state_dir) or ["nothing to remove"]:
+            say(line + "\n")
+        return ExitStatus.OK
     token, user = setup_keys(options, environ, stored, stdin, runtime.stdout)
     settings = {"token": token, "user": user}
     if options.api_url:
         settings["api_url"] = options.api_url
     text = config_with(old_text or example_config(), settings)
-    state = paths.inside(paths.state_dir)
+    state = paths.inside(state_dir)
     config = load_config(config_path, {}, {"state_dir": state}, True, text)
     new_source, described = setup_source(config, paths, state)
-    if text != old_text or options.force:  # keys that Pushover has not taken yet
+    command = this_command()
+    kind = chosen_schedule(options, paths, environ, command)
+    installed = schedule_installed(kind, paths)
+    if text != old_text or options.force or not installed:  # keys Pushover has not taken here
         answer = send_message(
             runtime.session_factory(), config, test_message(runtime.host), None, runtime.now
         )
         say(f"Pushover accepted the test message (request {answer.get('request', '?')})\n")
     say(f"source: {described}\n")
+    prepare_state_dir(state)
     changed = write_if_changed(config_path, text, 0o600)
     if changed:
         say(f"config: wrote {config_path} (mode 0600)\n")
-    for line in install_schedule(chosen_schedule(options, paths, environ), paths, this_command()):
+    if kind == "timer" and command[0].startswith(("/root/", "/home/")):
+        say(f"note: the timer's unit hides /root and /home (ProtectHome=): {command[0]}")
+        say(" must be installed elsewhere for it, or use --schedule cron\n")
+    for line in install_schedule(kind, paths, command, options.force):
         say(line + "\n")
         changed = True
     # the first run marks the end of the log; then the past is learned
-    if not os.path.exists(new_source().position_path):
-        run(argparse.Namespace(dry_run=False, from_start=False), config, runtime, new_source())
-        say("first run: done, from the end of the log on\n")
-        changed = True
-    if not os.path.exists(os.path.join(state, LOGINS)):
-        learn(config, runtime, new_source())
-        changed = True
+    if new_source is None:
+        say("first run: left to the first scheduled one (no journal files here yet)\n")
+    else:
+        if not os.path.exists(new_source().position_path):
+            run(argparse.Namespace(dry_run=False, from_start=False), config, runtime, new_source())
+            say("first run: done, from the end of the log on\n")
+            changed = True
+        if not os.path.exists(os.path.join(state, LOGINS)):
+            learn(config, runtime, new_source())
+            changed = True
     if changed:
         say("undo: authwatch setup --remove (with --purge, the config and state too)\n")
     else:
@@ -5815,14 +5927,15 @@ def setup(options, environ, stdin, runtime):
 def setup_source(config, paths, state_dir):
     """Given the Config, the SetupPaths and the state directory (under the
     root), return (a function that returns a new source to read, as a run
-    will find it under the root, its position named as the system names it;
-    what it is, for people).
+    will find it under the root, its position named as the system names it,
+    or None when an image's journal has no files yet; what it is, for
+    people).
 
     Raise SourceError if there is none, or the journal is needed and
     systemd-python is missing.
     """
     logs = [path for path in (config.log_path, *DEFAULT_LOG_PATHS) if path]
-    log = next((path for path in logs if os.path.exists(paths.inside(path))), None)
+    log = next((path for path in logs if os.path.isfile(paths.inside(path))), None)
     if config.source_type == "journald" or (config.source_type == "auto" and not log):
         from importlib.util import find_spec
 
@@ -5830,9 +5943,14 @@ def setup_source(config, paths, state_dir):
             raise SourceError(
                 f"this machine keeps its logins in the journal: {INSTALL_SYSTEMD_PYTHON}"
             )
-        folder = paths.inside("/var/log/journal") if paths.root != "/" else None
+        if paths.root == "/":
+            position = journal_position_path(state_dir, None)
+            return lambda: JournalSource(None, position, False), "the systemd journal"
+        folder = paths.inside("/var/log/journal")
         position = journal_position_path(state_dir, None)
-        return lambda: JournalSource(folder, position, False), "the systemd journal"
+        found = any(name.endswith(".journal") for _, _, names in os.walk(folder) for name in names)
+        new_source = (lambda: JournalSource(folder, position, False)) if found else None
+        return new_source, "the systemd journal"
     if log is None:
         raise SourceError(f"no {' or '.join(logs)} to read")
     position = file_position_path(state_dir, log)
@@ -5841,6 +5959,14 @@ def setup_source(config, paths, state_dir):
 
 ### Command line ############################################################
 
+SETUP_EPILOG = """\
+exit codes:
+  0  set up, or nothing to change; removed, or nothing to remove
+  1  Pushover could not be reached; nothing was written
+  2  usage or configuration error, or Pushover refused the keys; nothing was written
+  3  no log and no journal to read, or the journal needs systemd-python
+  4  a file or folder cannot be written, or is another's (--force), or leads out of --root
+"""
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()
 )
@@ -5871,7 +5997,8 @@ def build_parser():
     parser = ArgumentParser(
         prog="authwatch",
         description="Send new SSH logins, failed attempts and sudo/su use"
-        " from the authentication log to Pushover.",
+        " from the authentication log to Pushover.  To set it all up (keys, config,"
+        " schedule): authwatch setup (see authwatch setup --help).",
         epilog=EPILOG,
         formatter_class=HelpFormatter,
     )
@@ -5917,7 +6044,7 @@ def build_setup_parser():
         description="Set authwatch up: check the Pushover keys with a test message, write the"
         " config, install the schedule (a systemd timer, or cron), do the first run and learn"
         " the usual logins.  Run again, it changes only what is not as it should be.",
-        epilog=EPILOG,
+        epilog=SETUP_EPILOG,
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--token", help="the Pushover application token")

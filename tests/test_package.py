@@ -83,6 +83,12 @@ def test_the_package_holds_the_command_its_docs_units_and_man_page(unpacked):
     assert "\nExecStart=/usr/bin/authwatch\n" in service
     assert (tree / "lib/systemd/system/authwatch.timer").exists()
     assert not (tree / "etc/systemd").exists()  # installed, not enabled: setup's work
+    scripts = tree.parent / "control"
+    subprocess.run(
+        ["dpkg-deb", "-e", str(next(tree.parent.glob("*.deb"))), str(scripts)], check=True
+    )
+    assert "authwatch setup --remove" in (scripts / "prerm").read_text()
+    assert "rm -rf /var/lib/authwatch" in (scripts / "postrm").read_text()
 
 
 def test_the_package_runs_the_demo_with_debians_own_libraries(unpacked):
@@ -151,6 +157,7 @@ def test_the_wheel_and_sdist_carry_complete_metadata(dist):
     with tarfile.open(sdist) as archive:
         members = {Path(name).name for name in archive.getnames()}
     assert {"LICENSE", "README.md", "config.example.ini", "authwatch.py"} <= members
+    assert {"conftest.py", "helpers.py", "auth.log", "logins.json", "control"} <= members
 
 
 def test_pipx_installs_the_wheel_into_a_home_of_its_own(dist, tmp_path):

@@ -221,3 +221,152 @@ def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushov
         f" {authwatch.INSTALL_SYSTEMD_PYTHON}\n"
     )
     assert os.listdir(tmp_path) == []
+
+
+def test_switching_the_schedule_takes_the_other_away(root, pushover):
+    keys = ("--token", TOKEN, "--user", USER_KEY)
+    setup(root, pushover, *keys, "--schedule", "cron")
+    timer = setup(root, pushover, *keys, "--schedule", "timer")
+    assert f"removed {root}/etc/cron.d/authwatch\n" in timer.stdout
+    assert not (root / "etc" / "cron.d" / "authwatch").exists()
+    cron = setup(root, pushover, *keys, "--schedule", "cron")
+    assert f"removed {root}/etc/systemd/system/authwatch.timer\n" in cron.stdout
+    assert not (
+        root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
+    ).exists()
+    assert (root / "etc" / "cron.d" / "authwatch").exists()
+
+
+def test_keys_a_hand_written_config_holds_are_tested_before_the_schedule_goes_in(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    url = pushover.url_for("/1/messages.json")
+    config.write_text(f"[pushover]\ntoken={TOKEN}\nuser={USER_KEY}\napi_url={url}\n")
+    config.chmod(0o600)
+    result = setup(root, pushover)
+    assert result.status == 0, result.stderr
+    assert len(sent_forms(pushover)) == 1
+
+
+@pytest.mark.parametrize("written", ["TOKEN = {}", "token: {}", "  token={}", "; token = {}"])
+def test_keys_written_any_way_configparser_reads_them_are_replaced_not_doubled(
+    root, pushover, written
+):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text(f"[pushover] ; the keys\n{written.format(TOKEN)}\n")
+    config.chmod(0o600)
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == 0, result.stderr
+    assert config.read_text().lower().count("token") == 1
+
+
+def test_commands_with_spaces_and_percents_stay_one_argument(tmp_path):
+    program = tmp_path / "my dir%h" / "authwatch"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    assert authwatch.unit_command([str(program)]) == f'"{tmp_path}/my dir%%h/authwatch"'
+    assert authwatch.cron_command([str(program)]) == f"'{tmp_path}/my dir\\%h/authwatch'"
+    if shutil.which("systemd-analyze"):
+        unit = tmp_path / "authwatch.service"
+        unit.write_text(
+            authwatch.SYSTEM_UNIT.format(
+                mark=authwatch.SETUP_MARK,
+                command=authwatch.unit_command([str(program)]),
+                config="/etc/authwatch/authwatch.ini",
+            )
+        )
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
+        )
+        assert verify.returncode == 0, verify.stderr
+
+
+def test_links_in_the_root_that_lead_out_of_it_are_refused(tmp_path, pushover):
+    root = tmp_path / "image"
+    outside = tmp_path / "host"
+    (outside / "etc").mkdir(parents=True)
+    (outside / "lib" / "authwatch").mkdir(parents=True)
+    (outside / "lib" / "authwatch" / "keep").write_text("")
+    (root / "var" / "log").mkdir(parents=True)
+    (root / "var" / "log" / "auth.log").write_text("")
+    (root / "etc").symlink_to(outside / "etc")
+    (root / "var" / "lib").symlink_to(outside / "lib")
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert "leads out of" in result.stderr
+    assert sent_forms(pushover) == []
+    purged = setup(root, pushover, "--purge")
+    assert purged.status == authwatch.ExitStatus.STATE_ERROR
+    assert os.listdir(outside / "etc") == []
+    assert (outside / "lib" / "authwatch" / "keep").exists()
+
+
+def test_what_setup_did_not_write_is_neither_replaced_nor_removed(root, pushover):
+    units = root / "etc" / "systemd" / "system"
+    (units / "timers.target.wants").mkdir(parents=True)
+    (units / "timers.target.wants" / "authwatch.timer").symlink_to("/lib/systemd/system/x.timer")
+    (root / "etc" / "cron.d").mkdir()
+    (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
+    refused = setup(root, pushover, *keys)
+    assert refused.status == authwatch.ExitStatus.STATE_ERROR
+    assert refused.stderr == (
+        f"authwatch: error: {root}/etc/cron.d/authwatch is not authwatch setup's:"
+        " --force replaces it\n"
+    )
+    assert setup(root, pushover, *keys, "--force").status == 0
+    assert setup(root, pushover, "--remove").stdout == f"removed {root}/etc/cron.d/authwatch\n"
+    assert (units / "timers.target.wants" / "authwatch.timer").is_symlink()
+
+
+def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
+    folder = root / "etc" / "authwatch"
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: {folder} may be written by every user: refusing it (chmod o-w)\n"
+    )
+    assert os.listdir(folder) == []
+
+
+def test_the_state_dir_the_config_names_is_the_one_set_up(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[state]\ndir = /srv/authwatch\n")
+    config.chmod(0o600)
+    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert (root / "srv" / "authwatch" / "var_log_auth.log.offset").exists()
+    assert not (root / "var" / "lib" / "authwatch").exists()
+    assert setup(root, pushover, "--purge").stdout.endswith(f"removed {root}/srv/authwatch\n")
+
+
+def test_an_image_whose_journal_has_no_files_yet_is_set_up_all_the_same(tmp_path, pushover):
+    pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
+    root = tmp_path / "image"
+    (root / "var" / "log" / "journal").mkdir(parents=True)
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == 0, result.stderr
+    assert "source: the systemd journal\n" in result.stdout
+    assert (
+        "first run: left to the first scheduled one (no journal files here yet)\n" in result.stdout
+    )
+
+
+def test_setup_refuses_what_it_cannot_read_or_write_as_one_line(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_bytes(b"[pushover]\ntoken = \xff\n")
+    not_utf8 = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert not_utf8.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert not_utf8.stderr.startswith(f"authwatch: error: cannot read {config}: ")
+    config.unlink()
+    injected = setup(
+        root, pushover, "--token", TOKEN, "--user", USER_KEY, "--api-url", "x\nttl = 60"
+    )
+    assert injected.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert injected.stderr == "authwatch: error: [pushover] api_url: a value of one line, please\n"
+    assert not config.exists()
