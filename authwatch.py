@@ -5515,9 +5515,9 @@ class SetupPaths(NamedTuple):
         an image's /etc must not make setup write or remove on this host.
         """
         inside = os.path.join(self.root, path.lstrip("/"))
-        if self.root != "/":
+        if self.root != "/":  # a link at the end is replaced or removed, never followed
             top = os.path.realpath(self.root)
-            if os.path.commonpath([top, os.path.realpath(inside)]) != top:
+            if os.path.commonpath([top, os.path.realpath(os.path.dirname(inside))]) != top:
                 raise StateError(f"{inside} leads out of {self.root}: refusing it")
         return inside
 
@@ -5557,12 +5557,27 @@ def this_command():
 
 def unit_command(arguments):
     """Given a command's arguments, return them as a unit's ExecStart= reads
-    them: quoted where needed, "%" doubled (systemd's specifiers)."""
-    quoted = [
-        f'"{argument}"' if any(char in argument for char in " \t\"'\\") else argument
-        for argument in arguments
-    ]
+    them: each quoted, "%" doubled (systemd's specifiers), and in the
+    arguments after the program backslashes, quotes and "$" escaped.  Raise
+    StateError for a line break, or a program whose name systemd refuses.
+    """
+    refuse_line_breaks(arguments)
+    program, *rest = arguments
+    if any(char in program for char in "\"'\\"):
+        raise StateError(f"systemd runs no program whose name holds quotes or '\\': {program}")
+    quoted = [f'"{program}"']
+    for argument in rest:
+        escaped = argument.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
+        quoted.append(f'"{escaped}"')
     return " ".join(quoted).replace("%", "%%")
+
+
+def refuse_line_breaks(arguments):
+    """Given a command's arguments, raise StateError if one breaks a line:
+    no unit or crontab can hold it."""
+    for argument in arguments:
+        if "\n" in argument or "\r" in argument:
+            raise StateError(f"cannot schedule a command with a line break: {argument!r}")
 
 
 def cron_command(arguments):
@@ -5570,6 +5585,7 @@ def cron_command(arguments):
     shell-quoted, "%" escaped (cron's newline)."""
     import shlex
 
+    refuse_line_breaks(arguments)
     return " ".join(shlex.quote(argument) for argument in arguments).replace("%", "\\%")
 
 
@@ -5602,8 +5618,10 @@ def config_with(text, settings):
     for key, value in settings.items():
         if "\n" in value or "\r" in value:
             raise ConfigError(f"[pushover] {key}: a value of one line, please")
-        pattern = re.compile(rf"[#;]?\s*{key}\s*[=:].*", re.IGNORECASE)
-        at = next((n for n in range(header + 1, end) if pattern.fullmatch(lines[n])), None)
+        pattern = re.compile(rf"([#;]?)\s*{key}\s*[=:].*", re.IGNORECASE)
+        found = [(n, pattern.fullmatch(lines[n])) for n in range(header + 1, end)]
+        found = [(bool(match[1]), n) for n, match in found if match]
+        at = min(found)[1] if found else None  # the key itself before a comment of it
         if at is None:
             lines.insert(header + 1, f"{key} = {value}")
             end += 1
@@ -5655,13 +5673,12 @@ def write_if_changed(path, text, mode, force=True):
     with contextlib.suppress(OSError), open(path, encoding="utf-8", errors="replace") as file:
         if file.read() == text and stat.S_IMODE(os.stat(path).st_mode) == mode:
             return False
-    if not force and os.path.lexists(path) and not written_by_setup(path):
-        raise StateError(f"{path} is not authwatch setup's: --force replaces it")
+    if not force and os.path.lexists(path):
+        refuse_another_s(path)
     folder = os.path.dirname(path)
     try:
         os.makedirs(folder, mode=0o755, exist_ok=True)
-        if os.stat(folder).st_mode & 0o002:
-            raise StateError(f"{folder} may be written by every user: refusing it (chmod o-w)")
+        refuse_open_folder(folder)
     except OSError as error:
         raise StateError(f"cannot create {folder}: {error.strerror}") from None
     write_atomically(path, text, mode)
@@ -5697,7 +5714,7 @@ def chosen_schedule(options, paths, environ, command):
     systemd = os.path.isdir(paths.inside("/run/systemd/system")) or (
         paths.root != "/" and any(os.path.exists(paths.inside(init)) for init in SYSTEMD_INITS)
     )
-    if paths.system and command[0].startswith(("/root/", "/home/")):
+    if paths.system and in_homes(command):
         return "cron"  # the unit's ProtectHome= would hide it
     return "timer" if systemd and (paths.system or environ.get("XDG_RUNTIME_DIR")) else "cron"
 
@@ -5705,14 +5722,22 @@ def chosen_schedule(options, paths, environ, command):
 SYSTEMD_INITS = ("/lib/systemd/systemd", "/usr/lib/systemd/systemd")  # an image's init
 
 
+def in_homes(command):
+    """Given a command (a list of arguments), return whether a file of it
+    lies under /root or /home, which the system unit hides."""
+    return any(
+        os.path.realpath(argument).startswith(("/root/", "/home/"))
+        for argument in command
+        if argument.startswith("/")
+    )
+
+
 def timer_paths(paths):
     """Given the SetupPaths, return (the service, the timer, the timer's
     link in timers.target.wants), under the root."""
-    units = paths.inside(paths.units)
-    return (
-        os.path.join(units, "authwatch.service"),
-        os.path.join(units, "authwatch.timer"),
-        os.path.join(units, "timers.target.wants", "authwatch.timer"),
+    return tuple(
+        paths.inside(os.path.join(paths.units, name))
+        for name in ("authwatch.service", "authwatch.timer", "timers.target.wants/authwatch.timer")
     )
 
 
@@ -5746,20 +5771,19 @@ def install_schedule(kind, paths, command, force):
             said.append("schedule: enabled and started authwatch.timer")
         said += remove_cron(paths)
         return said
-    said += remove_timer(paths)
     if paths.cron:
         line = CRON_LINE.format(user="root ", command=cron_command(command), mark=SETUP_MARK)
         path = paths.inside(paths.cron)
         if write_if_changed(path, line, 0o644, force):
             said.append(f"schedule: wrote {path}")
-        return said
-    crontab = user_crontab()
-    line = CRON_LINE.format(user="", command=cron_command(command), mark=SETUP_MARK)
-    if line not in crontab:
-        kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
-        system_command("crontab", "-", text=kept + line)
-        said.append("schedule: added a line to your crontab")
-    return said
+    else:
+        crontab = user_crontab()
+        line = CRON_LINE.format(user="", command=cron_command(command), mark=SETUP_MARK)
+        if line not in crontab:
+            kept = "".join(entry for entry in crontab if SETUP_MARK not in entry)
+            system_command("crontab", "-", text=kept + line)
+            said.append("schedule: added a line to your crontab")
+    return said + remove_timer(paths)  # once cron runs it: never twice, never not at all
 
 
 def user_crontab():
@@ -5790,11 +5814,12 @@ def remove_timer(paths):
     setup wrote; return what was removed."""
     said = []
     service, timer, wants = timer_paths(paths)
-    if not written_by_setup(timer):
-        return said
-    if paths.root == "/":
+    if paths.root == "/" and written_by_setup(timer):
         scope = () if paths.system else ("--user",)
-        system_command("systemctl", *scope, "disable", "--now", "authwatch.timer")
+        try:
+            system_command("systemctl", *scope, "disable", "--now", "authwatch.timer")
+        except StateError as error:  # no systemd here (a container): the files go all the same
+            said.append(f"not disabled: {error}")
     if os.path.islink(wants) and os.readlink(wants) == "../authwatch.timer":
         os.unlink(wants)
         said.append(f"removed {wants}")
@@ -5835,6 +5860,10 @@ def remove_setup(paths, purge, state_dir):
                 if os.path.islink(path) or os.path.isfile(path):
                     os.unlink(path)
                 elif os.path.isdir(path):
+                    others = [name for name in os.listdir(path) if not STATE_FILE.fullmatch(name)]
+                    if others:
+                        said.append(f"kept {path}: it holds {others[0]}, which is not authwatch's")
+                        continue
                     shutil.rmtree(path)
                 else:
                     continue
@@ -5842,6 +5871,13 @@ def remove_setup(paths, purge, state_dir):
                 raise StateError(f"cannot remove {path}: {error.strerror}") from None
             said.append(f"removed {path}")
     return said
+
+
+# the files a state directory holds: what --purge may remove with it
+STATE_FILE = re.compile(
+    r"lock|outbox\.json|pushover\.json|logins\.json|[\w.-]+\.(?:offset|position)"
+    r"|[\w.-]+\.damaged|\.tmp-\w+"
+)
 
 
 def written_by_setup(path):
@@ -5866,19 +5902,17 @@ def setup(options, environ, stdin, runtime):
     say = runtime.stdout.write
     paths = setup_paths(options, environ)
     config_path = paths.inside(paths.config)
-    try:
-        with open(config_path, encoding="utf-8") as file:
-            old_text = file.read()
-    except FileNotFoundError:
-        old_text = None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read {config_path}: {one_line(error)}") from None
-    stored = read_config_text(config_path, old_text or "")
-    state_dir = stored.get("state", "dir", fallback="") or paths.state_dir
-    if options.remove or options.purge:
-        for line in remove_setup(paths, options.purge, state_dir) or ["nothing to remove"]:
+    if options.remove or options.purge:  # also when the config cannot be read
+        try:
+            state_dir = read_setup_config(config_path)[1].get("state", "dir", fallback="")
+        except ConfigError:
+            state_dir = ""
+        removed = remove_setup(paths, options.purge, state_dir or paths.state_dir)
+        for line in removed or ["nothing to remove"]:
             say(line + "\n")
         return ExitStatus.OK
+    old_text, stored = read_setup_config(config_path)
+    state_dir = stored.get("state", "dir", fallback="") or paths.state_dir
     token, user = setup_keys(options, environ, stored, stdin, runtime.stdout)
     settings = {"token": token, "user": user}
     if options.api_url:
@@ -5889,6 +5923,7 @@ def setup(options, environ, stdin, runtime):
     new_source, described = setup_source(config, paths, state)
     command = this_command()
     kind = chosen_schedule(options, paths, environ, command)
+    check_writable(paths, kind, command, state_dir, options.force)
     installed = schedule_installed(kind, paths)
     if text != old_text or options.force or not installed:  # keys Pushover has not taken here
         answer = send_message(
@@ -5900,7 +5935,7 @@ def setup(options, environ, stdin, runtime):
     changed = write_if_changed(config_path, text, 0o600)
     if changed:
         say(f"config: wrote {config_path} (mode 0600)\n")
-    if kind == "timer" and command[0].startswith(("/root/", "/home/")):
+    if kind == "timer" and paths.system and in_homes(command):
         say(f"note: the timer's unit hides /root and /home (ProtectHome=): {command[0]}")
         say(" must be installed elsewhere for it, or use --schedule cron\n")
     for line in install_schedule(kind, paths, command, options.force):
@@ -5922,6 +5957,60 @@ def setup(options, environ, stdin, runtime):
     else:
         say("nothing changed: authwatch is set up\n")
     return ExitStatus.OK
+
+
+def check_writable(paths, kind, command, state_dir, force):
+    """Given the SetupPaths, the kind of schedule, its command, the state
+    directory (as the system sees it) and whether files that are not
+    setup's may be replaced, raise StateError (or ConfigError) now for what
+    would stop setup half-way: nothing is written before."""
+    unit_command(command)  # a command no schedule can hold
+    targets = [paths.inside(paths.config)]
+    if kind == "timer":
+        targets += timer_paths(paths)[:2]
+        if paths.system and state_dir != "/var/lib/authwatch":
+            raise ConfigError(
+                f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"
+                " gives it, /var/lib/authwatch; remove [state] dir, or use --schedule cron"
+            )
+    elif paths.cron:
+        targets.append(paths.inside(paths.cron))
+    for path in targets:
+        if not force and path != targets[0] and os.path.lexists(path):
+            refuse_another_s(path)
+        folder = os.path.dirname(path)
+        while not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        refuse_open_folder(folder)
+
+
+def refuse_another_s(path):
+    """Given a path setup would write, raise StateError if a file there is
+    not setup's."""
+    if not written_by_setup(path):
+        raise StateError(f"{path} is not authwatch setup's: --force replaces it")
+
+
+def refuse_open_folder(folder):
+    """Given a folder setup would write in, raise StateError if other users
+    may write in it: they could swap what setup writes."""
+    if os.stat(folder).st_mode & 0o022:
+        raise StateError(f"{folder} may be written by other users: refusing it (chmod go-w)")
+
+
+def read_setup_config(path):
+    """Given the config's path under the root, return (its text, or None
+    when there is none; a ConfigParser of it).
+
+    Raise ConfigError if it cannot be read or parsed."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except FileNotFoundError:
+        text = None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"cannot read {path}: {one_line(error)}") from None
+    return text, read_config_text(path, text or "")
 
 
 def setup_source(config, paths, state_dir):

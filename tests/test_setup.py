@@ -97,7 +97,7 @@ def test_setup_with_a_timer_writes_units_that_systemd_accepts(root, pushover):
     assert result.status == 0, result.stderr
     units = root / "etc" / "systemd" / "system"
     service = (units / "authwatch.service").read_text()
-    assert f"\nExecStart={command()}\n" in service
+    assert f"\nExecStart={authwatch.unit_command(command().split())}\n" in service
     assert "\nLoadCredential=authwatch.ini:/etc/authwatch/authwatch.ini\n" in service
     wants = units / "timers.target.wants" / "authwatch.timer"
     assert os.readlink(wants) == "../authwatch.timer"
@@ -328,7 +328,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
     result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
-        f"authwatch: error: {folder} may be written by every user: refusing it (chmod o-w)\n"
+        f"authwatch: error: {folder} may be written by other users: refusing it (chmod go-w)\n"
     )
     assert os.listdir(folder) == []
 
@@ -370,3 +370,109 @@ def test_setup_refuses_what_it_cannot_read_or_write_as_one_line(root, pushover):
     assert injected.status == authwatch.ExitStatus.CONFIG_ERROR
     assert injected.stderr == "authwatch: error: [pushover] api_url: a value of one line, please\n"
     assert not config.exists()
+
+
+def test_purge_removes_a_state_dir_only_when_it_holds_authwatchs_files_alone(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[state]\ndir = /var\n")
+    config.chmod(0o600)
+    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    purged = setup(root, pushover, "--purge")
+    assert purged.status == 0
+    assert f"kept {root}/var: it holds " in purged.stdout
+    assert (root / "var" / "log" / "auth.log").exists()
+
+
+def test_remove_works_when_the_config_cannot_be_read(root, pushover):
+    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.write_bytes(b"garbage line \xff\n")
+    removed = setup(root, pushover, "--remove")
+    assert removed.status == 0, removed.stderr
+    assert not (root / "etc" / "cron.d" / "authwatch").exists()
+
+
+def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
+    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    (root / "etc" / "cron.d").mkdir()
+    (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
+    before, sent = files(root), len(sent_forms(pushover))
+    refused = setup(root, pushover, "--schedule", "cron")
+    assert refused.status == authwatch.ExitStatus.STATE_ERROR
+    assert files(root) == before  # the timer still runs it
+    fresh = root.parent / "fresh"
+    shutil.copytree(root / "var" / "log", fresh / "var" / "log")
+    (fresh / "etc" / "cron.d").mkdir(parents=True)
+    (fresh / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
+    before = files(fresh)
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
+    assert setup(fresh, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    assert files(fresh) == before
+    assert len(sent_forms(pushover)) == sent
+
+
+def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[state]\ndir = /srv/authwatch\n")
+    config.chmod(0o600)
+    before = files(root)
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    assert result.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert "the timer's runs keep their state where systemd gives it" in result.stderr
+    assert files(root) == before
+
+
+def test_remove_takes_setups_service_when_the_timer_is_anothers(root, pushover):
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "authwatch.service").write_text(f"{authwatch.SETUP_MARK}: an old one\n")
+    (units / "authwatch.timer").write_text("[Timer]\nOnCalendar=hourly\n")
+    removed = setup(root, pushover, "--remove")
+    assert removed.stdout == f"removed {units}/authwatch.service\n"
+    assert (units / "authwatch.timer").exists()
+
+
+def test_a_commented_key_before_the_real_one_is_left_alone(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        f"[pushover]\n# token = from the app page\ntoken = {TOKEN}\nuser = {USER_KEY}\n"
+    )
+    config.chmod(0o600)
+    result = setup(root, pushover)
+    assert result.status == 0, result.stderr
+    assert "# token = from the app page\n" in config.read_text()
+
+
+def test_a_link_among_the_units_that_leads_out_of_the_root_is_refused(root, pushover, tmp_path):
+    outside = tmp_path / "host-wants"
+    outside.mkdir()
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "timers.target.wants").symlink_to(outside)
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    assert setup(root, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    assert os.listdir(outside) == []
+
+
+def test_any_path_stays_one_argument_for_systemd_or_is_refused(tmp_path):
+    program = tmp_path / "d$HOME y" / "authwatch"
+    program.parent.mkdir()
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    command = [str(program), '/a "quoted" \\ $HOME %h']
+    assert authwatch.unit_command(command) == (
+        f'"{tmp_path}/d$HOME y/authwatch" "/a \\"quoted\\" \\\\ $$HOME %%h"'
+    )
+    if shutil.which("systemd-analyze"):
+        unit = tmp_path / "authwatch.service"
+        unit.write_text(f"[Service]\nType=oneshot\nExecStart={authwatch.unit_command(command)}\n")
+        verify = subprocess.run(
+            ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True
+        )
+        assert verify.returncode == 0, verify.stderr
+    for refused in ([str(program) + "\nExecStartPre=/bin/true"], ['/opt/q"uote/authwatch']):
+        with pytest.raises(authwatch.StateError):
+            authwatch.unit_command(refused)
