@@ -5442,6 +5442,9 @@ def dry_run(options, config, source, runtime):
 # nothing touched that is already as it should be.
 
 SETUP_MARK = "# written by authwatch setup"  # --remove removes what holds it, and nothing else
+PACKAGE_MARK = "# installed by the authwatch package"  # the Debian package's units
+PACKAGED_TIMER = "/lib/systemd/system/authwatch.timer"  # enabled by setup, not copied
+PACKAGED_COMMAND = ["/usr/bin/authwatch"]
 SYSTEM_UNIT = """\
 {mark}: checks for new logins, started by authwatch.timer
 [Unit]
@@ -5557,18 +5560,20 @@ def this_command():
 
 def unit_command(arguments):
     """Given a command's arguments, return them as a unit's ExecStart= reads
-    them: each quoted, "%" doubled (systemd's specifiers), and in the
-    arguments after the program backslashes, quotes and "$" escaped.  Raise
-    StateError for a line break, or a program whose name systemd refuses.
+    them: quoted where they hold a space or what systemd reads, "%" doubled
+    (systemd's specifiers), and in the arguments after the program
+    backslashes, quotes and "$" escaped.  Raise StateError for a line break,
+    or a program whose name systemd refuses.
     """
     refuse_line_breaks(arguments)
     program, *rest = arguments
     if any(char in program for char in "\"'\\"):
         raise StateError(f"systemd runs no program whose name holds quotes or '\\': {program}")
-    quoted = [f'"{program}"']
+    quoted = [f'"{program}"' if " " in program or "\t" in program else program]
     for argument in rest:
         escaped = argument.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$")
-        quoted.append(f'"{escaped}"')
+        plain = escaped == argument and not any(char in argument for char in " \t;'")
+        quoted.append(argument if plain and argument else f'"{escaped}"')
     return " ".join(quoted).replace("%", "%%")
 
 
@@ -5707,7 +5712,7 @@ def chosen_schedule(options, paths, environ, command):
     "cron"."""
     if options.schedule:
         return options.schedule
-    if written_by_setup(paths.inside(os.path.join(paths.units, "authwatch.timer"))):
+    if schedule_installed("timer", paths):
         return "timer"
     if paths.cron and written_by_setup(paths.inside(paths.cron)):
         return "cron"
@@ -5741,6 +5746,17 @@ def timer_paths(paths):
     )
 
 
+def packaged_timer(paths, command):
+    """Given the SetupPaths and the command, return whether the Debian
+    package's timer is there to run it (then setup enables it rather than
+    writing units of its own, which would shadow the package's updates)."""
+    return (
+        paths.system
+        and command == PACKAGED_COMMAND
+        and holds_mark(paths.inside(PACKAGED_TIMER), PACKAGE_MARK)
+    )
+
+
 def install_schedule(kind, paths, command, force):
     """Given the kind of schedule, the SetupPaths, the command to run (a list
     of arguments) and whether files that are not setup's may be replaced,
@@ -5749,21 +5765,29 @@ def install_schedule(kind, paths, command, force):
     said = []
     service, timer, wants = timer_paths(paths)
     if kind == "timer":
-        template = SYSTEM_UNIT if paths.system else USER_UNIT
-        units = {
-            service: template.format(
-                mark=SETUP_MARK, command=unit_command(command), config=paths.config
-            ),
-            timer: TIMER_UNIT.format(mark=SETUP_MARK),
-        }
-        for path, text in units.items():
-            if write_if_changed(path, text, 0o644, force):
-                said.append(f"schedule: wrote {path}")
+        target = "../authwatch.timer"
+        if packaged_timer(paths, command):
+            target = PACKAGED_TIMER
+            said += remove_setup_units(paths)
+        else:
+            template = SYSTEM_UNIT if paths.system else USER_UNIT
+            units = {
+                service: template.format(
+                    mark=SETUP_MARK, command=unit_command(command), config=paths.config
+                ),
+                timer: TIMER_UNIT.format(mark=SETUP_MARK),
+            }
+            for path, text in units.items():
+                if write_if_changed(path, text, 0o644, force):
+                    said.append(f"schedule: wrote {path}")
         if paths.root != "/":  # as systemctl --root enable does
+            link = os.readlink(wants) if os.path.islink(wants) else None
+            if link in ENABLED_BY_SETUP and link != target:
+                os.unlink(wants)
             if not os.path.lexists(wants):
                 os.makedirs(os.path.dirname(wants), mode=0o755, exist_ok=True)
-                os.symlink("../authwatch.timer", wants)
-                said.append(f"schedule: enabled authwatch.timer ({wants})")
+                os.symlink(target, wants)
+                said.append(f"schedule: enabled authwatch.timer ({wants} -> {target})")
         elif said or not os.path.lexists(wants):
             scope = () if paths.system else ("--user",)
             system_command("systemctl", *scope, "daemon-reload")
@@ -5799,11 +5823,17 @@ def user_crontab():
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
+ENABLED_BY_SETUP = ("../authwatch.timer", PACKAGED_TIMER)  # where setup's links lead
+
+
 def schedule_installed(kind, paths):
     """Given a kind of schedule and the SetupPaths, return whether setup has
     installed it."""
     if kind == "timer":
-        return written_by_setup(timer_paths(paths)[1])
+        wants = timer_paths(paths)[2]
+        return written_by_setup(timer_paths(paths)[1]) or (
+            os.path.islink(wants) and os.readlink(wants) == PACKAGED_TIMER
+        )
     if paths.cron:
         return written_by_setup(paths.inside(paths.cron))
     return any(SETUP_MARK in line for line in user_crontab())
@@ -5814,16 +5844,24 @@ def remove_timer(paths):
     setup wrote; return what was removed."""
     said = []
     service, timer, wants = timer_paths(paths)
-    if paths.root == "/" and written_by_setup(timer):
+    enabled = os.path.islink(wants) and os.readlink(wants) in ENABLED_BY_SETUP
+    if paths.root == "/" and (written_by_setup(timer) or enabled):
         scope = () if paths.system else ("--user",)
         try:
             system_command("systemctl", *scope, "disable", "--now", "authwatch.timer")
         except StateError as error:  # no systemd here (a container): the files go all the same
             said.append(f"not disabled: {error}")
-    if os.path.islink(wants) and os.readlink(wants) == "../authwatch.timer":
+    if os.path.islink(wants) and os.readlink(wants) in ENABLED_BY_SETUP:
         os.unlink(wants)
         said.append(f"removed {wants}")
-    for path in (service, timer):
+    return said + remove_setup_units(paths)
+
+
+def remove_setup_units(paths):
+    """Given the SetupPaths, remove the units that setup wrote; return what
+    was removed."""
+    said = []
+    for path in timer_paths(paths)[:2]:
         if written_by_setup(path):
             os.unlink(path)
             said.append(f"removed {path}")
@@ -5882,9 +5920,14 @@ STATE_FILE = re.compile(
 
 def written_by_setup(path):
     """Given a path, return whether it is a file that setup wrote."""
+    return holds_mark(path, SETUP_MARK)
+
+
+def holds_mark(path, mark):
+    """Given a path and a mark, return whether it is a file that holds it."""
     try:
         with open(path, encoding="utf-8") as file:
-            return SETUP_MARK in file.read(4096)
+            return mark in file.read(4096)
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -5967,7 +6010,7 @@ def check_writable(paths, kind, command, state_dir, force):
     unit_command(command)  # a command no schedule can hold
     targets = [paths.inside(paths.config)]
     if kind == "timer":
-        targets += timer_paths(paths)[:2]
+        targets += [] if packaged_timer(paths, command) else timer_paths(paths)[:2]
         if paths.system and state_dir != "/var/lib/authwatch":
             raise ConfigError(
                 f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"

@@ -476,3 +476,51 @@ def test_any_path_stays_one_argument_for_systemd_or_is_refused(tmp_path):
     for refused in ([str(program) + "\nExecStartPre=/bin/true"], ['/opt/q"uote/authwatch']):
         with pytest.raises(authwatch.StateError):
             authwatch.unit_command(refused)
+
+
+@pytest.fixture
+def packaged(root, monkeypatch):
+    """The Debian package's units in the root, and setup run as its /usr/bin/authwatch."""
+    units = root / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    for name, template in (("service", "SYSTEM_UNIT"), ("timer", "TIMER_UNIT")):
+        (units / f"authwatch.{name}").write_text(
+            getattr(authwatch, template).format(
+                mark=authwatch.PACKAGE_MARK,
+                command="/usr/bin/authwatch",
+                config="/etc/authwatch/authwatch.ini",
+            )
+        )
+    monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
+    return units
+
+
+def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, pushover, packaged):
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, *keys)
+    assert result.status == 0, result.stderr
+    system = root / "etc" / "systemd" / "system"
+    wants = system / "timers.target.wants" / "authwatch.timer"
+    assert f"schedule: enabled authwatch.timer ({wants} -> {authwatch.PACKAGED_TIMER})\n" in (
+        result.stdout
+    )
+    assert os.readlink(wants) == authwatch.PACKAGED_TIMER
+    assert sorted(os.listdir(system)) == ["timers.target.wants"]  # no copies to shadow it
+    assert setup(root, pushover).stdout.endswith("nothing changed: authwatch is set up\n")
+    assert setup(root, pushover, "--remove").stdout == f"removed {wants}\n"
+    assert sorted(os.listdir(packaged)) == ["authwatch.service", "authwatch.timer"]
+
+
+def test_the_package_replaces_the_units_setup_copied_before_it(
+    root, pushover, packaged, monkeypatch
+):
+    monkeypatch.setattr(authwatch, "this_command", lambda: [sys.executable, authwatch.__file__])
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    assert setup(root, pushover, *keys).status == 0
+    monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
+    result = setup(root, pushover)
+    system = root / "etc" / "systemd" / "system"
+    assert f"removed {system}/authwatch.service\n" in result.stdout
+    assert (
+        os.readlink(system / "timers.target.wants" / "authwatch.timer") == authwatch.PACKAGED_TIMER
+    )
