@@ -9,8 +9,9 @@ Pushover has accepted them, so nothing read is ever lost.
 
 The module reads top to bottom, a section each: errors, exit codes and
 what is said on stderr; Pushover's API; configuration; understanding log
-lines (pure); building messages (pure); reading the log and the journal;
-state; delivery; one run; and the command line.
+lines (pure); knowing the usual logins (pure); building messages (pure);
+reading the log and the journal; where an address is; state; delivery; one
+run; setting up; and the command line.
 """
 
 from __future__ import annotations
@@ -502,6 +503,9 @@ def load_config(path, environ, overrides, need_pushover, text=None):
     message_options = read_message_options(reader)
     alerts = read_alerts(reader)
     geoip = read_geoip(reader)
+    for section, key in (("source", "path"), ("source", "journal_dir"), ("state", "dir")):
+        if "\0" in (reader.text(section, key) or ""):
+            reader.problem(section, key, "not a path")
     forget_after = reader.integer(
         "logins", "forget_after", Config._field_defaults["forget_after"], 1
     )
@@ -592,6 +596,8 @@ def read_geoip(reader):
                 open_regular(path).close()
             except OSError as error:
                 reader.problem("geoip", key, f"cannot read {path}: {error.strerror}")
+            except ValueError:  # a NUL in the path
+                reader.problem("geoip", key, "not a path")
         paths[key] = path
     if any(paths.values()):
         from importlib.util import find_spec
@@ -2406,21 +2412,7 @@ def matcher(program, first):
     that what is compiled and kept stays bounded whatever a log holds.
     """
     key = program if program is None or program in RULE_PROGRAMS else ANY_PROGRAM
-    table = MATCHERS.get(key)
-    if table is None:
-        table = MATCHERS[key] = {}
-    found = table.get(first)
-    if found is None:
-        known = first if first in rules_for(key)[1] else ""
-        found = table.get(known) or matcher_for(key, known)
-        if known:
-            table[known] = found
-        else:
-            table[""] = found
-    return found
-
-
-MATCHERS = {}  # program key -> first character -> matcher_for() it
+    return matcher_for(key, first if first in rules_for(key)[1] else "")
 
 
 @functools.cache
@@ -2971,10 +2963,12 @@ def origin_text(origin, place):
 
 def ago(seconds):
     """Given a number of seconds, return how long ago that is: "3 hours ago"."""
-    for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= 2 * length or unit == "minute":
-            return f"{plural(max(int(seconds // length), 0), unit)} ago"
-    return ""
+    unit, length = next(
+        (unit, length)
+        for unit, length in (("day", 86400), ("hour", 3600), ("minute", 60))
+        if seconds >= 2 * length or unit == "minute"
+    )
+    return f"{plural(max(int(seconds // length), 0), unit)} ago"
 
 
 def remember(memory, host, user, origins, first, last, count, place):
@@ -2999,7 +2993,11 @@ def merge_memories(old, new):
     """Given the memory and one learned from the whole history, return them
     as one: the history's counts win, so that learning twice counts once."""
     merged = {
-        host: {user: dict(known) for user, known in users.items()} for host, users in old.items()
+        host: {
+            user: {origin: list(entry) for origin, entry in known.items()}
+            for user, known in users.items()
+        }
+        for host, users in old.items()
     }
     for host, users in new.items():
         for user, known in users.items():
@@ -3066,13 +3064,15 @@ def know(summaries, memory, places, now):
                 verdicts[host, login_key(event)] = judge(known, event.user or "?", origins, stamp)
         for (user, where, fingerprint), (first, last, count) in summary.sightings.items():
             place = places.get(where)
+            # a stamp that no clock shows (a forged one) is remembered as now
+            first, last = (min(max(unix_time(time) or now, 0), now) for time in (first, last))
             remember(
                 remembered,
                 host,
                 user,
                 origins_of(where, fingerprint, place),
-                unix_time(first) or now,
-                unix_time(last) or now,
+                first,
+                last,
                 count,
                 place_text(place) if place else "",
             )
@@ -3909,7 +3909,8 @@ class Source:
     3. save() stores that position.
 
     For --learn, history(now) instead yields the Record of everything that
-    is still there, oldest first; nothing is stored.
+    is still there up to the stored position, oldest first; nothing is
+    stored.
 
     Asking for notices() or positions() before records() has been read to its
     end, or reading twice, is a bug: it raises RuntimeError rather than
@@ -4701,6 +4702,7 @@ def read_memory(state_dir, move_damaged=True):
 
 
 LAST_TIME = 2**33  # Unix time in the year 2242: a later time in the memory is damage
+ORIGIN = re.compile(r"local|(?:net|as|key|host):\S.*")  # see origins_of()
 
 
 def checked_memory(stored):
@@ -4714,7 +4716,7 @@ def checked_memory(stored):
             for origin, (first, last, count, place) in known.items():
                 if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
                     raise TypeError
-                if not (0 <= first <= last < LAST_TIME and count > 0 and ":" in origin + ":"):
+                if not (0 <= first <= last < LAST_TIME and count > 0 and ORIGIN.fullmatch(origin)):
                     raise ValueError
                 memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
                     first,
@@ -5374,18 +5376,21 @@ def learn_from(config, summaries, now, move_damaged):
     if memory is None and any(summary.logins for summary in summaries.values()):
         report.info("%s", NO_MEMORY)
         notices.append(NO_MEMORY)
-    now = int(now.timestamp())
-    memory = bounded_memory(memory, now, config.forget_after) if memory else memory
-    knowledge, remembered = know(summaries, memory, places, now)
-    return knowledge, bounded_memory(remembered, now, config.forget_after), notices
+    unix_now = int(now.timestamp())
+    memory = bounded_memory(memory, unix_now, config.forget_after) if memory else memory
+    knowledge, remembered = know(summaries, memory, places, unix_now)
+    return knowledge, bounded_memory(remembered, unix_now, config.forget_after), notices
 
 
 def learn(config, runtime, source=None):
     """Given the Config, the Runtime and the source (None: the one the
-    Config names), read the whole history that is still there (the log and
-    its rotated files, or the whole journal) into the memory of logins, and
-    print one line that sums it up; send nothing and store no position.
-    Return ExitStatus.OK.
+    Config names), read the history that is still there (the log and its
+    rotated files, or the whole journal), up to the stored position, into
+    the memory of logins, and print one line that sums it up; send nothing
+    and store no position.  Return ExitStatus.OK.
+
+    Raise SourceError if the source cannot be read, StateError if another
+    run holds the lock or the memory cannot be written.
     """
     source = source or open_source(config, from_start=False)  # to the stored position
     report.info("learning from %s and what is still there of its past", source.describe())
@@ -5421,6 +5426,9 @@ def dry_run(options, config, source, runtime):
             if event.kind == "login":
                 if notices is None:
                     memory, notices = read_memory(state_dir, move_damaged=False)
+                    if memory:  # as a run judges by it: what is forgotten is forgotten
+                        now = int(runtime.now.timestamp())
+                        memory = bounded_memory(memory, now, config.forget_after)
                 host = event.host or runtime.host
                 new_origin = login_is_new(memory, host, event, place)
             runtime.stdout.write(event_json(event, place, new_origin) + "\n")
@@ -5656,7 +5664,10 @@ def setup_keys(options, environ, stored, stdin, stdout):
             import getpass  # a key is a secret: not shown as it is typed
 
             what = "application token" if key == "token" else "user key"
-            value = getpass.getpass(f"Pushover {what}: ", stream=stdout).strip()
+            try:
+                value = getpass.getpass(f"Pushover {what}: ", stream=stdout).strip()
+            except EOFError:
+                value = None
         keys[key] = value or old
         if not keys[key]:
             raise UsageError(
@@ -5820,6 +5831,8 @@ def user_crontab():
         done = subprocess.run(["crontab", "-l"], capture_output=True, text=True, check=False)
     except OSError as error:
         raise StateError(f"cannot run crontab: {error.strerror}") from None
+    if done.returncode and "no crontab" not in done.stderr:  # not to be written over blind
+        raise StateError(f"crontab -l failed: {one_line(done.stderr) or done.returncode}")
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
@@ -5830,8 +5843,8 @@ def schedule_installed(kind, paths):
     """Given a kind of schedule and the SetupPaths, return whether setup has
     installed it."""
     if kind == "timer":
-        wants = timer_paths(paths)[2]
-        return written_by_setup(timer_paths(paths)[1]) or (
+        _, timer, wants = timer_paths(paths)
+        return written_by_setup(timer) or (
             os.path.islink(wants) and os.readlink(wants) == PACKAGED_TIMER
         )
     if paths.cron:
@@ -5934,6 +5947,16 @@ def holds_mark(path, mark):
 
 def setup(options, environ, stdin, runtime):
     """Given the setup options, the environment, the input stream and the
+    Runtime, do setup_steps(); raise StateError for a file that the checks
+    before could not foresee (a folder where a file goes, no permission)."""
+    try:
+        return setup_steps(options, environ, stdin, runtime)
+    except OSError as error:
+        raise StateError(f"{error.filename or 'setup'}: {error.strerror or error}") from None
+
+
+def setup_steps(options, environ, stdin, runtime):
+    """Given the setup options, the environment, the input stream and the
     Runtime, set authwatch up (or, with --remove, undo it) and say each step
     in a line; return ExitStatus.OK.
 
@@ -5963,7 +5986,8 @@ def setup(options, environ, stdin, runtime):
     text = config_with(old_text or example_config(), settings)
     state = paths.inside(state_dir)
     config = load_config(config_path, {}, {"state_dir": state}, True, text)
-    new_source, described = setup_source(config, paths, state)
+    named_log = stored.get("source", "path", fallback=None)
+    new_source, described = setup_source(config, paths, state, named_log)
     command = this_command()
     kind = chosen_schedule(options, paths, environ, command)
     check_writable(paths, kind, command, state_dir, options.force)
@@ -6011,6 +6035,9 @@ def check_writable(paths, kind, command, state_dir, force):
     targets = [paths.inside(paths.config)]
     if kind == "timer":
         targets += [] if packaged_timer(paths, command) else timer_paths(paths)[:2]
+        wants = os.path.dirname(timer_paths(paths)[2])
+        if os.path.lexists(wants) and not os.path.isdir(wants):
+            raise StateError(f"{wants} is no folder: refusing to enable the timer there")
         if paths.system and state_dir != "/var/lib/authwatch":
             raise ConfigError(
                 f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"
@@ -6056,19 +6083,20 @@ def read_setup_config(path):
     return text, read_config_text(path, text or "")
 
 
-def setup_source(config, paths, state_dir):
-    """Given the Config, the SetupPaths and the state directory (under the
-    root), return (a function that returns a new source to read, as a run
-    will find it under the root, its position named as the system names it,
-    or None when an image's journal has no files yet; what it is, for
-    people).
+def setup_source(config, paths, state_dir, named_log):
+    """Given the Config, the SetupPaths, the state directory (under the
+    root) and the log the config names (or None), return (a function that
+    returns a new source to read, as a run will find it under the root, its
+    position named as the system names it, or None when an image's journal
+    has no files yet; what it is, for people).
 
     Raise SourceError if there is none, or the journal is needed and
     systemd-python is missing.
     """
-    logs = [path for path in (config.log_path, *DEFAULT_LOG_PATHS) if path]
+    logs = [named_log] if named_log else list(DEFAULT_LOG_PATHS)  # as open_source() takes it
     log = next((path for path in logs if os.path.isfile(paths.inside(path))), None)
-    if config.source_type == "journald" or (config.source_type == "auto" and not log):
+    journal = config.source_type == "auto" and not log and not named_log
+    if config.source_type == "journald" or journal:
         from importlib.util import find_spec
 
         if find_spec("systemd") is None:

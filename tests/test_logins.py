@@ -322,6 +322,8 @@ DAMAGED = {
     "a time before 1970": '{"version": 1, "hosts": {"web1": {"alice": {"local":'
     ' [-99999999999999, 1795773600, 1, ""]}}}}',
     "no logins": '{"version": 1, "hosts": {"web1": {"alice": {"local": [1, 2, 0, ""]}}}}',
+    "an origin of no kind": '{"version": 1, "hosts": {"web1": {"alice":'
+    ' {"garbage": [1, 2, 3, ""]}}}}',
 }
 
 
@@ -616,3 +618,30 @@ def test_without_a_memory_a_known_login_alone_makes_no_note(
     append(auth_log, accepted("deploy", pid=1600))
     assert cron_run(config, auth_log).status == 0
     assert sent_forms(pushover) == []
+
+
+def test_a_login_stamped_past_any_clock_is_remembered_as_now_not_as_damage(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    append(auth_log, "2300-01-01T00:00:00+00:00 web1 sshd[1700]: Accepted password for alice"
+           " from 198.51.100.7 port 5000 ssh2")  # fmt: skip
+    assert cron_run(config, auth_log).status == 0
+    [(first, last, count, _)] = memory(tmp_path)["hosts"]["web1"]["alice"].values()
+    assert first == last == int(NOW.timestamp()) and count == 1
+    append(auth_log, accepted("alice", "198.51.100.8", "password", 1701))
+    result = cron_run(config, auth_log)
+    assert (result.status, result.stderr) == (0, "")
+    assert sent_forms(pushover)[-1]["priority"] == "0"  # remembered, not moved aside
+
+
+def test_judging_leaves_the_memory_it_was_given_as_it_was():
+    memory = {"web1": {"alice": {"net:198.51.100.0/24": [1, 2, 3, ""]}}}
+    lines = [accepted("alice", "198.51.100.9", "password", 1800)]
+    summaries = authwatch.summarise(
+        authwatch.events_of(authwatch.parse_line(line, NOW) for line in lines), "web1"
+    )
+    _, remembered = authwatch.know(summaries, memory, {}, int(NOW.timestamp()))
+    assert memory == {"web1": {"alice": {"net:198.51.100.0/24": [1, 2, 3, ""]}}}
+    assert remembered["web1"]["alice"]["net:198.51.100.0/24"][2] == 4

@@ -524,3 +524,44 @@ def test_the_package_replaces_the_units_setup_copied_before_it(
     assert (
         os.readlink(system / "timers.target.wants" / "authwatch.timer") == authwatch.PACKAGED_TIMER
     )
+
+
+def test_setup_prepares_the_log_the_config_names_or_says_it_is_not_there(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[source]\npath = /var/log/custom.log\n")
+    config.chmod(0o600)
+    before = files(root)
+    missing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert missing.status == authwatch.ExitStatus.SOURCE_ERROR
+    assert missing.stderr == "authwatch: error: no /var/log/custom.log to read\n"
+    assert files(root) == before
+    (root / "var" / "log" / "custom.log").write_text("")
+    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert (root / "var" / "lib" / "authwatch" / "var_log_custom.log.offset").exists()
+
+
+def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written(root, pushover):
+    units = root / "etc" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (units / "timers.target.wants").write_text("")
+    before = files(root)
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, *keys)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: {units}/timers.target.wants is no folder:"
+        " refusing to enable the timer there\n"
+    )
+    assert files(root) == before
+
+
+def test_a_path_with_a_nul_in_the_config_is_a_config_error(root, pushover):
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[state]\ndir = /srv/a\0b\n[geoip]\ncity_db = /x\0y\n")
+    config.chmod(0o600)
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == authwatch.ExitStatus.CONFIG_ERROR
+    assert "[state] dir: not a path" in result.stderr
+    assert "[geoip] city_db: not a path" in result.stderr
