@@ -2800,16 +2800,24 @@ def special_networks():
     return tuple((ipaddress.ip_network(text), name) for text, name in SPECIAL_NETWORKS)
 
 
-def special_address(ip):
-    """Given an address, return what kind it is if it says so itself
-    ("private network", "loopback", "link-local"), else None."""
+def parsed_address(text):
+    """Given an address as a line names it, return it parsed (an IPv4-mapped
+    address as IPv4, without a zone), or None when it is no address."""
     import ipaddress
 
     try:
-        address = ipaddress.ip_address(ip)
+        address = ipaddress.ip_address(text.partition("%")[0])
     except ValueError:
         return None
-    address = getattr(address, "ipv4_mapped", None) or address
+    return getattr(address, "ipv4_mapped", None) or address
+
+
+def special_address(ip):
+    """Given an address, return what kind it is if it says so itself
+    ("private network", "loopback", "link-local"), else None."""
+    address = parsed_address(ip)
+    if address is None:
+        return None
     for network, name in special_networks():
         if address.version == network.version and address in network:
             return name
@@ -2821,11 +2829,9 @@ def network_of(ip):
     of an IPv4 address, the /64 of an IPv6 one; None for no address."""
     import ipaddress
 
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
+    address = parsed_address(ip)
+    if address is None:
         return None
-    address = getattr(address, "ipv4_mapped", None) or address
     if address.version == 6:  # an IPv4 client behind a translator: its own network
         if address in ipaddress.ip_network("64:ff9b::/96"):  # NAT64 (RFC 6052)
             address = ipaddress.ip_address(int(address) & 0xFFFFFFFF)
@@ -3438,14 +3444,8 @@ def is_known(event, allow):
     if not (allow.networks or allow.users or allow.keys):
         return False
     if allow.networks:
-        import ipaddress
-
-        try:
-            address = ipaddress.ip_address((event.ip or "").split("%")[0])
-        except ValueError:
-            return False
-        address = getattr(address, "ipv4_mapped", None) or address
-        if not any(address in network for network in allow.networks):
+        address = parsed_address(event.ip or "")
+        if address is None or not any(address in network for network in allow.networks):
             return False
     if allow.users and event.user not in allow.users:
         return False
