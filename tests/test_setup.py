@@ -50,6 +50,15 @@ def files(root):
     return found
 
 
+def write_config(root, text):
+    """Write a config of root's own (mode 0600) with text; return its path."""
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text(text)
+    config.chmod(0o600)
+    return config
+
+
 def command():
     """The command the schedule runs when setup runs from the tests."""
     return f"{sys.executable} {os.path.abspath(authwatch.__file__)}"
@@ -152,12 +161,9 @@ def test_a_refused_token_writes_nothing(root, httpserver):
 
 
 def test_an_existing_config_keeps_its_settings_and_its_keys_without_force(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text(
-        f"# mine\n[pushover]\n#token =\nuser = {USER_KEY}\n\n[alerts]\nmax_messages = 3\n"
+    config = write_config(
+        root, f"# mine\n[pushover]\n#token =\nuser = {USER_KEY}\n\n[alerts]\nmax_messages = 3\n"
     )
-    config.chmod(0o600)
     result = setup(root, pushover, "--token", TOKEN)
     assert result.status == 0, result.stderr
     text = config.read_text()
@@ -252,10 +258,7 @@ def test_keys_a_hand_written_config_holds_are_tested_before_the_schedule_goes_in
 def test_keys_written_any_way_configparser_reads_them_are_replaced_not_doubled(
     root, pushover, written
 ):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text(f"[pushover] ; the keys\n{written.format(TOKEN)}\n")
-    config.chmod(0o600)
+    config = write_config(root, f"[pushover] ; the keys\n{written.format(TOKEN)}\n")
     result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
     assert result.status == 0, result.stderr
     assert config.read_text().lower().count("token") == 1
@@ -334,10 +337,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
 
 
 def test_the_state_dir_the_config_names_is_the_one_set_up(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text("[state]\ndir = /srv/authwatch\n")
-    config.chmod(0o600)
+    write_config(root, "[state]\ndir = /srv/authwatch\n")
     assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
     assert (root / "srv" / "authwatch" / "var_log_auth.log.offset").exists()
     assert not (root / "var" / "lib" / "authwatch").exists()
@@ -413,10 +413,7 @@ def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
 
 
 def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text("[state]\ndir = /srv/authwatch\n")
-    config.chmod(0o600)
+    write_config(root, "[state]\ndir = /srv/authwatch\n")
     before = files(root)
     result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
@@ -435,12 +432,9 @@ def test_remove_takes_setups_service_when_the_timer_is_anothers(root, pushover):
 
 
 def test_a_commented_key_before_the_real_one_is_left_alone(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text(
-        f"[pushover]\n# token = from the app page\ntoken = {TOKEN}\nuser = {USER_KEY}\n"
+    config = write_config(
+        root, f"[pushover]\n# token = from the app page\ntoken = {TOKEN}\nuser = {USER_KEY}\n"
     )
-    config.chmod(0o600)
     result = setup(root, pushover)
     assert result.status == 0, result.stderr
     assert "# token = from the app page\n" in config.read_text()
@@ -527,10 +521,7 @@ def test_the_package_replaces_the_units_setup_copied_before_it(
 
 
 def test_setup_prepares_the_log_the_config_names_or_says_it_is_not_there(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text("[source]\npath = /var/log/custom.log\n")
-    config.chmod(0o600)
+    write_config(root, "[source]\npath = /var/log/custom.log\n")
     before = files(root)
     missing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
     assert missing.status == authwatch.ExitStatus.SOURCE_ERROR
@@ -557,10 +548,7 @@ def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written
 
 
 def test_a_path_with_a_nul_in_the_config_is_a_config_error(root, pushover):
-    config = root / "etc" / "authwatch" / "authwatch.ini"
-    config.parent.mkdir(parents=True)
-    config.write_text("[state]\ndir = /srv/a\0b\n[geoip]\ncity_db = /x\0y\n")
-    config.chmod(0o600)
+    write_config(root, "[state]\ndir = /srv/a\0b\n[geoip]\ncity_db = /x\0y\n")
     result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "[state] dir: not a path" in result.stderr
