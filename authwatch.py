@@ -4702,7 +4702,8 @@ def read_memory(state_dir, move_damaged=True):
 
 
 LAST_TIME = 2**33  # Unix time in the year 2242: a later time in the memory is damage
-ORIGIN = re.compile(r"local|(?:net|as|key|host):\S.*")  # see origins_of()
+# see origins_of(); a pattern, compiled (by re) on first use: a quiet run needs none
+ORIGIN = r"local|(?:net|as|key|host):\S.*"
 
 
 def checked_memory(stored):
@@ -4716,7 +4717,9 @@ def checked_memory(stored):
             for origin, (first, last, count, place) in known.items():
                 if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
                     raise TypeError
-                if not (0 <= first <= last < LAST_TIME and count > 0 and ORIGIN.fullmatch(origin)):
+                if not (
+                    0 <= first <= last < LAST_TIME and count > 0 and re.fullmatch(ORIGIN, origin)
+                ):
                     raise ValueError
                 memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
                     first,
@@ -5611,7 +5614,7 @@ def example_config():
     return "[pushover]\ntoken =\nuser =\n"
 
 
-PUSHOVER_SECTION = re.compile(r"\s*\[pushover\]\s*(?:[;#].*)?")
+PUSHOVER_SECTION = r"\s*\[pushover\]\s*(?:[;#].*)?"  # compiled (by re) in setup only
 
 
 def config_with(text, settings):
@@ -5621,7 +5624,7 @@ def config_with(text, settings):
     every other line kept.  Raise ConfigError for a value of several lines.
     """
     lines = text.splitlines()
-    header = next((n for n, line in enumerate(lines) if PUSHOVER_SECTION.fullmatch(line)), None)
+    header = next((n for n, line in enumerate(lines) if re.fullmatch(PUSHOVER_SECTION, line)), None)
     if header is None:
         lines[:0], header = ["[pushover]", ""], 0
     end = next(
@@ -5911,7 +5914,9 @@ def remove_setup(paths, purge, state_dir):
                 if os.path.islink(path) or os.path.isfile(path):
                     os.unlink(path)
                 elif os.path.isdir(path):
-                    others = [name for name in os.listdir(path) if not STATE_FILE.fullmatch(name)]
+                    others = [
+                        name for name in os.listdir(path) if not re.fullmatch(STATE_FILE, name)
+                    ]
                     if others:
                         said.append(f"kept {path}: it holds {others[0]}, which is not authwatch's")
                         continue
@@ -5925,7 +5930,7 @@ def remove_setup(paths, purge, state_dir):
 
 
 # the files a state directory holds: what --purge may remove with it
-STATE_FILE = re.compile(
+STATE_FILE = (  # a pattern, compiled (by re) in setup only
     r"lock|outbox\.json|pushover\.json|logins\.json|[\w.-]+\.(?:offset|position)"
     r"|[\w.-]+\.damaged|\.tmp-\w+"
 )
