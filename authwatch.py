@@ -2251,6 +2251,9 @@ class Event(NamedTuple):
     count: int = 1  # how many times the line was written
     pretends: str | None = None  # a forged line: the kind of event it pretends to be
     forger: str | None = None  # a forged line: the program that wrote it
+    # a journal entry of a setuid program whose writer the kernel attested
+    # (_UID) but journald could not name (_EXE): reported, never learned
+    unverified: bool = False
 
 
 # fmt: off
