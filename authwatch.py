@@ -3130,11 +3130,28 @@ KEPT_OTHER_LINES = 20
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
 UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs", "Me"))
-# ...and what shows as nothing, or as a wide gap: Hangul fillers, the blank
-# Braille pattern, spaces other than the plain one
-UNSHOWN = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | frozenset(
-    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+# ...and what shows as a wide gap: the blank Braille pattern, spaces other
+# than the plain one
+UNSHOWN = frozenset(
+    "\u2800\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 )
+# ...and whatever its category, every Default_Ignorable_Code_Point, which a
+# renderer shows as nothing (ro\u17b4\u17b5ot as "root"): the ranges of
+# Unicode's DerivedCoreProperties.txt, the same from Unicode 14.0 (which
+# added U+180F) to 17.0.  Among them the variation selectors (FE00..FE0F,
+# E0100..E01EF) and Mongolian's free ones (180B..180D, 180F), Khmer's
+# inherent vowels (17B4..17B5), the Hangul fillers, the combining grapheme
+# joiner, and the tags (E0000..E0FFF).  Python's unicodedata does not know
+# the property, and a category does not make it: 17B4 is a mark, 3164 a letter.
+DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+MARKS = ("Mn", "Mc", "Me")  # combining categories: marks stack on the character before them
+MAX_MARKS = 2  # stacked on one character, then replaced: Vietnamese's "ệ" needs two
 
 
 class Message(NamedTuple):
@@ -3382,19 +3399,34 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
 
 def clean(text):
     """Given text that may come from an attacker, return it with control,
-    format (zero-width, direction-changing) and separator characters
-    replaced, safe to show on one line.  Every title and line of a message
+    format (zero-width, direction-changing), separator and default-ignorable
+    characters, and every combining mark past MAX_MARKS stacked on one
+    character, replaced: safe to show on one line, nothing in it hidden or
+    piled up over the text around it.  Every title and line of a message
     passes through it (see title_text() and fit_lines()).
     """
     if text.isascii() and text.isprintable():
         return text
     import unicodedata
 
-    return "".join(
-        "\N{REPLACEMENT CHARACTER}"
-        if char in UNSHOWN or unicodedata.category(char) in UNSHOWN_CATEGORIES
-        else char
-        for char in text
+    hidden = unshown()
+    cleaned, marks = [], 0
+    for char in text:
+        category = unicodedata.category(char)
+        marks = marks + 1 if category in MARKS else 0
+        if char in hidden or category in UNSHOWN_CATEGORIES or marks > MAX_MARKS:
+            char = "\N{REPLACEMENT CHARACTER}"
+        cleaned.append(char)
+    return "".join(cleaned)
+
+
+@functools.cache
+def unshown():
+    """Return the characters that clean() replaces whatever their category:
+    UNSHOWN and the DEFAULT_IGNORABLE ranges.  Made on first use: a run
+    with nothing to send needs none."""
+    return UNSHOWN | frozenset(
+        chr(code) for first, last in DEFAULT_IGNORABLE for code in range(first, last + 1)
     )
 
 
