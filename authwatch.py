@@ -5489,7 +5489,10 @@ def dry_run(options, config, source, runtime):
 
 SETUP_MARK = "# written by authwatch setup"  # --remove removes what holds it, and nothing else
 PACKAGE_MARK = "# installed by the authwatch package"  # the Debian package's units
-PACKAGED_TIMER = "/lib/systemd/system/authwatch.timer"  # enabled by setup, not copied
+# The Debian package's timer, enabled by setup, not copied: in /lib, which
+# an image with a merged /usr makes a link to usr/lib; under --root setup
+# follows no link, so it looks in /usr/lib as well, where the timer then is
+PACKAGED_TIMERS = ("/lib/systemd/system/authwatch.timer", "/usr/lib/systemd/system/authwatch.timer")
 PACKAGED_COMMAND = ["/usr/bin/authwatch"]
 SYSTEM_UNIT = """\
 {mark}: checks for new logins, started by authwatch.timer
@@ -5557,18 +5560,36 @@ class SetupPaths(NamedTuple):
     units: str  # the folder of systemd units
     cron: str | None  # the cron file; None: the user's crontab
 
-    def inside(self, path):
+    def inside(self, path, own_link=False):
         """Given a path as the system sees it, return it under the root.
 
-        Raise StateError if a link in the root leads it out of the root:
-        an image's /etc must not make setup write or remove on this host.
+        Raise StateError if, under --root, it leads out of the root, or a
+        part of it below the root is a symbolic link, the last part too
+        (unless own_link: the timer's link, which setup reads and makes
+        itself): an image's link must not make setup write, remove or read
+        on this host, or anywhere but where the path says.
         """
-        inside = os.path.join(self.root, path.lstrip("/"))
-        if self.root != "/":  # a link at the end is replaced or removed, never followed
-            top = os.path.realpath(self.root)
-            if os.path.commonpath([top, os.path.realpath(os.path.dirname(inside))]) != top:
-                raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        if self.root == "/":
+            return os.path.join(self.root, path.lstrip("/"))
+        inside = os.path.normpath(os.path.join(self.root, path.lstrip("/")))
+        if os.path.commonpath([self.root, inside]) != self.root:
+            raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        names = os.path.relpath(inside, self.root).split(os.sep)
+        part = self.root
+        for name in names[:-1] if own_link else names:
+            part = os.path.join(part, name)
+            refuse_link(part)
         return inside
+
+    def sees(self, path, test):
+        """Given a path as the system sees it and a test of a path (such as
+        os.path.isdir), return whether the path under the root passes it
+        with no link in it: where setup only looks (for an image's init or
+        the package's timer), a link is no reason to refuse."""
+        try:
+            return test(self.inside(path))
+        except StateError:
+            return False
 
 
 def setup_paths(options, environ):
@@ -5765,8 +5786,8 @@ def chosen_schedule(options, paths, environ, command):
         return "timer"
     if paths.cron and written_by_setup(paths.inside(paths.cron)):
         return "cron"
-    systemd = os.path.isdir(paths.inside("/run/systemd/system")) or (
-        paths.root != "/" and any(os.path.exists(paths.inside(init)) for init in SYSTEMD_INITS)
+    systemd = paths.sees("/run/systemd/system", os.path.isdir) or (
+        paths.root != "/" and any(paths.sees(init, os.path.exists) for init in SYSTEMD_INITS)
     )
     if paths.system and in_homes(command):
         return "cron"  # the unit's ProtectHome= would hide it
@@ -5789,21 +5810,23 @@ def in_homes(command):
 def timer_paths(paths):
     """Given the SetupPaths, return (the service, the timer, the timer's
     link in timers.target.wants), under the root."""
-    return tuple(
-        paths.inside(os.path.join(paths.units, name))
-        for name in ("authwatch.service", "authwatch.timer", "timers.target.wants/authwatch.timer")
+    units = paths.units
+    return (
+        paths.inside(os.path.join(units, "authwatch.service")),
+        paths.inside(os.path.join(units, "authwatch.timer")),
+        paths.inside(os.path.join(units, "timers.target.wants", "authwatch.timer"), own_link=True),
     )
 
 
 def packaged_timer(paths, command):
-    """Given the SetupPaths and the command, return whether the Debian
-    package's timer is there to run it (then setup enables it rather than
-    writing units of its own, which would shadow the package's updates)."""
-    return (
-        paths.system
-        and command == PACKAGED_COMMAND
-        and holds_mark(paths.inside(PACKAGED_TIMER), PACKAGE_MARK)
-    )
+    """Given the SetupPaths and the command, return where the Debian
+    package's timer is to run it, as the system sees it (then setup enables
+    it rather than writing units of its own, which would shadow the
+    package's updates), or None."""
+    if not paths.system or command != PACKAGED_COMMAND:
+        return None
+    package_s = functools.partial(holds_mark, mark=PACKAGE_MARK)
+    return next((timer for timer in PACKAGED_TIMERS if paths.sees(timer, package_s)), None)
 
 
 def install_schedule(kind, paths, command, force):
@@ -5814,11 +5837,11 @@ def install_schedule(kind, paths, command, force):
     said = []
     service, timer, wants = timer_paths(paths)
     if kind == "timer":
-        target = "../authwatch.timer"
-        if packaged_timer(paths, command):
-            target = PACKAGED_TIMER
+        target = packaged_timer(paths, command)
+        if target:
             said += remove_setup_units(paths)
         else:
+            target = "../authwatch.timer"
             template = SYSTEM_UNIT if paths.system else USER_UNIT
             units = {
                 service: template.format(
@@ -5874,7 +5897,7 @@ def user_crontab():
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
-ENABLED_BY_SETUP = ("../authwatch.timer", PACKAGED_TIMER)  # where setup's links lead
+ENABLED_BY_SETUP = ("../authwatch.timer", *PACKAGED_TIMERS)  # where setup's links lead
 
 
 def schedule_installed(kind, paths):
@@ -5883,7 +5906,7 @@ def schedule_installed(kind, paths):
     if kind == "timer":
         _, timer, wants = timer_paths(paths)
         return written_by_setup(timer) or (
-            os.path.islink(wants) and os.readlink(wants) == PACKAGED_TIMER
+            os.path.islink(wants) and os.readlink(wants) in PACKAGED_TIMERS
         )
     if paths.cron:
         return written_by_setup(paths.inside(paths.cron))
@@ -5936,15 +5959,31 @@ def remove_cron(paths):
     return ["removed the line from your crontab"]
 
 
+def setup_targets(paths, state_dir):
+    """Given the SetupPaths and the state directory (as the system sees it),
+    return what setup may write or remove, under the root: (the config, the
+    state directory, the service, the timer, the timer's link, the cron
+    file or None for the user's crontab).  Raise StateError for a link
+    among them under --root (see SetupPaths.inside()): all are asked for
+    here, before anything is written or removed."""
+    return (
+        paths.inside(paths.config),
+        paths.inside(state_dir),
+        *timer_paths(paths),
+        paths.inside(paths.cron) if paths.cron else None,
+    )
+
+
 def remove_setup(paths, purge, state_dir):
     """Given the SetupPaths, whether to purge and the state directory (as
     the system sees it), remove what setup wrote (the config and the state
     too with purge, never what a link leads to); return what was removed."""
+    config, state, *_ = setup_targets(paths, state_dir)
     said = remove_timer(paths) + remove_cron(paths)
     if purge:
         import shutil
 
-        for path in (paths.inside(paths.config), paths.inside(state_dir)):
+        for path in (config, state):
             try:
                 if os.path.islink(path) or os.path.isfile(path):
                     os.unlink(path)
@@ -6072,19 +6111,20 @@ def check_writable(paths, kind, command, state_dir, force):
     setup's may be replaced, raise StateError (or ConfigError) now for what
     would stop setup half-way: nothing is written before."""
     unit_command(command)  # a command no schedule can hold
-    targets = [paths.inside(paths.config)]
+    config, _, service, timer, wants, cron = setup_targets(paths, state_dir)
+    targets = [config]
     if kind == "timer":
-        targets += [] if packaged_timer(paths, command) else timer_paths(paths)[:2]
-        wants = os.path.dirname(timer_paths(paths)[2])
-        if os.path.lexists(wants) and not os.path.isdir(wants):
-            raise StateError(f"{wants} is no folder: refusing to enable the timer there")
+        targets += [] if packaged_timer(paths, command) else [service, timer]
+        wanted_by = os.path.dirname(wants)
+        if os.path.lexists(wanted_by) and not os.path.isdir(wanted_by):
+            raise StateError(f"{wanted_by} is no folder: refusing to enable the timer there")
         if paths.system and state_dir != "/var/lib/authwatch":
             raise ConfigError(
                 f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"
                 " gives it, /var/lib/authwatch; remove [state] dir, or use --schedule cron"
             )
-    elif paths.cron:
-        targets.append(paths.inside(paths.cron))
+    elif cron:
+        targets.append(cron)
     for path in targets:
         if not force and path != targets[0] and os.path.lexists(path):
             refuse_another_s(path)
@@ -6092,6 +6132,13 @@ def check_writable(paths, kind, command, state_dir, force):
         while not os.path.isdir(folder):
             folder = os.path.dirname(folder)
         refuse_open_folder(folder)
+
+
+def refuse_link(path):
+    """Given a path under --root, raise StateError if it is a symbolic link:
+    setup follows, replaces and removes none there."""
+    if os.path.islink(path):
+        raise StateError(f"{path} is a symbolic link, which setup does not follow under --root")
 
 
 def refuse_another_s(path):
@@ -6135,6 +6182,9 @@ def setup_source(config, paths, state_dir, named_log):
     """
     logs = [named_log] if named_log else list(DEFAULT_LOG_PATHS)  # as open_source() takes it
     log = next((path for path in logs if os.path.isfile(paths.inside(path))), None)
+    if log and paths.root != "/":  # the rotated files that --learn reads: the image's own
+        for path in rotated_candidates(paths.inside(log)):
+            refuse_link(path)
     journal = config.source_type == "auto" and not log and not named_log
     if config.source_type == "journald" or journal:
         from importlib.util import find_spec
@@ -6148,7 +6198,11 @@ def setup_source(config, paths, state_dir, named_log):
             return lambda: JournalSource(None, position, False), "the systemd journal"
         folder = paths.inside("/var/log/journal")
         position = journal_position_path(state_dir, None)
-        found = any(name.endswith(".journal") for _, _, names in os.walk(folder) for name in names)
+        found = False
+        for top, folders, names in os.walk(folder):
+            for name in folders + names:  # the image's own journal files, none of the host's
+                refuse_link(os.path.join(top, name))
+            found = found or any(name.endswith(".journal") for name in names)
         new_source = (lambda: JournalSource(folder, position, False)) if found else None
         return new_source, "the systemd journal"
     if log is None:
@@ -6165,7 +6219,7 @@ exit codes:
   1  Pushover could not be reached; nothing was written
   2  usage or configuration error, or Pushover refused the keys; nothing was written
   3  no log and no journal to read, or the journal needs systemd-python
-  4  a file or folder cannot be written, or is another's (--force), or leads out of --root
+  4  a file or folder cannot be written, or is another's (--force), a link under --root or out of it
 """
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()

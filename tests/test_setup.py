@@ -298,12 +298,80 @@ def test_links_in_the_root_that_lead_out_of_it_are_refused(tmp_path, pushover):
     (root / "var" / "lib").symlink_to(outside / "lib")
     result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
-    assert "leads out of" in result.stderr
+    assert result.stderr == (
+        f"authwatch: error: {root}/etc is a symbolic link, which setup does not follow under"
+        " --root\n"
+    )
     assert sent_forms(pushover) == []
     purged = setup(root, pushover, "--purge")
     assert purged.status == authwatch.ExitStatus.STATE_ERROR
     assert os.listdir(outside / "etc") == []
     assert (outside / "lib" / "authwatch" / "keep").exists()
+    (root / "etc").unlink()
+    write_config(root, "[state]\ndir = /../host/lib/authwatch\n")
+    climbing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert climbing.status == authwatch.ExitStatus.STATE_ERROR
+    assert climbing.stderr == (
+        f"authwatch: error: {outside}/lib/authwatch leads out of {root}: refusing it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "link, target",
+    [
+        ("var/lib/authwatch", "host/authwatch"),  # the state dir's last part, out of the root
+        ("var/lib", "root/srv"),  # a middle part, to a folder of the image itself
+        ("var/log/auth.log", "host/auth.log"),  # what the first run and --learn read
+        ("var/log/auth.log.1", "host/auth.log.1"),  # what --learn reads
+        ("etc/cron.d/authwatch", "host/authwatch.cron"),  # what setup writes
+        ("etc/authwatch", "host/authwatch"),  # the config's folder
+    ],
+)
+def test_a_link_in_any_part_of_a_path_under_the_root_is_refused_before_anything_is_done(
+    root, pushover, link, target
+):
+    host = root.parent / "host"
+    (host / "authwatch").mkdir(parents=True)
+    (host / "auth.log").write_text(accepted("mallory", "203.0.113.66") + "\n")
+    (host / "auth.log.1").write_text(accepted("mallory", "203.0.113.66") + "\n")
+    (host / "authwatch.cron").write_text(f"{authwatch.SETUP_MARK}\n")
+    (root / "srv").mkdir()
+    if link == "var/log/auth.log":
+        (root / link).unlink()
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    (root / link).symlink_to(root.parent / target)
+    before, host_before = files(root), files(host)
+    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron", "--force")
+    result = setup(root, pushover, *keys)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: {root / link} is a symbolic link, which setup does not follow"
+        " under --root\n"
+    )
+    assert (files(root), files(host)) == (before, host_before)
+    assert sent_forms(pushover) == []
+    purged = setup(root, pushover, "--purge")
+    if link.startswith("var/log/"):  # not among what --purge removes
+        assert (purged.status, purged.stdout) == (0, "nothing to remove\n")
+    else:
+        assert purged.status == authwatch.ExitStatus.STATE_ERROR
+    assert (files(root), files(host)) == (before, host_before)
+
+
+def test_a_merged_usr_image_enables_the_packages_timer_in_usr_lib(root, pushover, monkeypatch):
+    # Debian 12 and later: /lib is a link to usr/lib; the package's units are in /usr/lib
+    units = root / "usr" / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    (root / "usr" / "lib" / "systemd" / "systemd").write_text("")  # the image's init
+    (units / "authwatch.timer").write_text(authwatch.TIMER_UNIT.format(mark=authwatch.PACKAGE_MARK))
+    monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    assert result.status == 0, result.stderr
+    wants = root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
+    assert os.readlink(wants) == "/usr/lib/systemd/system/authwatch.timer"
+    assert setup(root, pushover).stdout.endswith("nothing changed: authwatch is set up\n")
+    assert setup(root, pushover, "--remove").stdout == f"removed {wants}\n"
 
 
 def test_what_setup_did_not_write_is_neither_replaced_nor_removed(root, pushover):
@@ -495,10 +563,10 @@ def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, p
     assert result.status == 0, result.stderr
     system = root / "etc" / "systemd" / "system"
     wants = system / "timers.target.wants" / "authwatch.timer"
-    assert f"schedule: enabled authwatch.timer ({wants} -> {authwatch.PACKAGED_TIMER})\n" in (
+    assert f"schedule: enabled authwatch.timer ({wants} -> {authwatch.PACKAGED_TIMERS[0]})\n" in (
         result.stdout
     )
-    assert os.readlink(wants) == authwatch.PACKAGED_TIMER
+    assert os.readlink(wants) == authwatch.PACKAGED_TIMERS[0]
     assert sorted(os.listdir(system)) == ["timers.target.wants"]  # no copies to shadow it
     assert setup(root, pushover).stdout.endswith("nothing changed: authwatch is set up\n")
     assert setup(root, pushover, "--remove").stdout == f"removed {wants}\n"
@@ -516,7 +584,8 @@ def test_the_package_replaces_the_units_setup_copied_before_it(
     system = root / "etc" / "systemd" / "system"
     assert f"removed {system}/authwatch.service\n" in result.stdout
     assert (
-        os.readlink(system / "timers.target.wants" / "authwatch.timer") == authwatch.PACKAGED_TIMER
+        os.readlink(system / "timers.target.wants" / "authwatch.timer")
+        == authwatch.PACKAGED_TIMERS[0]
     )
 
 
