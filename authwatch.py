@@ -5704,14 +5704,30 @@ def config_with(text, settings):
 
 def setup_keys(options, environ, stored, stdin, stdout):
     """Given the setup options, the environment, the config stored (a
-    ConfigParser) and the streams, return (token, user): from the options,
-    the environment or the stored config, else asked for at a terminal.
+    ConfigParser) and the streams, return (token, user): from the options
+    (the token also from --token-file), the environment or the stored
+    config, else asked for at a terminal.  Keys on the command line, which
+    every user can read, are taken with a warning.
 
     Raise UsageError if they cannot be had, ConfigError if they are no keys,
-    or differ from the stored ones without --force.
+    or differ from the stored ones without --force, StateError if the token
+    file is another's or others may read it.
     """
+    shown = [
+        name
+        for name, value in (("--token", options.token), ("--user", options.pushover_user))
+        if value
+    ]
+    if shown:
+        report.warning(
+            "every user may read %s in the list of processes: give the keys at the prompt,"
+            " in AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER, or the token with"
+            " --token-file",
+            " and ".join(shown),
+        )
+    token = read_token_file(options.token_file) if options.token_file else options.token
     given = {
-        "token": options.token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
+        "token": token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
         "user": options.pushover_user or environ.get("AUTHWATCH_PUSHOVER_USER"),
     }
     keys = {}
@@ -5730,12 +5746,41 @@ def setup_keys(options, environ, stored, stdin, stdout):
         keys[key] = value or old
         if not keys[key]:
             raise UsageError(
-                "give the Pushover keys: --token and --user, or AUTHWATCH_PUSHOVER_TOKEN"
-                " and AUTHWATCH_PUSHOVER_USER"
+                "give the Pushover keys: AUTHWATCH_PUSHOVER_TOKEN (or --token-file) and"
+                " AUTHWATCH_PUSHOVER_USER, or --token and --user"
             )
         if not PUSHOVER_KEY.fullmatch(keys[key]):
             raise ConfigError(f"the Pushover {key} must be 30 letters and digits")
     return keys["token"], keys["user"]
+
+
+def read_token_file(path):
+    """Given the path of a file that holds the Pushover token, return its
+    first line, stripped.
+
+    Raise ConfigError if it cannot be read or its first line is empty,
+    StateError if it is not this user's or others may read or write it:
+    the token in it is no secret then (chmod 600).
+    """
+    try:
+        with open(path, "rb") as file:
+            status = os.fstat(file.fileno())
+            if status.st_uid != os.geteuid():
+                raise StateError(
+                    f"{path} belongs to uid {status.st_uid}, not to this user"
+                    f" (uid {os.geteuid()}): refusing its token"
+                )
+            if status.st_mode & 0o066:
+                raise StateError(
+                    f"{path} may be read or written by other users: refusing its token"
+                    " (chmod 600 it; and if others have read it, make a new token)"
+                )
+            token = file.readline(1024).decode("utf-8", "replace").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
+    if not token:
+        raise ConfigError(f"--token-file {path}: its first line holds no token")
+    return token
 
 
 def write_if_changed(path, text, mode, force=True):
@@ -6219,7 +6264,8 @@ exit codes:
   1  Pushover could not be reached; nothing was written
   2  usage or configuration error, or Pushover refused the keys; nothing was written
   3  no log and no journal to read, or the journal needs systemd-python
-  4  a file or folder cannot be written, or is another's (--force), a link under --root or out of it
+  4  a file or folder cannot be written, or is another's (--force); a token file that others
+     may read; a link under --root, or a path out of it
 """
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()
@@ -6301,8 +6347,24 @@ def build_setup_parser():
         epilog=SETUP_EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--token", help="the Pushover application token")
-    parser.add_argument("--user", dest="pushover_user", metavar="KEY", help="the Pushover user key")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token",
+        help="the Pushover application token (every user sees it in ps: better the prompt,"
+        " AUTHWATCH_PUSHOVER_TOKEN or --token-file)",
+    )
+    token.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the token from the first line of FILE (yours alone: mode 0600 or 0400)",
+    )
+    parser.add_argument(
+        "--user",
+        dest="pushover_user",
+        metavar="KEY",
+        help="the Pushover user key (every user sees it in ps: better the prompt or"
+        " AUTHWATCH_PUSHOVER_USER)",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="ask nothing")
     parser.add_argument("--force", action="store_true", help="replace keys the config holds")
     parser.add_argument("--schedule", choices=("cron", "timer"), help="default: timer with systemd")

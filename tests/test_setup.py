@@ -4,6 +4,7 @@ the first run and the learning; a second run changes nothing; --remove and
 --purge undo it; a refused token writes nothing."""
 
 import os
+import pwd
 import shutil
 import stat
 import subprocess
@@ -15,6 +16,7 @@ from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
 import authwatch
 
 OTHER_TOKEN = "b" * 28 + "TK"
+NOBODY = pwd.getpwnam("nobody").pw_uid
 
 
 @pytest.fixture
@@ -26,10 +28,23 @@ def root(tmp_path):
     return top
 
 
-def setup(root, server, *extra):
+KEYS = {"AUTHWATCH_PUSHOVER_TOKEN": TOKEN, "AUTHWATCH_PUSHOVER_USER": USER_KEY}
+
+
+def setup(root, server, *extra, environ=KEYS):
+    """Run setup under root, sending to server, with extra arguments and the
+    keys in the environment (on the command line every user sees them)."""
     api_url = server.url_for("/1/messages.json")
     return run_main(
-        "setup", "--root", str(root), "--api-url", api_url, "--yes", *extra, host="web1"
+        "setup",
+        "--root",
+        str(root),
+        "--api-url",
+        api_url,
+        "--yes",
+        *extra,
+        environ=environ,
+        host="web1",
     )
 
 
@@ -65,7 +80,7 @@ def command():
 
 
 def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert (result.status, result.stderr) == (0, "")
     assert result.stdout == (
         "Pushover accepted the test message (request e460545a-8e5c-4d2c-8c1c-1f2bd9c0e0f4)\n"
@@ -94,7 +109,7 @@ def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
     assert "alice" in (state / "logins.json").read_text()
 
     before = files(root)
-    again = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    again = setup(root, pushover)
     assert (again.status, again.stderr) == (0, "")
     assert again.stdout == "source: /var/log/auth.log\nnothing changed: authwatch is set up\n"
     assert files(root) == before
@@ -102,7 +117,7 @@ def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
 
 
 def test_setup_with_a_timer_writes_units_that_systemd_accepts(root, pushover):
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, "--schedule", "timer")
     assert result.status == 0, result.stderr
     units = root / "etc" / "systemd" / "system"
     service = (units / "authwatch.service").read_text()
@@ -126,7 +141,7 @@ def test_setup_with_a_timer_writes_units_that_systemd_accepts(root, pushover):
 
 
 def test_remove_takes_the_schedule_away_and_purge_the_config_and_state(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    setup(root, pushover, "--schedule", "timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     removed = setup(root, pushover, "--remove")
@@ -151,7 +166,7 @@ def test_a_refused_token_writes_nothing(root, httpserver):
         {"status": 0, "token": "invalid", "errors": ["application token is invalid"]}, status=400
     )
     before = files(root)
-    result = setup(root, httpserver, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, httpserver)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
         "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
@@ -164,7 +179,7 @@ def test_an_existing_config_keeps_its_settings_and_its_keys_without_force(root, 
     config = write_config(
         root, f"# mine\n[pushover]\n#token =\nuser = {USER_KEY}\n\n[alerts]\nmax_messages = 3\n"
     )
-    result = setup(root, pushover, "--token", TOKEN)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     text = config.read_text()
     assert text.startswith(
@@ -172,30 +187,83 @@ def test_an_existing_config_keeps_its_settings_and_its_keys_without_force(root, 
     )
     assert f"token = {TOKEN}\nuser = {USER_KEY}\n" in text
     assert "[alerts]\nmax_messages = 3\n" in text
-    refused = setup(root, pushover, "--token", OTHER_TOKEN)
+    other = {**KEYS, "AUTHWATCH_PUSHOVER_TOKEN": OTHER_TOKEN}
+    refused = setup(root, pushover, environ=other)
     assert refused.status == authwatch.ExitStatus.CONFIG_ERROR
     assert refused.stderr == (
         "authwatch: error: the config holds another Pushover token: --force replaces it\n"
     )
     assert config.read_text() == text
-    forced = setup(root, pushover, "--token", OTHER_TOKEN, "--force")
+    forced = setup(root, pushover, "--force", environ=other)
     assert forced.status == 0
     assert f"token = {OTHER_TOKEN}\n" in config.read_text()
 
 
 def test_setup_without_keys_asks_for_them_or_says_how_to_give_them(root, pushover):
-    result = setup(root, pushover)
+    result = setup(root, pushover, environ={})
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
-        "authwatch: error: give the Pushover keys: --token and --user, or"
-        " AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER\n"
+        "authwatch: error: give the Pushover keys: AUTHWATCH_PUSHOVER_TOKEN (or --token-file)"
+        " and AUTHWATCH_PUSHOVER_USER, or --token and --user\n"
     )
-    environ = {"AUTHWATCH_PUSHOVER_TOKEN": TOKEN, "AUTHWATCH_PUSHOVER_USER": USER_KEY}
-    api_url = pushover.url_for("/1/messages.json")
-    by_environment = run_main(
-        "setup", "--root", str(root), "--api-url", api_url, "--yes", environ=environ
+    by_environment = setup(root, pushover)
+    assert (by_environment.status, by_environment.stderr) == (0, "")
+
+
+def test_keys_on_the_command_line_are_taken_with_a_warning_that_every_user_sees_them(
+    root, pushover
+):
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, environ={})
+    assert result.status == 0
+    assert result.stderr == (
+        "authwatch: every user may read --token and --user in the list of processes: give the"
+        " keys at the prompt, in AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER, or the"
+        " token with --token-file\n"
     )
-    assert by_environment.status == 0, by_environment.stderr
+    assert sent_forms(pushover)[0]["token"] == TOKEN
+
+
+def test_the_token_file_gives_the_token_in_its_first_line(root, pushover, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(f"  {TOKEN}  \nsecond line\n")
+    token.chmod(0o400)
+    user = {"AUTHWATCH_PUSHOVER_USER": USER_KEY}
+    result = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert (result.status, result.stderr) == (0, "")
+    assert sent_forms(pushover)[0]["token"] == TOKEN
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    assert authwatch.load_config(str(config), {}, {}, True).token == TOKEN
+    both = setup(root, pushover, "--token-file", str(token), "--token", TOKEN, environ=user)
+    assert both.status == authwatch.ExitStatus.CONFIG_ERROR
+    token.write_text("\n" + TOKEN)
+    empty = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert (
+        empty.stderr == f"authwatch: error: --token-file {token}: its first line holds no token\n"
+    )
+
+
+def test_a_token_file_that_others_may_read_or_that_is_anothers_is_refused(root, pushover, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o644)
+    user = {"AUTHWATCH_PUSHOVER_USER": USER_KEY}
+    before = files(root)
+    readable = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert readable.status == authwatch.ExitStatus.STATE_ERROR
+    assert readable.stderr == (
+        f"authwatch: error: {token} may be read or written by other users: refusing its token"
+        " (chmod 600 it; and if others have read it, make a new token)\n"
+    )
+    token.chmod(0o600)
+    os.chown(token, NOBODY, -1)
+    anothers = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert anothers.status == authwatch.ExitStatus.STATE_ERROR
+    assert anothers.stderr == (
+        f"authwatch: error: {token} belongs to uid {NOBODY}, not to this user (uid 0):"
+        " refusing its token\n"
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
 
 
 def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushover):
@@ -213,11 +281,8 @@ def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushov
             "--root",
             str(tmp_path),
             "--yes",
-            "--token",
-            TOKEN,
-            "--user",
-            USER_KEY,
         ],
+        env={**os.environ, **KEYS},
         capture_output=True,
         text=True,
     )
@@ -230,12 +295,11 @@ def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushov
 
 
 def test_switching_the_schedule_takes_the_other_away(root, pushover):
-    keys = ("--token", TOKEN, "--user", USER_KEY)
-    setup(root, pushover, *keys, "--schedule", "cron")
-    timer = setup(root, pushover, *keys, "--schedule", "timer")
+    setup(root, pushover, "--schedule", "cron")
+    timer = setup(root, pushover, "--schedule", "timer")
     assert f"removed {root}/etc/cron.d/authwatch\n" in timer.stdout
     assert not (root / "etc" / "cron.d" / "authwatch").exists()
-    cron = setup(root, pushover, *keys, "--schedule", "cron")
+    cron = setup(root, pushover, "--schedule", "cron")
     assert f"removed {root}/etc/systemd/system/authwatch.timer\n" in cron.stdout
     assert not (
         root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
@@ -259,7 +323,7 @@ def test_keys_written_any_way_configparser_reads_them_are_replaced_not_doubled(
     root, pushover, written
 ):
     config = write_config(root, f"[pushover] ; the keys\n{written.format(TOKEN)}\n")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     assert config.read_text().lower().count("token") == 1
 
@@ -296,7 +360,7 @@ def test_links_in_the_root_that_lead_out_of_it_are_refused(tmp_path, pushover):
     (root / "var" / "log" / "auth.log").write_text("")
     (root / "etc").symlink_to(outside / "etc")
     (root / "var" / "lib").symlink_to(outside / "lib")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {root}/etc is a symbolic link, which setup does not follow under"
@@ -309,7 +373,7 @@ def test_links_in_the_root_that_lead_out_of_it_are_refused(tmp_path, pushover):
     assert (outside / "lib" / "authwatch" / "keep").exists()
     (root / "etc").unlink()
     write_config(root, "[state]\ndir = /../host/lib/authwatch\n")
-    climbing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    climbing = setup(root, pushover)
     assert climbing.status == authwatch.ExitStatus.STATE_ERROR
     assert climbing.stderr == (
         f"authwatch: error: {outside}/lib/authwatch leads out of {root}: refusing it\n"
@@ -341,8 +405,8 @@ def test_a_link_in_any_part_of_a_path_under_the_root_is_refused_before_anything_
     (root / link).parent.mkdir(parents=True, exist_ok=True)
     (root / link).symlink_to(root.parent / target)
     before, host_before = files(root), files(host)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron", "--force")
-    result = setup(root, pushover, *keys)
+    options = ("--schedule", "cron", "--force")
+    result = setup(root, pushover, *options)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {root / link} is a symbolic link, which setup does not follow"
@@ -366,7 +430,7 @@ def test_a_merged_usr_image_enables_the_packages_timer_in_usr_lib(root, pushover
     (root / "usr" / "lib" / "systemd" / "systemd").write_text("")  # the image's init
     (units / "authwatch.timer").write_text(authwatch.TIMER_UNIT.format(mark=authwatch.PACKAGE_MARK))
     monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     wants = root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
     assert os.readlink(wants) == "/usr/lib/systemd/system/authwatch.timer"
@@ -380,14 +444,14 @@ def test_what_setup_did_not_write_is_neither_replaced_nor_removed(root, pushover
     (units / "timers.target.wants" / "authwatch.timer").symlink_to("/lib/systemd/system/x.timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
-    refused = setup(root, pushover, *keys)
+    options = ("--schedule", "cron")
+    refused = setup(root, pushover, *options)
     assert refused.status == authwatch.ExitStatus.STATE_ERROR
     assert refused.stderr == (
         f"authwatch: error: {root}/etc/cron.d/authwatch is not authwatch setup's:"
         " --force replaces it\n"
     )
-    assert setup(root, pushover, *keys, "--force").status == 0
+    assert setup(root, pushover, *options, "--force").status == 0
     assert setup(root, pushover, "--remove").stdout == f"removed {root}/etc/cron.d/authwatch\n"
     assert (units / "timers.target.wants" / "authwatch.timer").is_symlink()
 
@@ -396,7 +460,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
     folder = root / "etc" / "authwatch"
     folder.mkdir(parents=True)
     folder.chmod(0o777)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {folder} may be written by other users: refusing it (chmod go-w)\n"
@@ -406,7 +470,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
 
 def test_the_state_dir_the_config_names_is_the_one_set_up(root, pushover):
     write_config(root, "[state]\ndir = /srv/authwatch\n")
-    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert setup(root, pushover).status == 0
     assert (root / "srv" / "authwatch" / "var_log_auth.log.offset").exists()
     assert not (root / "var" / "lib" / "authwatch").exists()
     assert setup(root, pushover, "--purge").stdout.endswith(f"removed {root}/srv/authwatch\n")
@@ -416,7 +480,7 @@ def test_an_image_whose_journal_has_no_files_yet_is_set_up_all_the_same(tmp_path
     pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
     root = tmp_path / "image"
     (root / "var" / "log" / "journal").mkdir(parents=True)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     assert "source: the systemd journal\n" in result.stdout
     assert (
@@ -428,13 +492,11 @@ def test_setup_refuses_what_it_cannot_read_or_write_as_one_line(root, pushover):
     config = root / "etc" / "authwatch" / "authwatch.ini"
     config.parent.mkdir(parents=True)
     config.write_bytes(b"[pushover]\ntoken = \xff\n")
-    not_utf8 = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    not_utf8 = setup(root, pushover)
     assert not_utf8.status == authwatch.ExitStatus.CONFIG_ERROR
     assert not_utf8.stderr.startswith(f"authwatch: error: cannot read {config}: ")
     config.unlink()
-    injected = setup(
-        root, pushover, "--token", TOKEN, "--user", USER_KEY, "--api-url", "x\nttl = 60"
-    )
+    injected = setup(root, pushover, "--api-url", "x\nttl = 60")
     assert injected.status == authwatch.ExitStatus.CONFIG_ERROR
     assert injected.stderr == "authwatch: error: [pushover] api_url: a value of one line, please\n"
     assert not config.exists()
@@ -445,7 +507,7 @@ def test_purge_removes_a_state_dir_only_when_it_holds_authwatchs_files_alone(roo
     config.parent.mkdir(parents=True)
     config.write_text("[state]\ndir = /var\n")
     config.chmod(0o600)
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    setup(root, pushover)
     purged = setup(root, pushover, "--purge")
     assert purged.status == 0
     assert f"kept {root}/var: it holds " in purged.stdout
@@ -453,7 +515,7 @@ def test_purge_removes_a_state_dir_only_when_it_holds_authwatchs_files_alone(roo
 
 
 def test_remove_works_when_the_config_cannot_be_read(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    setup(root, pushover)
     config = root / "etc" / "authwatch" / "authwatch.ini"
     config.write_bytes(b"garbage line \xff\n")
     removed = setup(root, pushover, "--remove")
@@ -462,7 +524,7 @@ def test_remove_works_when_the_config_cannot_be_read(root, pushover):
 
 
 def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    setup(root, pushover, "--schedule", "timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     before, sent = files(root), len(sent_forms(pushover))
@@ -474,8 +536,8 @@ def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
     (fresh / "etc" / "cron.d").mkdir(parents=True)
     (fresh / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     before = files(fresh)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
-    assert setup(fresh, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    options = ("--schedule", "cron")
+    assert setup(fresh, pushover, *options).status == authwatch.ExitStatus.STATE_ERROR
     assert files(fresh) == before
     assert len(sent_forms(pushover)) == sent
 
@@ -483,7 +545,7 @@ def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
 def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
     write_config(root, "[state]\ndir = /srv/authwatch\n")
     before = files(root)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, "--schedule", "timer")
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "the timer's runs keep their state where systemd gives it" in result.stderr
     assert files(root) == before
@@ -514,8 +576,8 @@ def test_a_link_among_the_units_that_leads_out_of_the_root_is_refused(root, push
     units = root / "etc" / "systemd" / "system"
     units.mkdir(parents=True)
     (units / "timers.target.wants").symlink_to(outside)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    assert setup(root, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    options = ("--schedule", "timer")
+    assert setup(root, pushover, *options).status == authwatch.ExitStatus.STATE_ERROR
     assert os.listdir(outside) == []
 
 
@@ -558,8 +620,8 @@ def packaged(root, monkeypatch):
 
 
 def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, pushover, packaged):
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    result = setup(root, pushover, *keys)
+    options = ("--schedule", "timer")
+    result = setup(root, pushover, *options)
     assert result.status == 0, result.stderr
     system = root / "etc" / "systemd" / "system"
     wants = system / "timers.target.wants" / "authwatch.timer"
@@ -577,8 +639,8 @@ def test_the_package_replaces_the_units_setup_copied_before_it(
     root, pushover, packaged, monkeypatch
 ):
     monkeypatch.setattr(authwatch, "this_command", lambda: [sys.executable, authwatch.__file__])
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    assert setup(root, pushover, *keys).status == 0
+    options = ("--schedule", "timer")
+    assert setup(root, pushover, *options).status == 0
     monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
     result = setup(root, pushover)
     system = root / "etc" / "systemd" / "system"
@@ -592,12 +654,12 @@ def test_the_package_replaces_the_units_setup_copied_before_it(
 def test_setup_prepares_the_log_the_config_names_or_says_it_is_not_there(root, pushover):
     write_config(root, "[source]\npath = /var/log/custom.log\n")
     before = files(root)
-    missing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    missing = setup(root, pushover)
     assert missing.status == authwatch.ExitStatus.SOURCE_ERROR
     assert missing.stderr == "authwatch: error: no /var/log/custom.log to read\n"
     assert files(root) == before
     (root / "var" / "log" / "custom.log").write_text("")
-    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert setup(root, pushover).status == 0
     assert (root / "var" / "lib" / "authwatch" / "var_log_custom.log.offset").exists()
 
 
@@ -606,8 +668,8 @@ def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written
     units.mkdir(parents=True)
     (units / "timers.target.wants").write_text("")
     before = files(root)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    result = setup(root, pushover, *keys)
+    options = ("--schedule", "timer")
+    result = setup(root, pushover, *options)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {units}/timers.target.wants is no folder:"
@@ -618,7 +680,7 @@ def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written
 
 def test_a_path_with_a_nul_in_the_config_is_a_config_error(root, pushover):
     write_config(root, "[state]\ndir = /srv/a\0b\n[geoip]\ncity_db = /x\0y\n")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "[state] dir: not a path" in result.stderr
     assert "[geoip] city_db: not a path" in result.stderr
