@@ -5625,6 +5625,104 @@ def this_command():
     return [sys.executable, os.path.abspath(__file__)]
 
 
+def this_installation():
+    """Return the files and folders that this authwatch runs from besides its
+    command: this module, the interpreter, its prefix (a venv) and the
+    site-packages folders it imports from."""
+    import site
+
+    return [os.path.abspath(__file__), sys.executable, sys.prefix, *site.getsitepackages()]
+
+
+# how to install authwatch for a system schedule, when another user could change it
+ROOT_ALONE = (
+    "install authwatch where root alone can change it: the Debian package, pipx as root with"
+    " PIPX_HOME=/opt/pipx PIPX_BIN_DIR=/usr/local/bin, or a venv under /opt"
+)
+
+
+def refuse_changeable(command, installation, config, root):
+    """Given a system schedule's command (a list of arguments), the files
+    and folders of the authwatch it runs (see this_installation()), its
+    config under the root, and the root, raise StateError if a user other
+    than root may change any of them, the interpreters that the #! lines of
+    the command's files name, or a folder above them, as written or as
+    links lead (see changeable_by_others()): root would run what that user
+    wrote, and the timer's runs have the token and the log's groups.  The
+    config's folders count from the root: an image's are not the host's.
+    """
+    pieces = [os.path.normpath(argument) for argument in command if argument.startswith("/")]
+    pieces += [interpreter for piece in pieces for interpreter in interpreters(piece)]
+    pieces += [piece for piece in installation if os.path.isabs(piece)]  # sys.executable may be ''
+    for piece in dict.fromkeys(pieces + [os.path.realpath(piece) for piece in pieces]):
+        why = changeable_by_others(piece, "/")
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would run what another user can change; {ROOT_ALONE}"
+            )
+    for piece in [config] if root != "/" else [config, os.path.realpath(config)]:
+        why = changeable_by_others(piece, root)
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would read a config that another user can change:"
+                " make it root's alone (chown root:root, chmod go-w)"
+            )
+
+
+def interpreters(path):
+    """Given a file, return the interpreters that run it: the one its #!
+    line names, and in turn the one that names, as the kernel follows them
+    (a few deep)."""
+    found = []
+    for _ in range(4):
+        try:
+            with open(path, "rb") as file:
+                line = file.readline(256)  # the kernel reads no more of it
+        except OSError:
+            break
+        words = line[2:].split() if line.startswith(b"#!") else ()
+        if not words or not words[0].startswith(b"/"):
+            break
+        path = os.path.normpath(os.fsdecode(words[0]))
+        found.append(path)
+    return found
+
+
+def changeable_by_others(path, top):
+    """Given a path and the folder above it to look from (/, or the root),
+    return why a user other than root may change what it names, or None:
+    the first of top, each folder below it and the path that root does not
+    own, or that others, or a group other than root's, may write.  A link
+    among them is passed over (the folder it is in is looked at, what it
+    leads to is the real path's to say); what is not there yet, setup
+    makes, as root.
+    """
+    parts = [top]
+    for name in os.path.relpath(path, top).split(os.sep):
+        if name != ".":
+            parts.append(os.path.join(parts[-1], name))
+    for part in parts:
+        try:
+            status = os.lstat(part)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(status.st_mode):
+            continue
+        if status.st_uid != 0:
+            return f"{part} is uid {status.st_uid}'s"
+        if status.st_mode & stat.S_IWOTH:
+            return f"{part} may be written by every user"
+        if status.st_mode & stat.S_IWGRP and status.st_gid != 0:
+            import grp
+
+            try:
+                group = grp.getgrgid(status.st_gid).gr_name
+            except KeyError:
+                group = status.st_gid
+            return f"{part} may be written by the members of group {group}"
+    return None
+
+
 def unit_command(arguments):
     """Given a command's arguments, return them as a unit's ExecStart= reads
     them: quoted where they hold a space or what systemd reads, "%" doubled
@@ -6115,6 +6213,8 @@ def setup_steps(options, environ, stdin, runtime):
     command = this_command()
     kind = chosen_schedule(options, paths, environ, command)
     check_writable(paths, kind, command, state_dir, options.force)
+    if paths.system:  # root runs it
+        refuse_changeable(command, this_installation(), config_path, paths.root)
     installed = schedule_installed(kind, paths)
     if text != old_text or options.force or not installed:  # keys Pushover has not taken here
         answer = send_message(
@@ -6264,8 +6364,9 @@ exit codes:
   1  Pushover could not be reached; nothing was written
   2  usage or configuration error, or Pushover refused the keys; nothing was written
   3  no log and no journal to read, or the journal needs systemd-python
-  4  a file or folder cannot be written, or is another's (--force); a token file that others
-     may read; a link under --root, or a path out of it
+  4  a file or folder cannot be written, or is another's (--force), or another user may
+     change what root's schedule runs or reads; a token file that others may read; a link
+     under --root, or a path out of it
 """
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()

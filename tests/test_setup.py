@@ -1,14 +1,20 @@
 """authwatch setup, under --root against the Pushover stand-in: the config
 written with the keys, the schedule with the real path, the test message,
 the first run and the learning; a second run changes nothing; --remove and
---purge undo it; a refused token writes nothing."""
+--purge undo it; a refused token writes nothing; a schedule that root runs
+is refused when another user can change what it runs.  As root (the files
+of a system schedule must be root's), with authwatch in a venv in a folder
+that root alone may change (pytest's own folders are under /tmp)."""
 
+import grp
 import os
 import pwd
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
@@ -17,6 +23,63 @@ import authwatch
 
 OTHER_TOKEN = "b" * 28 + "TK"
 NOBODY = pwd.getpwnam("nobody").pw_uid
+NOBODYS_GROUP = grp.getgrgid(pwd.getpwnam("nobody").pw_gid)
+# what setup says when root's schedule would run what another user can change
+ANOTHERS = (
+    "root's schedule would run what another user can change; install authwatch where root alone"
+    " can change it: the Debian package, pipx as root with PIPX_HOME=/opt/pipx"
+    " PIPX_BIN_DIR=/usr/local/bin, or a venv under /opt"
+)
+
+
+@pytest.fixture
+def safe_place():
+    """A new folder that root alone may change, as every folder above it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the files of a system schedule must be root's")
+    top = Path(tempfile.mkdtemp(prefix="authwatch-test-", dir="/run"))
+    assert authwatch.changeable_by_others(str(top), "/") is None
+    yield top
+    shutil.rmtree(top)
+
+
+def install(monkeypatch, folder):
+    """Make a venv in folder as pip installs authwatch into one (its python a
+    link to this one, the console script naming it, the module in
+    site-packages), and setup run as its authwatch; return the command."""
+    python, site = folder / "bin" / "python3", folder / "lib" / "python3" / "site-packages"
+    site.mkdir(parents=True)
+    python.parent.mkdir()
+    python.symlink_to(os.path.realpath(sys.executable))
+    script = folder / "bin" / "authwatch"
+    script.write_text(f"#!{python}\nimport sys\nfrom authwatch import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    shutil.copy(authwatch.__file__, site)
+    command = [str(script)]
+    installation = [str(site / "authwatch.py"), str(python), str(folder), str(site)]
+    monkeypatch.setattr(authwatch, "this_command", lambda: command)
+    monkeypatch.setattr(authwatch, "this_installation", lambda: installation)
+    return command
+
+
+@pytest.fixture(autouse=True)
+def installed(safe_place, monkeypatch):
+    """authwatch in a venv under an opt folder that root alone may change (it
+    is group-writable, but the group is root's), setup run as its command;
+    return the venv."""
+    opt = safe_place / "opt"
+    opt.mkdir()
+    opt.chmod(0o775)
+    install(monkeypatch, opt / "authwatch")
+    return opt / "authwatch"
+
+
+def home_of_another(place):
+    """Return a home folder in place that the user nobody owns, as a user's own."""
+    home = place / "home" / "alice"
+    home.mkdir(parents=True)
+    os.chown(home, NOBODY, -1)
+    return home
 
 
 @pytest.fixture
@@ -76,7 +139,7 @@ def write_config(root, text):
 
 def command():
     """The command the schedule runs when setup runs from the tests."""
-    return f"{sys.executable} {os.path.abspath(authwatch.__file__)}"
+    return " ".join(authwatch.this_command())
 
 
 def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
@@ -523,7 +586,9 @@ def test_remove_works_when_the_config_cannot_be_read(root, pushover):
     assert not (root / "etc" / "cron.d" / "authwatch").exists()
 
 
-def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
+def test_a_refusal_comes_before_anything_is_written_or_sent(
+    root, pushover, safe_place, monkeypatch
+):
     setup(root, pushover, "--schedule", "timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
@@ -540,6 +605,101 @@ def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
     assert setup(fresh, pushover, *options).status == authwatch.ExitStatus.STATE_ERROR
     assert files(fresh) == before
     assert len(sent_forms(pushover)) == sent
+    before = files(root)
+    install(monkeypatch, home_of_another(safe_place) / "venv")  # the same, as alice's
+    moved = setup(root, pushover, "--force")
+    assert moved.status == authwatch.ExitStatus.STATE_ERROR
+    assert files(root) == before  # the timer still runs root's
+    assert len(sent_forms(pushover)) == sent
+
+
+def venv_in_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    install(monkeypatch, home / "venv")
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def venv_in_a_folder_a_group_may_write(place, monkeypatch, root):
+    folder = place / "srv"
+    folder.mkdir()
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o775)
+    install(monkeypatch, folder / "authwatch")
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
+
+
+def venv_in_a_folder_every_user_may_write(place, monkeypatch, root):
+    folder = place / "tmp"
+    folder.mkdir()
+    folder.chmod(0o1777)  # sticky, as /tmp: another user cannot remove it, but can make the venv
+    install(monkeypatch, folder / "venv")
+    return f"{folder} may be written by every user: {ANOTHERS}"
+
+
+def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    script = home / "authwatch"
+    shutil.copy(authwatch.this_command()[0], script)  # the safe venv's, a copy of alice's
+    link = place / "usr" / "local" / "bin" / "authwatch"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(script)
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(link)])
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def interpreter_in_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    (home / "bin").mkdir()
+    (home / "bin" / "python3").symlink_to(os.path.realpath(sys.executable))
+    [script] = authwatch.this_command()
+    text = Path(script).read_text()
+    Path(script).write_text(f"#!{home}/bin/python3\n" + text.split("\n", 1)[1])
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def module_in_a_home(place, monkeypatch, root):
+    # an editable install: the venv is root's, the module it imports alice's
+    home = home_of_another(place)
+    installation = [str(home / "src" / "authwatch.py"), *authwatch.this_installation()[1:]]
+    monkeypatch.setattr(authwatch, "this_installation", lambda: installation)
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def config_of_another(place, monkeypatch, root):
+    config = write_config(root, "[pushover]\n")
+    os.chown(config, NOBODY, -1)
+    return (
+        f"{config} is uid {NOBODY}'s: root's schedule would read a config that another user can"
+        " change: make it root's alone (chown root:root, chmod go-w)"
+    )
+
+
+@pytest.mark.parametrize("schedule", ["cron", "timer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        venv_in_a_home,
+        venv_in_a_folder_a_group_may_write,
+        venv_in_a_folder_every_user_may_write,
+        link_from_a_safe_place_to_a_home,
+        interpreter_in_a_home,
+        module_in_a_home,
+        config_of_another,
+    ],
+    ids=lambda make: make.__name__,
+)
+def test_a_schedule_that_root_runs_refuses_what_another_user_can_change(
+    root, pushover, safe_place, monkeypatch, make, schedule
+):
+    why = make(safe_place, monkeypatch, root)
+    before = files(root)
+    result = setup(root, pushover, "--schedule", schedule)
+    assert (result.status, result.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {why}\n",
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
 
 
 def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
@@ -636,9 +796,9 @@ def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, p
 
 
 def test_the_package_replaces_the_units_setup_copied_before_it(
-    root, pushover, packaged, monkeypatch
+    root, pushover, packaged, monkeypatch, installed
 ):
-    monkeypatch.setattr(authwatch, "this_command", lambda: [sys.executable, authwatch.__file__])
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(installed / "bin" / "authwatch")])
     options = ("--schedule", "timer")
     assert setup(root, pushover, *options).status == 0
     monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
