@@ -38,9 +38,11 @@ def safe_place():
     if os.geteuid() != 0:
         pytest.skip("needs root: the files of a system schedule must be root's")
     top = Path(tempfile.mkdtemp(prefix="authwatch-test-", dir="/run"))
-    assert authwatch.changeable_by_others(str(top), "/") is None
-    yield top
-    shutil.rmtree(top)
+    try:
+        assert authwatch.changeable_by_others(str(top), "/") is None
+        yield top
+    finally:
+        shutil.rmtree(top)
 
 
 def install(monkeypatch, folder):
