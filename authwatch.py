@@ -3130,11 +3130,28 @@ KEPT_OTHER_LINES = 20
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
 UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs", "Me"))
-# ...and what shows as nothing, or as a wide gap: Hangul fillers, the blank
-# Braille pattern, spaces other than the plain one
-UNSHOWN = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | frozenset(
-    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+# ...and what shows as a wide gap: the blank Braille pattern, spaces other
+# than the plain one
+UNSHOWN = frozenset(
+    "\u2800\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 )
+# ...and whatever its category, every Default_Ignorable_Code_Point, which a
+# renderer shows as nothing (ro\u17b4\u17b5ot as "root"): the ranges of
+# Unicode's DerivedCoreProperties.txt, the same from Unicode 14.0 (which
+# added U+180F) to 17.0.  Among them the variation selectors (FE00..FE0F,
+# E0100..E01EF) and Mongolian's free ones (180B..180D, 180F), Khmer's
+# inherent vowels (17B4..17B5), the Hangul fillers, the combining grapheme
+# joiner, and the tags (E0000..E0FFF).  Python's unicodedata does not know
+# the property, and a category does not make it: 17B4 is a mark, 3164 a letter.
+DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+MARKS = ("Mn", "Mc", "Me")  # combining categories: marks stack on the character before them
+MAX_MARKS = 2  # stacked on one character, then replaced: Vietnamese's "ệ" needs two
 
 
 class Message(NamedTuple):
@@ -3382,19 +3399,34 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
 
 def clean(text):
     """Given text that may come from an attacker, return it with control,
-    format (zero-width, direction-changing) and separator characters
-    replaced, safe to show on one line.  Every title and line of a message
+    format (zero-width, direction-changing), separator and default-ignorable
+    characters, and every combining mark past MAX_MARKS stacked on one
+    character, replaced: safe to show on one line, nothing in it hidden or
+    piled up over the text around it.  Every title and line of a message
     passes through it (see title_text() and fit_lines()).
     """
     if text.isascii() and text.isprintable():
         return text
     import unicodedata
 
-    return "".join(
-        "\N{REPLACEMENT CHARACTER}"
-        if char in UNSHOWN or unicodedata.category(char) in UNSHOWN_CATEGORIES
-        else char
-        for char in text
+    hidden = unshown()
+    cleaned, marks = [], 0
+    for char in text:
+        category = unicodedata.category(char)
+        marks = marks + 1 if category in MARKS else 0
+        if char in hidden or category in UNSHOWN_CATEGORIES or marks > MAX_MARKS:
+            char = "\N{REPLACEMENT CHARACTER}"
+        cleaned.append(char)
+    return "".join(cleaned)
+
+
+@functools.cache
+def unshown():
+    """Return the characters that clean() replaces whatever their category:
+    UNSHOWN and the DEFAULT_IGNORABLE ranges.  Made on first use: a run
+    with nothing to send needs none."""
+    return UNSHOWN | frozenset(
+        chr(code) for first, last in DEFAULT_IGNORABLE for code in range(first, last + 1)
     )
 
 
@@ -5457,7 +5489,10 @@ def dry_run(options, config, source, runtime):
 
 SETUP_MARK = "# written by authwatch setup"  # --remove removes what holds it, and nothing else
 PACKAGE_MARK = "# installed by the authwatch package"  # the Debian package's units
-PACKAGED_TIMER = "/lib/systemd/system/authwatch.timer"  # enabled by setup, not copied
+# The Debian package's timer, enabled by setup, not copied: in /lib, which
+# an image with a merged /usr makes a link to usr/lib; under --root setup
+# follows no link, so it looks in /usr/lib as well, where the timer then is
+PACKAGED_TIMERS = ("/lib/systemd/system/authwatch.timer", "/usr/lib/systemd/system/authwatch.timer")
 PACKAGED_COMMAND = ["/usr/bin/authwatch"]
 SYSTEM_UNIT = """\
 {mark}: checks for new logins, started by authwatch.timer
@@ -5525,18 +5560,36 @@ class SetupPaths(NamedTuple):
     units: str  # the folder of systemd units
     cron: str | None  # the cron file; None: the user's crontab
 
-    def inside(self, path):
+    def inside(self, path, own_link=False):
         """Given a path as the system sees it, return it under the root.
 
-        Raise StateError if a link in the root leads it out of the root:
-        an image's /etc must not make setup write or remove on this host.
+        Raise StateError if, under --root, it leads out of the root, or a
+        part of it below the root is a symbolic link, the last part too
+        (unless own_link: the timer's link, which setup reads and makes
+        itself): an image's link must not make setup write, remove or read
+        on this host, or anywhere but where the path says.
         """
-        inside = os.path.join(self.root, path.lstrip("/"))
-        if self.root != "/":  # a link at the end is replaced or removed, never followed
-            top = os.path.realpath(self.root)
-            if os.path.commonpath([top, os.path.realpath(os.path.dirname(inside))]) != top:
-                raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        if self.root == "/":
+            return os.path.join(self.root, path.lstrip("/"))
+        inside = os.path.normpath(os.path.join(self.root, path.lstrip("/")))
+        if os.path.commonpath([self.root, inside]) != self.root:
+            raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        names = os.path.relpath(inside, self.root).split(os.sep)
+        part = self.root
+        for name in names[:-1] if own_link else names:
+            part = os.path.join(part, name)
+            refuse_link(part)
         return inside
+
+    def sees(self, path, test):
+        """Given a path as the system sees it and a test of a path (such as
+        os.path.isdir), return whether the path under the root passes it
+        with no link in it: where setup only looks (for an image's init or
+        the package's timer), a link is no reason to refuse."""
+        try:
+            return test(self.inside(path))
+        except StateError:
+            return False
 
 
 def setup_paths(options, environ):
@@ -5570,6 +5623,104 @@ def this_command():
     if os.path.basename(script) == "authwatch" and os.access(script, os.X_OK):
         return [script]
     return [sys.executable, os.path.abspath(__file__)]
+
+
+def this_installation():
+    """Return the files and folders that this authwatch runs from besides its
+    command: this module, the interpreter, its prefix (a venv) and the
+    site-packages folders it imports from."""
+    import site
+
+    return [os.path.abspath(__file__), sys.executable, sys.prefix, *site.getsitepackages()]
+
+
+# how to install authwatch for a system schedule, when another user could change it
+ROOT_ALONE = (
+    "install authwatch where root alone can change it: the Debian package, pipx as root with"
+    " PIPX_HOME=/opt/pipx PIPX_BIN_DIR=/usr/local/bin, or a venv under /opt"
+)
+
+
+def refuse_changeable(command, installation, config, root):
+    """Given a system schedule's command (a list of arguments), the files
+    and folders of the authwatch it runs (see this_installation()), its
+    config under the root, and the root, raise StateError if a user other
+    than root may change any of them, the interpreters that the #! lines of
+    the command's files name, or a folder above them, as written or as
+    links lead (see changeable_by_others()): root would run what that user
+    wrote, and the timer's runs have the token and the log's groups.  The
+    config's folders count from the root: an image's are not the host's.
+    """
+    pieces = [os.path.normpath(argument) for argument in command if argument.startswith("/")]
+    pieces += [interpreter for piece in pieces for interpreter in interpreters(piece)]
+    pieces += [piece for piece in installation if os.path.isabs(piece)]  # sys.executable may be ''
+    for piece in dict.fromkeys(pieces + [os.path.realpath(piece) for piece in pieces]):
+        why = changeable_by_others(piece, "/")
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would run what another user can change; {ROOT_ALONE}"
+            )
+    for piece in [config] if root != "/" else [config, os.path.realpath(config)]:
+        why = changeable_by_others(piece, root)
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would read a config that another user can change:"
+                " make it root's alone (chown root:root, chmod go-w)"
+            )
+
+
+def interpreters(path):
+    """Given a file, return the interpreters that run it: the one its #!
+    line names, and in turn the one that names, as the kernel follows them
+    (a few deep)."""
+    found = []
+    for _ in range(4):
+        try:
+            with open(path, "rb") as file:
+                line = file.readline(256)  # the kernel reads no more of it
+        except OSError:
+            break
+        words = line[2:].split() if line.startswith(b"#!") else ()
+        if not words or not words[0].startswith(b"/"):
+            break
+        path = os.path.normpath(os.fsdecode(words[0]))
+        found.append(path)
+    return found
+
+
+def changeable_by_others(path, top):
+    """Given a path and the folder above it to look from (/, or the root),
+    return why a user other than root may change what it names, or None:
+    the first of top, each folder below it and the path that root does not
+    own, or that others, or a group other than root's, may write.  A link
+    among them is passed over (the folder it is in is looked at, what it
+    leads to is the real path's to say); what is not there yet, setup
+    makes, as root.
+    """
+    parts = [top]
+    for name in os.path.relpath(path, top).split(os.sep):
+        if name != ".":
+            parts.append(os.path.join(parts[-1], name))
+    for part in parts:
+        try:
+            status = os.lstat(part)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(status.st_mode):
+            continue
+        if status.st_uid != 0:
+            return f"{part} is uid {status.st_uid}'s"
+        if status.st_mode & stat.S_IWOTH:
+            return f"{part} may be written by every user"
+        if status.st_mode & stat.S_IWGRP and status.st_gid != 0:
+            import grp
+
+            try:
+                group = grp.getgrgid(status.st_gid).gr_name
+            except KeyError:
+                group = status.st_gid
+            return f"{part} may be written by the members of group {group}"
+    return None
 
 
 def unit_command(arguments):
@@ -5651,14 +5802,30 @@ def config_with(text, settings):
 
 def setup_keys(options, environ, stored, stdin, stdout):
     """Given the setup options, the environment, the config stored (a
-    ConfigParser) and the streams, return (token, user): from the options,
-    the environment or the stored config, else asked for at a terminal.
+    ConfigParser) and the streams, return (token, user): from the options
+    (the token also from --token-file), the environment or the stored
+    config, else asked for at a terminal.  Keys on the command line, which
+    every user can read, are taken with a warning.
 
     Raise UsageError if they cannot be had, ConfigError if they are no keys,
-    or differ from the stored ones without --force.
+    or differ from the stored ones without --force, StateError if the token
+    file is another's or others may read it.
     """
+    shown = [
+        name
+        for name, value in (("--token", options.token), ("--user", options.pushover_user))
+        if value
+    ]
+    if shown:
+        report.warning(
+            "every user may read %s in the list of processes: give the keys at the prompt,"
+            " in AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER, or the token with"
+            " --token-file",
+            " and ".join(shown),
+        )
+    token = read_token_file(options.token_file) if options.token_file else options.token
     given = {
-        "token": options.token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
+        "token": token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
         "user": options.pushover_user or environ.get("AUTHWATCH_PUSHOVER_USER"),
     }
     keys = {}
@@ -5677,12 +5844,41 @@ def setup_keys(options, environ, stored, stdin, stdout):
         keys[key] = value or old
         if not keys[key]:
             raise UsageError(
-                "give the Pushover keys: --token and --user, or AUTHWATCH_PUSHOVER_TOKEN"
-                " and AUTHWATCH_PUSHOVER_USER"
+                "give the Pushover keys: AUTHWATCH_PUSHOVER_TOKEN (or --token-file) and"
+                " AUTHWATCH_PUSHOVER_USER, or --token and --user"
             )
         if not PUSHOVER_KEY.fullmatch(keys[key]):
             raise ConfigError(f"the Pushover {key} must be 30 letters and digits")
     return keys["token"], keys["user"]
+
+
+def read_token_file(path):
+    """Given the path of a file that holds the Pushover token, return its
+    first line, stripped.
+
+    Raise ConfigError if it cannot be read or its first line is empty,
+    StateError if it is not this user's or others may read or write it:
+    the token in it is no secret then (chmod 600).
+    """
+    try:
+        with open(path, "rb") as file:
+            status = os.fstat(file.fileno())
+            if status.st_uid != os.geteuid():
+                raise StateError(
+                    f"{path} belongs to uid {status.st_uid}, not to this user"
+                    f" (uid {os.geteuid()}): refusing its token"
+                )
+            if status.st_mode & 0o066:
+                raise StateError(
+                    f"{path} may be read or written by other users: refusing its token"
+                    " (chmod 600 it; and if others have read it, make a new token)"
+                )
+            token = file.readline(1024).decode("utf-8", "replace").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
+    if not token:
+        raise ConfigError(f"--token-file {path}: its first line holds no token")
+    return token
 
 
 def write_if_changed(path, text, mode, force=True):
@@ -5733,8 +5929,8 @@ def chosen_schedule(options, paths, environ, command):
         return "timer"
     if paths.cron and written_by_setup(paths.inside(paths.cron)):
         return "cron"
-    systemd = os.path.isdir(paths.inside("/run/systemd/system")) or (
-        paths.root != "/" and any(os.path.exists(paths.inside(init)) for init in SYSTEMD_INITS)
+    systemd = paths.sees("/run/systemd/system", os.path.isdir) or (
+        paths.root != "/" and any(paths.sees(init, os.path.exists) for init in SYSTEMD_INITS)
     )
     if paths.system and in_homes(command):
         return "cron"  # the unit's ProtectHome= would hide it
@@ -5757,21 +5953,23 @@ def in_homes(command):
 def timer_paths(paths):
     """Given the SetupPaths, return (the service, the timer, the timer's
     link in timers.target.wants), under the root."""
-    return tuple(
-        paths.inside(os.path.join(paths.units, name))
-        for name in ("authwatch.service", "authwatch.timer", "timers.target.wants/authwatch.timer")
+    units = paths.units
+    return (
+        paths.inside(os.path.join(units, "authwatch.service")),
+        paths.inside(os.path.join(units, "authwatch.timer")),
+        paths.inside(os.path.join(units, "timers.target.wants", "authwatch.timer"), own_link=True),
     )
 
 
 def packaged_timer(paths, command):
-    """Given the SetupPaths and the command, return whether the Debian
-    package's timer is there to run it (then setup enables it rather than
-    writing units of its own, which would shadow the package's updates)."""
-    return (
-        paths.system
-        and command == PACKAGED_COMMAND
-        and holds_mark(paths.inside(PACKAGED_TIMER), PACKAGE_MARK)
-    )
+    """Given the SetupPaths and the command, return where the Debian
+    package's timer is to run it, as the system sees it (then setup enables
+    it rather than writing units of its own, which would shadow the
+    package's updates), or None."""
+    if not paths.system or command != PACKAGED_COMMAND:
+        return None
+    package_s = functools.partial(holds_mark, mark=PACKAGE_MARK)
+    return next((timer for timer in PACKAGED_TIMERS if paths.sees(timer, package_s)), None)
 
 
 def install_schedule(kind, paths, command, force):
@@ -5782,11 +5980,11 @@ def install_schedule(kind, paths, command, force):
     said = []
     service, timer, wants = timer_paths(paths)
     if kind == "timer":
-        target = "../authwatch.timer"
-        if packaged_timer(paths, command):
-            target = PACKAGED_TIMER
+        target = packaged_timer(paths, command)
+        if target:
             said += remove_setup_units(paths)
         else:
+            target = "../authwatch.timer"
             template = SYSTEM_UNIT if paths.system else USER_UNIT
             units = {
                 service: template.format(
@@ -5842,7 +6040,7 @@ def user_crontab():
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
-ENABLED_BY_SETUP = ("../authwatch.timer", PACKAGED_TIMER)  # where setup's links lead
+ENABLED_BY_SETUP = ("../authwatch.timer", *PACKAGED_TIMERS)  # where setup's links lead
 
 
 def schedule_installed(kind, paths):
@@ -5851,7 +6049,7 @@ def schedule_installed(kind, paths):
     if kind == "timer":
         _, timer, wants = timer_paths(paths)
         return written_by_setup(timer) or (
-            os.path.islink(wants) and os.readlink(wants) == PACKAGED_TIMER
+            os.path.islink(wants) and os.readlink(wants) in PACKAGED_TIMERS
         )
     if paths.cron:
         return written_by_setup(paths.inside(paths.cron))
@@ -5904,15 +6102,31 @@ def remove_cron(paths):
     return ["removed the line from your crontab"]
 
 
+def setup_targets(paths, state_dir):
+    """Given the SetupPaths and the state directory (as the system sees it),
+    return what setup may write or remove, under the root: (the config, the
+    state directory, the service, the timer, the timer's link, the cron
+    file or None for the user's crontab).  Raise StateError for a link
+    among them under --root (see SetupPaths.inside()): all are asked for
+    here, before anything is written or removed."""
+    return (
+        paths.inside(paths.config),
+        paths.inside(state_dir),
+        *timer_paths(paths),
+        paths.inside(paths.cron) if paths.cron else None,
+    )
+
+
 def remove_setup(paths, purge, state_dir):
     """Given the SetupPaths, whether to purge and the state directory (as
     the system sees it), remove what setup wrote (the config and the state
     too with purge, never what a link leads to); return what was removed."""
+    config, state, *_ = setup_targets(paths, state_dir)
     said = remove_timer(paths) + remove_cron(paths)
     if purge:
         import shutil
 
-        for path in (paths.inside(paths.config), paths.inside(state_dir)):
+        for path in (config, state):
             try:
                 if os.path.islink(path) or os.path.isfile(path):
                     os.unlink(path)
@@ -5999,6 +6213,8 @@ def setup_steps(options, environ, stdin, runtime):
     command = this_command()
     kind = chosen_schedule(options, paths, environ, command)
     check_writable(paths, kind, command, state_dir, options.force)
+    if paths.system:  # root runs it
+        refuse_changeable(command, this_installation(), config_path, paths.root)
     installed = schedule_installed(kind, paths)
     if text != old_text or options.force or not installed:  # keys Pushover has not taken here
         answer = send_message(
@@ -6040,19 +6256,20 @@ def check_writable(paths, kind, command, state_dir, force):
     setup's may be replaced, raise StateError (or ConfigError) now for what
     would stop setup half-way: nothing is written before."""
     unit_command(command)  # a command no schedule can hold
-    targets = [paths.inside(paths.config)]
+    config, _, service, timer, wants, cron = setup_targets(paths, state_dir)
+    targets = [config]
     if kind == "timer":
-        targets += [] if packaged_timer(paths, command) else timer_paths(paths)[:2]
-        wants = os.path.dirname(timer_paths(paths)[2])
-        if os.path.lexists(wants) and not os.path.isdir(wants):
-            raise StateError(f"{wants} is no folder: refusing to enable the timer there")
+        targets += [] if packaged_timer(paths, command) else [service, timer]
+        wanted_by = os.path.dirname(wants)
+        if os.path.lexists(wanted_by) and not os.path.isdir(wanted_by):
+            raise StateError(f"{wanted_by} is no folder: refusing to enable the timer there")
         if paths.system and state_dir != "/var/lib/authwatch":
             raise ConfigError(
                 f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"
                 " gives it, /var/lib/authwatch; remove [state] dir, or use --schedule cron"
             )
-    elif paths.cron:
-        targets.append(paths.inside(paths.cron))
+    elif cron:
+        targets.append(cron)
     for path in targets:
         if not force and path != targets[0] and os.path.lexists(path):
             refuse_another_s(path)
@@ -6060,6 +6277,13 @@ def check_writable(paths, kind, command, state_dir, force):
         while not os.path.isdir(folder):
             folder = os.path.dirname(folder)
         refuse_open_folder(folder)
+
+
+def refuse_link(path):
+    """Given a path under --root, raise StateError if it is a symbolic link:
+    setup follows, replaces and removes none there."""
+    if os.path.islink(path):
+        raise StateError(f"{path} is a symbolic link, which setup does not follow under --root")
 
 
 def refuse_another_s(path):
@@ -6103,6 +6327,9 @@ def setup_source(config, paths, state_dir, named_log):
     """
     logs = [named_log] if named_log else list(DEFAULT_LOG_PATHS)  # as open_source() takes it
     log = next((path for path in logs if os.path.isfile(paths.inside(path))), None)
+    if log and paths.root != "/":  # the rotated files that --learn reads: the image's own
+        for path in rotated_candidates(paths.inside(log)):
+            refuse_link(path)
     journal = config.source_type == "auto" and not log and not named_log
     if config.source_type == "journald" or journal:
         from importlib.util import find_spec
@@ -6116,7 +6343,11 @@ def setup_source(config, paths, state_dir, named_log):
             return lambda: JournalSource(None, position, False), "the systemd journal"
         folder = paths.inside("/var/log/journal")
         position = journal_position_path(state_dir, None)
-        found = any(name.endswith(".journal") for _, _, names in os.walk(folder) for name in names)
+        found = False
+        for top, folders, names in os.walk(folder):
+            for name in folders + names:  # the image's own journal files, none of the host's
+                refuse_link(os.path.join(top, name))
+            found = found or any(name.endswith(".journal") for name in names)
         new_source = (lambda: JournalSource(folder, position, False)) if found else None
         return new_source, "the systemd journal"
     if log is None:
@@ -6133,7 +6364,9 @@ exit codes:
   1  Pushover could not be reached; nothing was written
   2  usage or configuration error, or Pushover refused the keys; nothing was written
   3  no log and no journal to read, or the journal needs systemd-python
-  4  a file or folder cannot be written, or is another's (--force), or leads out of --root
+  4  a file or folder cannot be written, or is another's (--force), or another user may
+     change what root's schedule runs or reads; a token file that others may read; a link
+     under --root, or a path out of it
 """
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()
@@ -6215,8 +6448,24 @@ def build_setup_parser():
         epilog=SETUP_EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--token", help="the Pushover application token")
-    parser.add_argument("--user", dest="pushover_user", metavar="KEY", help="the Pushover user key")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token",
+        help="the Pushover application token (every user sees it in ps: better the prompt,"
+        " AUTHWATCH_PUSHOVER_TOKEN or --token-file)",
+    )
+    token.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the token from the first line of FILE (yours alone: mode 0600 or 0400)",
+    )
+    parser.add_argument(
+        "--user",
+        dest="pushover_user",
+        metavar="KEY",
+        help="the Pushover user key (every user sees it in ps: better the prompt or"
+        " AUTHWATCH_PUSHOVER_USER)",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="ask nothing")
     parser.add_argument("--force", action="store_true", help="replace keys the config holds")
     parser.add_argument("--schedule", choices=("cron", "timer"), help="default: timer with systemd")
