@@ -7,6 +7,7 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -293,3 +294,153 @@ def test_an_exe_path_with_a_nul_is_no_binary(tmp_path, folder):
     )
     [event] = events(folder, tmp_path)
     assert event["kind"] == "forged"
+
+
+### On a real systemd-journald ##############################################
+#
+# What each program's entries carry, as journald 252 records them on Debian
+# 12 (sshd 9.2, sudo 1.9.13, util-linux su 2.38): the README's table.
+
+PRELOAD = r"""
+#include <syslog.h>
+#include <unistd.h>
+
+__attribute__((constructor)) static void forge(void)
+{
+    char c;
+
+    openlog("sshd", LOG_PID, LOG_AUTHPRIV);
+    syslog(LOG_INFO, "Accepted password for root from 198.51.100.66 port 4242 ssh2");
+    (void)read(0, &c, 1); /* alive until journald has looked at it */
+}
+"""
+SEND_AND_EXIT = (
+    "import socket; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto("
+    "b'<86>sshd[1]: Accepted password for root from 198.51.100.67 port 1 ssh2', '/dev/log')"
+)
+PASSWORD = "correct-horse-battery-staple-42"
+
+
+@pytest.fixture
+def journald(machine):
+    """The test's machine with its own systemd-journald, alice (who may sudo
+    without a password) and mallory; yields (machine, its journal folder)."""
+    folder = machine.journald()
+    machine.add_user("alice", PASSWORD)
+    machine.add_user("mallory", PASSWORD)
+    machine.shell("echo 'alice ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/alice")
+    return machine, folder
+
+
+def journal(folder, **match):
+    """Return the entries of the journal in folder that match (journalctl -o json)."""
+    done = subprocess.run(
+        ["journalctl", "-D", str(folder), "-o", "json", *(f"{k}={v}" for k, v in match.items())],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def wait_for_entry(machine, folder, **match):
+    """Wait until journald has written an entry that matches; return it."""
+    found = []
+    machine.wait_for(lambda: found.extend(journal(folder, **match)) or found, f"entry {match}")
+    return found[-1]
+
+
+def writer_of(entry):
+    """Return what journald recorded of an entry's writer: _UID, _COMM, _EXE."""
+    return entry["_UID"], entry.get("_COMM"), entry.get("_EXE")
+
+
+def test_a_real_sshd_run_by_a_user_with_ld_preload_is_reported_forged(journald, tmp_path):
+    machine, folder = journald
+    library = machine.folder / "forge.so"
+    source = machine.folder / "forge.c"
+    source.write_text(PRELOAD)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-o", str(library), str(source)], check=True)
+    sshd = machine.start(
+        "env", f"LD_PRELOAD={library}", "/usr/sbin/sshd", "-V", user="mallory",
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
+    forged = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sshd")
+    sshd.stdin.close()
+    assert sshd.wait(timeout=30) == 0
+    uid = str(machine.ids("mallory")[0])
+    assert writer_of(forged) == (uid, "sshd", "/usr/sbin/sshd")
+    out = dry_run(folder, tmp_path)
+    assert "SSH login root" not in out
+    assert f"Forged: sshd line written by /usr/sbin/sshd (uid {uid}): {ROOT_LOGIN}" in out
+
+
+def test_a_line_sent_to_dev_log_by_a_sender_gone_before_journald_looked_is_forged(
+    journald, tmp_path
+):
+    machine, folder = journald
+    with machine.pause_journald():
+        machine.run("/usr/bin/python3", "-c", SEND_AND_EXIT, user="mallory")
+    machine.sync_journal()
+    forged = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sshd")
+    uid = str(machine.ids("mallory")[0])
+    assert writer_of(forged) == (uid, None, None)
+    out = dry_run(folder, tmp_path)
+    assert "SSH login root" not in out
+    assert f"Forged: sshd line written by a program that had exited (uid {uid}):" in out
+
+
+def test_a_users_real_sudo_is_real_and_one_gone_before_journald_looked_unverified(
+    journald, tmp_path
+):
+    machine, folder = journald
+    machine.run("sudo", "-n", "/usr/bin/true", user="alice", stdin=subprocess.DEVNULL)
+    real = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sudo")
+    with machine.pause_journald():
+        machine.run("sudo", "-n", "/usr/bin/id", user="alice", stdin=subprocess.DEVNULL)
+    machine.sync_journal()
+    machine.wait_for(lambda: len(journal(folder, SYSLOG_IDENTIFIER="sudo")) >= 4, "the sudo")
+    uid = str(machine.ids("alice")[0])
+    assert writer_of(real) == (uid, "sudo", "/usr/bin/sudo")
+    gone = [e for e in journal(folder, SYSLOG_IDENTIFIER="sudo") if "/usr/bin/id" in e["MESSAGE"]]
+    assert [writer_of(entry) for entry in gone] == [(uid, None, None)]
+    out = dry_run(folder, tmp_path)
+    assert "sudo: alice as root: /usr/bin/true\n" in out
+    assert "sudo: alice as root: /usr/bin/id (unverified)\n" in out
+    assert "Forged" not in out
+
+
+def test_a_users_real_failed_su_is_real(journald, tmp_path):
+    machine, folder = journald
+    # with no terminal, su reads the password from its input
+    failed = machine.run("su", "-c", "true", "root", user="mallory", input="wrong\n", check=False)
+    assert failed.returncode == 1, failed.stderr
+    own = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="su", SYSLOG_FACILITY="4")
+    assert own["MESSAGE"] == "FAILED SU (to root) mallory on none"
+    assert writer_of(own) == (str(machine.ids("mallory")[0]), "su", "/usr/bin/su")
+    out = dry_run(folder, tmp_path)
+    assert "1 sudo/su use (1 failed)" in out and "\nsu FAILED: mallory as root\n" in out
+    assert "Forged" not in out and "unverified" not in out
+
+
+def test_a_real_ssh_login_is_real_and_its_sessions_end_is_not_judged(journald, tmp_path):
+    machine, folder = journald
+    port = machine.sshd(
+        "SyslogFacility AUTH\nUsePAM yes\nPasswordAuthentication yes\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin no\n"
+    )
+    ssh = machine.run(
+        "sshpass", "-p", PASSWORD, "ssh", "-o", "StrictHostKeyChecking=no",
+        "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
+        "-p", str(port), "alice@127.0.0.1", "true", check=False,
+    )  # fmt: skip
+    assert ssh.returncode == 0, ssh.stderr
+    uid = str(machine.ids("alice")[0])
+    # sshd's session child runs as alice: it writes the end of the session
+    session = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sshd", _UID=uid)
+    assert session["MESSAGE"].startswith(("Received disconnect", "Disconnected from user alice"))
+    [accepted] = [
+        e for e in journal(folder, SYSLOG_IDENTIFIER="sshd") if "Accepted" in e["MESSAGE"]
+    ]
+    assert writer_of(accepted) == ("0", "sshd", "/usr/sbin/sshd")
+    out = dry_run(folder, tmp_path)
+    assert "=== testhost: SSH login alice from 127.0.0.1 [priority 1]" in out
+    assert "Forged" not in out and "unverified" not in out and "Other:" not in out, out
