@@ -3564,7 +3564,9 @@ def is_known(event, allow):
 
 def known_login_line(event):
     """Given a known login Event, return its line in the digest."""
-    return f"{event.user or '?'} {login_origin(event)} ({event.method or '?'})"
+    return (
+        f"{event.user or '?'} {login_origin(event)} ({event.method or '?'}){unverified_mark(event)}"
+    )
 
 
 def login_origin(event):
@@ -4494,7 +4496,8 @@ def journal_field(reader, name):
 
 def journal_record(reader, realtime):
     """Given a Reader on an entry and its time in µs, return its Record, with
-    the line rebuilt as rsyslog would write it (for noise patterns and --json).
+    the line rebuilt as rsyslog would write it (for noise patterns and --json)
+    and, when its _UID is not root's, its Writer (see judged()).
     """
     stamp = journal_time(realtime)
     host = journal_field(reader, "_HOSTNAME")

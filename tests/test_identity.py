@@ -209,6 +209,15 @@ def test_an_unverified_login_is_marked_and_never_learned(tmp_path, folder, confi
     assert json.loads((tmp_path / "state" / "logins.json").read_text())["hosts"] == {}
 
 
+def test_an_unverified_known_login_is_marked_in_the_digest(tmp_path, folder, config_file, pushover):
+    write_journal(folder, entry(1, "cockpit-session", COCKPIT_LOGIN, _UID="990"))
+    config = config_file("[allow]\nusers = admin\n")
+    assert run_main("--config", config, "--journal-dir", str(folder), "--from-start").status == 0
+    [digest] = sent_forms(pushover)
+    assert digest["message"] == "Known login: admin on the console (cockpit) (unverified)"
+    assert not (tmp_path / "state" / "logins.json").exists()
+
+
 def test_the_end_of_a_session_written_as_the_user_is_not_judged(tmp_path, folder):
     # after a login, sshd's session child runs as the user: its last lines
     # (packet.c, sshpkt_vfatal(): OpenSSH 9.2) carry the user's uid, and
