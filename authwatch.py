@@ -4508,7 +4508,7 @@ def journal_record(reader, realtime):
     line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
     record = record_of(stamp, host, program, pid, message, line)
     uid = journal_field(reader, "_UID")  # the kernel's: root's, or judged (see judged())
-    if uid and uid != "0" and uid.isdigit():
+    if uid and uid.isdigit() and int(uid):
         return record._replace(writer=journal_writer(reader, program, int(uid)))
     return record
 

@@ -297,6 +297,12 @@ def test_sshds_privilege_separation_user_may_write_what_its_child_writes(tmp_pat
     ]
 
 
+def test_a_uid_is_read_as_a_number(tmp_path, folder):
+    write_journal(folder, entry(1, "sshd", ROOT_LOGIN, _UID="00"))  # as an export may hold it
+    [event] = events(folder, tmp_path)
+    assert (event["kind"], event["user"]) == ("login", "root")
+
+
 def test_an_exe_path_with_a_nul_is_no_binary(tmp_path, folder):
     write_journal(
         folder, entry(1, "sudo", SUDO, _UID="1000", _COMM="sudo", _EXE=b"/usr/bin/sudo\x00x")
