@@ -368,6 +368,17 @@ def writer_of(entry):
     return entry["_UID"], entry.get("_COMM"), entry.get("_EXE")
 
 
+def assert_mallorys_forged_login(machine, folder, tmp_path, entry, command, path):
+    """Assert that the entry, a root login that mallory forged, carries her uid
+    and the command and path given, and that authwatch reports it forged."""
+    uid = str(machine.ids("mallory")[0])
+    assert writer_of(entry) == (uid, command, path)
+    out = dry_run(folder, tmp_path)
+    assert "SSH login root" not in out
+    by = path or "a program that had exited"
+    assert f"Forged: sshd line written by {by} (uid {uid}): Accepted password for root" in out
+
+
 def test_a_real_sshd_run_by_a_user_with_ld_preload_is_reported_forged(journald, tmp_path):
     machine, folder = journald
     library = machine.folder / "forge.so"
@@ -381,11 +392,7 @@ def test_a_real_sshd_run_by_a_user_with_ld_preload_is_reported_forged(journald, 
     forged = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sshd")
     sshd.stdin.close()
     assert sshd.wait(timeout=30) == 0
-    uid = str(machine.ids("mallory")[0])
-    assert writer_of(forged) == (uid, "sshd", "/usr/sbin/sshd")
-    out = dry_run(folder, tmp_path)
-    assert "SSH login root" not in out
-    assert f"Forged: sshd line written by /usr/sbin/sshd (uid {uid}): {ROOT_LOGIN}" in out
+    assert_mallorys_forged_login(machine, folder, tmp_path, forged, "sshd", "/usr/sbin/sshd")
 
 
 def test_a_line_sent_to_dev_log_by_a_sender_gone_before_journald_looked_is_forged(
@@ -396,11 +403,7 @@ def test_a_line_sent_to_dev_log_by_a_sender_gone_before_journald_looked_is_forge
         machine.run("/usr/bin/python3", "-c", SEND_AND_EXIT, user="mallory")
     machine.sync_journal()
     forged = wait_for_entry(machine, folder, SYSLOG_IDENTIFIER="sshd")
-    uid = str(machine.ids("mallory")[0])
-    assert writer_of(forged) == (uid, None, None)
-    out = dry_run(folder, tmp_path)
-    assert "SSH login root" not in out
-    assert f"Forged: sshd line written by a program that had exited (uid {uid}):" in out
+    assert_mallorys_forged_login(machine, folder, tmp_path, forged, None, None)
 
 
 def test_a_users_real_sudo_is_real_and_one_gone_before_journald_looked_unverified(
