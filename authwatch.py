@@ -2211,6 +2211,19 @@ LISTENER_RULES = frozenset(("ssh_probe_drop", "ssh_probe_drop_count"))
 # fmt: on
 
 
+class Writer(NamedTuple):
+    """Who wrote a journal entry whose uid is not root's, as the kernel and
+    journald say (see journal_writer())."""
+
+    uid: int  # _UID: the kernel's, from the socket's credentials
+    name: str | None  # what journald named (_COMM, or _EXE's path); None: the sender had gone
+    path: str | None  # _EXE; None: the sender had exited before journald looked
+    setuid: bool  # path is one of its program's binaries, installed setuid root
+    # uid is sshd's privilege-separation user's; None: cannot be told (a system
+    # user of another machine)
+    privsep: bool | None
+
+
 class Record(NamedTuple):
     """One log entry, split into its syslog parts; line is the whole raw line."""
 
@@ -2222,7 +2235,7 @@ class Record(NamedTuple):
     line: str
     count: int = 1  # a line that stands for N (rsyslog's "message repeated N times")
     again: bool = False  # it stands for the line before, count times
-    forger: str | None = None  # the program the journal says wrote a line it did not
+    writer: Writer | None = None  # a journal entry's, when its uid is not root's
 
 
 class Event(NamedTuple):
@@ -2250,7 +2263,8 @@ class Event(NamedTuple):
     connection: tuple | None = None
     count: int = 1  # how many times the line was written
     pretends: str | None = None  # a forged line: the kind of event it pretends to be
-    forger: str | None = None  # a forged line: the program that wrote it
+    # a forged line: the program that wrote it and its uid; an unverified one: its uid
+    forger: str | None = None
     # a journal entry of a setuid program whose writer the kernel attested
     # (_UID) but journald could not name (_EXE): reported, never learned
     unverified: bool = False
@@ -2259,7 +2273,7 @@ class Event(NamedTuple):
 # fmt: off
 JSON_FIELDS = (
     "time", "host", "program", "pid", "kind", "rule", "user", "target", "ip", "port", "method",
-    "command", "count", "forger", "line",
+    "command", "count", "forger", "unverified", "line",
 )
 # fmt: on
 
@@ -2660,8 +2674,11 @@ def classify_all(records, ignore, builtin_noise):
                 previous = None
                 continue
             event = other_event(record)  # kept: it shows as not understood
-        elif record.forger:
-            event = event._replace(kind="forged", pretends=event.kind, forger=record.forger)
+        elif record.writer and (event.kind in JUDGED_KINDS or event.kind == "connection"):
+            event = judged(event, record.writer)
+            if event is None:
+                previous = None
+                continue
         if (ignore and ignore(tagged(record.program, record.pid, record.message))) or (
             event.kind == "other" and not record.message.strip(BLANK)
         ):
@@ -2669,6 +2686,81 @@ def classify_all(records, ignore, builtin_noise):
             continue
         previous = event
         yield event
+
+
+# The kinds of event that a journal entry must prove it was written by whom
+# it claims (see judged()); a line of any other kind makes no such event.
+JUDGED_KINDS = frozenset(
+    ("login", "login_failed", "invalid_user", "probe")
+    + ("sudo", "sudo_failed", "su", "su_failed", "account")
+)
+# The binaries that each program's lines come from, when they are not its name.
+TRUSTED_COMMANDS = {
+    "sshd": ("sshd", "sshd-session", "sshd-auth"),
+    "sshd-session": ("sshd-session", "sshd-auth"),
+    "sshd-auth": ("sshd-auth", "sshd-session"),
+    "sudo": ("sudo", "sudo-rs"),
+    "sudo-rs": ("sudo-rs", "sudo"),
+    "dropbear": ("dropbear", "dropbearmulti"),
+}
+# fmt: off
+# Where distributions install the setuid-root programs that write such lines,
+# by which another machine's entries are judged (this machine's binaries are
+# looked at): sudo (src/Makefile.in: 04755, in /usr/bin on Debian, Ubuntu,
+# Fedora, RHEL, Arch, SUSE); sudo-rs (Debian 13, Ubuntu 24.04 and later:
+# /usr/bin/sudo-rs, and sudo and su in /usr/lib/cargo/bin); su (util-linux
+# login-utils/Makemodule.am and shadow src/Makefile.am: 4755, in /bin until
+# /usr was merged); shadow's chfn, chsh, gpasswd, newgrp and passwd
+# (src/Makefile.am: suidubins, 4755; chfn and chsh are util-linux's on Fedora);
+# OpenDoas' doas; polkit's pkexec and polkit-agent-helper-1
+# (meson_post_install.py: 4755; Debian /usr/lib/polkit-1, Fedora /usr/libexec);
+# cockpit's cockpit-session (src/session/Makefile-session.am: 4750; Debian
+# /usr/lib/cockpit, Fedora and RHEL /usr/libexec).
+SETUID_PATHS = frozenset(
+    [f"{folder}/{name}" for folder in ("/usr/bin", "/bin") for name in (
+        "sudo", "sudo-rs", "su", "doas", "pkexec", "passwd", "chsh", "chfn", "gpasswd", "newgrp",
+    )]
+    + ["/usr/lib/cargo/bin/sudo", "/usr/lib/cargo/bin/su",
+       "/usr/lib/polkit-1/polkit-agent-helper-1", "/usr/libexec/polkit-agent-helper-1",
+       "/usr/lib/cockpit/cockpit-session", "/usr/libexec/cockpit-session"]
+)
+# fmt: on
+SETUID_NAMES = frozenset(path.rsplit("/", 1)[1] for path in SETUID_PATHS)
+
+
+def binaries_of(program):
+    """Given a program's name in its lines, return the names of the binaries
+    that write them."""
+    return TRUSTED_COMMANDS.get(program, (program,))
+
+
+def judged(event, writer):
+    """Given the Event of a journal entry of a kind in JUDGED_KINDS (or of
+    kind 'connection') and its Writer, whose uid is not root's, return the
+    Event as the writer makes it: as it is when the program's setuid-root
+    binary wrote it (the loader ignores LD_PRELOAD for it) or, for what
+    OpenSSH's pre-authentication child writes itself (up to 5.8: not a
+    login), sshd's privilege-separation user; marked unverified when that
+    cannot be told (a setuid program gone before journald looked, or
+    another machine's system user for sshd); else of kind 'forged'.  An
+    event that is not proven follows no connection.  Return None for a line
+    of kind 'connection' that is not proven: it would lend its address to a
+    real connection, or count as a probe; sshd's session child writes such
+    lines after a login, as the user who logged in.
+    """
+    child = event.program in SSHD and event.kind != "login" and writer.privsep is not False
+    if writer.setuid or (child and writer.privsep):
+        return event
+    if event.kind == "connection":
+        return None
+    if child or (writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program))):
+        return event._replace(unverified=True, forger=f"uid {writer.uid}", connection=None)
+    return event._replace(
+        kind="forged",
+        pretends=event.kind,
+        forger=f"{writer.name or 'a program that had exited'} (uid {writer.uid})",
+        connection=None,
+    )
 
 
 RECENT_CONNECTIONS = 4096  # processes remembered (addresses, held echoes); their lines come close
@@ -3205,7 +3297,12 @@ class HostSummary:
     def add(self, event):
         """Given an Event, count it (as many times as its line was written),
         unless it tells again what is counted; hold a PAM failure that its
-        program may tell again in its own words (see finish())."""
+        program may tell again in its own words (see finish()).  A forged or
+        unverified line is counted as it is: what is not proven neither
+        holds nor cancels a real one."""
+        if event.kind == "forged" or event.unverified:
+            self.count(event)
+            return
         if event.rule in ECHO_RULES:
             key = (event.program, event.pid, event.user)
             if self.told.pop(key, None):
@@ -3281,8 +3378,11 @@ class HostSummary:
             self.counts[event.kind] += count
 
     def sight(self, event):
-        """Given a login Event, note it for the memory of logins; past
+        """Given a login Event, note it for the memory of logins (unless it
+        is unverified: the memory learns only what is proven); past
         KEPT_LOGINS, the least recently seen is forgotten."""
+        if event.unverified:
+            return
         key = (event.user or "?", login_where(event), event.fingerprint)
         sighting = self.sightings.pop(key, None)
         if sighting is None:
@@ -3377,8 +3477,15 @@ class HostSummary:
 
 def login_key(event):
     """Given a login Event, return what makes it another login than others:
-    who, from where, how, with which key."""
-    return (event.program, event.user, login_place(event), event.method, event.fingerprint)
+    who, from where, how, with which key, and whether it is unverified."""
+    return (
+        event.program,
+        event.user,
+        login_place(event),
+        event.method,
+        event.fingerprint,
+        event.unverified,
+    )
 
 
 def summarise(events, local_host, allow=NO_ALLOWLIST):
@@ -3489,7 +3596,9 @@ def is_known(event, allow):
 
 def known_login_line(event):
     """Given a known login Event, return its line in the digest."""
-    return f"{event.user or '?'} {login_origin(event)} ({event.method or '?'})"
+    return (
+        f"{event.user or '?'} {login_origin(event)} ({event.method or '?'}){unverified_mark(event)}"
+    )
 
 
 def login_origin(event):
@@ -3508,6 +3617,8 @@ def login_message(host, event, count, priorities, verdict=None, place=None):
     what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
     where = f" ({place_text(place)})" if place and place_text(place) else ""
     lines = [verdict.note] if verdict else []
+    if event.unverified:
+        lines.insert(0, f"Unverified: written by {event.forger}, gone before journald looked")
     if event.method:
         lines.append(f"Method: {event.method}")
     if event.fingerprint:
@@ -3517,7 +3628,10 @@ def login_message(host, event, count, priorities, verdict=None, place=None):
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
     news = f"NEW {verdict.new}: " if verdict and verdict.new else ""
-    title = f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
+    title = (
+        f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
+        + unverified_mark(event)
+    )
     return Message(
         host,
         title_text(title),
@@ -3533,11 +3647,17 @@ def privilege_line(event, with_command=True):
     return its line in the summary: who ran what, as whom; failures marked.
     """
     if event.kind == "account":
-        return f"{event.program}: {event.message}"
+        return f"{event.program}: {event.message}{unverified_mark(event)}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     target = f" as {event.target}" if event.target else ""
     command = f": {event.command}" if event.command and with_command else ""
-    return f"{event.program}{failed}: {event.user or '?'}{target}{command}"
+    return f"{event.program}{failed}: {event.user or '?'}{target}{command}{unverified_mark(event)}"
+
+
+def unverified_mark(event):
+    """Given an Event, return what ends its line or title: " (unverified)"
+    for an unverified one (see judged()), else nothing."""
+    return " (unverified)" if event.unverified else ""
 
 
 MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
@@ -4163,24 +4283,11 @@ INSTALL_SYSTEMD_PYTHON = (
     " (with libsystemd-dev and pkg-config), or apt install python3-systemd"
 )
 
-
-# The programs whose entries a local user could forge to raise or hide an alarm
-# (logger -t sshd), and the commands that really write them (a missing _COMM or
-# _EXE, when the process ended before journald looked, proves nothing).
-TRUSTED_COMMANDS = {
-    "sshd": ("sshd", "sshd-session", "sshd-auth"),
-    "sshd-session": ("sshd-session", "sshd-auth"),
-    "sshd-auth": ("sshd-auth", "sshd-session"),
-    "sudo": ("sudo", "sudo-rs"),
-    "sudo-rs": ("sudo-rs", "sudo"),
-    "su": ("su",),
-    "login": ("login",),
-    "dropbear": ("dropbear", "dropbearmulti"),
-    "doas": ("doas",),
-    "pkexec": ("pkexec",),
-}
-# where the system's own programs live: no user may put a program there
-SYSTEM_DIRECTORIES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/nix/store/")
+# sshd's privilege-separation user: OpenSSH's configure.ac (SSH_PRIVSEP_USER),
+# kept by Debian and Fedora.  Another machine's is not known: any of its
+# system users (below 1000, shadow's and systemd's SYS_UID_MAX) may be it.
+PRIVSEP_USERS = ("sshd",)
+SYSTEM_UIDS = 1000
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 
 
@@ -4421,7 +4528,8 @@ def journal_field(reader, name):
 
 def journal_record(reader, realtime):
     """Given a Reader on an entry and its time in µs, return its Record, with
-    the line rebuilt as rsyslog would write it (for noise patterns and --json).
+    the line rebuilt as rsyslog would write it (for noise patterns and --json)
+    and, when its _UID is not root's, its Writer (see judged()).
     """
     stamp = journal_time(realtime)
     host = journal_field(reader, "_HOSTNAME")
@@ -4431,18 +4539,71 @@ def journal_record(reader, realtime):
     tag = f"{program}[{pid}]" if pid and pid.isdigit() else program
     line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
     record = record_of(stamp, host, program, pid, message, line)
-    trusted = TRUSTED_COMMANDS.get(program)
-    if trusted:  # journald itself says which program wrote the entry (_COMM, _EXE)
-        command = journal_field(reader, "_COMM")
-        path = journal_field(reader, "_EXE") or ""
-        executable = path.rsplit("/", 1)[-1]
-        system = path.startswith(SYSTEM_DIRECTORIES) and ".." not in path
-        if (command and command not in trusted) or (
-            path and not (system and executable in trusted)
-        ):
-            uid = journal_field(reader, "_UID")
-            return record._replace(forger=f"{command or executable} (uid {uid})")
+    uid = journal_field(reader, "_UID")  # the kernel's: root's, or judged (see judged())
+    if uid and uid.isdigit() and int(uid):
+        return record._replace(writer=journal_writer(reader, program, int(uid)))
     return record
+
+
+def journal_writer(reader, program, uid):
+    """Given a Reader on an entry whose _UID is not root's, the entry's
+    program and that uid, return its Writer.  _COMM and _EXE are what
+    journald read in /proc after the entry came: missing when the sender had
+    exited.  The binary is looked at where the entry is this machine's;
+    another machine's (a log host's) is judged by the usual paths.
+    """
+    command = journal_field(reader, "_COMM")
+    path = journal_field(reader, "_EXE")
+    machine = journal_field(reader, "_MACHINE_ID")
+    here = machine is not None and machine == this_machine_id()
+    names = binaries_of(program)
+    its_own = path is None or path.rsplit("/", 1)[-1] in names
+    setuid = bool(path) and its_own and is_setuid_binary(path, here)
+    # another machine's: any system user may be its sshd's, if its binary is sshd's
+    maybe = None if uid < SYSTEM_UIDS and its_own else False
+    privsep = uid in privsep_uids() if here else maybe
+    # a binary of the program's own name is told by where it is: /usr/sbin/sshd
+    name = path if path and (not command or command in names) else command
+    return Writer(uid, name, path, setuid, privsep)
+
+
+def is_setuid_binary(path, here):
+    """Given an _EXE path and whether it is this machine's, return whether it
+    is a regular file owned by root with the setuid bit (on another machine:
+    a usual path of one, SETUID_PATHS)."""
+    if "(deleted)" in path or ".." in path:
+        return False
+    if not here:
+        return path in SETUID_PATHS
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return False
+    return (
+        stat.S_ISREG(status.st_mode) and status.st_uid == 0 and bool(status.st_mode & stat.S_ISUID)
+    )
+
+
+@functools.cache
+def this_machine_id():
+    """Return this machine's ID (/etc/machine-id), None where it has none."""
+    try:
+        with open("/etc/machine-id", encoding="ascii", errors="replace") as file:
+            return file.read(64).strip() or None
+    except OSError:
+        return None
+
+
+@functools.cache
+def privsep_uids():
+    """Return the uids of this machine's users named in PRIVSEP_USERS."""
+    import pwd
+
+    uids = set()
+    for name in PRIVSEP_USERS:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    return frozenset(uids)
 
 
 def open_source(config, from_start):
