@@ -1544,8 +1544,9 @@ SUDO_PROGRAMS = ("sudo", "sudo-rs")
 
 # "%8s : %s": the invoking user, right-aligned in eight columns (sudo); "{} : " (sudo-rs).
 # A line with " ; USER=" twice has no sure reading (the directory or the command
-# may hold it, and either may come first): no rule, so it is shown as it is.
+# may hold it, and either may come first): only the sudo_unclear rules take it.
 SUDO_WHO = r"(?!.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
+SUDO_WHO_UNCLEAR = r"(?=.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
 # HOST= (1.9.4+, Defaults log_host), TTY= (absent from 1.9.4 without a terminal; 1.8 and
 # 1.9.0-1.9.3 write TTY=unknown; sudo-rs writes "TTY=/dev/pts/0 ;" or, without one, an
 # empty string, hence " :  PWD="), CHROOT= (1.9.3+), then PWD=
@@ -1624,6 +1625,17 @@ SUDO_RULES = (
     rule("sudo_refused_other", "sudo_failed", SUDO_PROGRAMS,
          SUDO_WHO + SUDO_PROBLEM_START
          + r"(?P<problem>[^;]+?) ; (?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; )?.*"),
+    # A line with " ; USER=" twice: PWD= is written as it is (a directory may be named
+    # "/tmp/a ; USER=nobody ; COMMAND=/bin/true"), and so is an argument (1.9.13+,
+    # eventlog.c new_logline() 334daf92b, wraps one that holds a blank in single quotes,
+    # which still holds " ; USER="), so neither the target nor the command is sure.
+    # The user is: do_syslog() writes the invoking user's login name before " : ".  A
+    # use when a field comes first, a refusal when a problem does (new_logline() writes
+    # the reason before the fields); the message shows the line as written.
+    rule("sudo_unclear", "sudo", SUDO_PROGRAMS,
+         SUDO_WHO_UNCLEAR + r"(?= ?(?:HOST|REMOTE_HOST|TTY|CHROOT|PWD)=)(?s:.*)"),
+    rule("sudo_unclear_refused", "sudo_failed", SUDO_PROGRAMS,
+         SUDO_WHO_UNCLEAR + SUDO_PROBLEM_START + r"[^;]+? ; (?s:.*)"),
 
     # --- OpenDoas (no openlog: ident "doas", no pid) ------------------------------------
     # doas.c: "%s ran command %s as %s from %s" (v0.1-HEAD): user, argv joined by spaces
@@ -1939,7 +1951,11 @@ SU_LOGIN_RULES = (
          r"(?:" + pam_prefix("pam_listfile")
          + r"|PAM-listfile: )Refused user (?P<user>.*) for service "
          + PAM_SERVICE),
-    # logins: a session opened through a service a person logs in through
+    # logins: a session opened through a service a person logs in through; PAM 1.4.0+
+    # writes the user's uid, and uid 0 is root whatever the name
+    rule("pam_session_login_uid0", "login", None,
+         r"pam_unix\((?P<method>" + any_of(LOGIN_SERVICES) + r")(?::session)?\): "
+         r"session opened for user (?P<user>[^\s(]+)\(uid=0\) by [^\s(]*\(uid=\d+\)"),
     rule("pam_session_login", "login", None,
          r"pam_unix\((?P<method>" + any_of(LOGIN_SERVICES) + r")(?::session)?\): "
          + SESSION_USER.format("user") + r"[^\s(]*\(uid=\d+\)"),

@@ -626,7 +626,7 @@ def test_a_working_directory_cannot_lie_about_whom_sudo_ran_as():
         " USER=root ; COMMAND=/bin/sh -c true"
     )
     assert "as nobody" not in message.body
-    assert message.body.startswith("Other: sudo:  mallory : TTY=pts/1 ; PWD=/tmp/a ; USER=nobody")
+    assert (message.title, message.body) == ("web1: 1 sudo/su use", "sudo: mallory")
 
 
 def test_a_folded_message_says_which_details_belong_to_which_login():
