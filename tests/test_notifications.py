@@ -77,7 +77,7 @@ def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
     ]
     assert forms[1]["priority"] == "1"
     assert forms[1]["message"].startswith(
-        "3 logins from 3 users and 1 place\n"
+        "3 logins from 3 users and 1 place: user1, user2, user3\n"
         "▶ web1: SSH login user1 from 203.0.113.9\n"
         "▶ web1: SSH login user2 from 203.0.113.9\n"
         "▶ web1: SSH login user3 from 203.0.113.9\n"
@@ -222,6 +222,7 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     assert len(forms) == 3  # the two held messages went as one
     assert forms[2]["title"] == "web1: 1 sudo/su use … and 1 more"
     assert forms[2]["message"] == (
+        "sudo alice as root\n"  # the vital act first
         "▶ web1: 1 sudo/su use\n"
         "▶ web1: 1 failed login from 1 address\n"
         "· 1 sudo/su use\n"
