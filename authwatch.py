@@ -48,6 +48,7 @@ class ExitStatus(enum.IntEnum):
     CONFIG_ERROR = 2
     SOURCE_ERROR = 3
     STATE_ERROR = 4
+    QUOTA_WAIT = 5
     INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
     INTERRUPTED = 130
 
@@ -61,6 +62,10 @@ EXIT_MEANINGS = {
     ),
     ExitStatus.SOURCE_ERROR: "the log or the journal cannot be read",
     ExitStatus.STATE_ERROR: "the state directory or a state file cannot be used",
+    ExitStatus.QUOTA_WAIT: (
+        "messages wait for Pushover's quota (used up, below the reserve, or today's budget"
+        " spent); they go when it allows"
+    ),
     ExitStatus.INTERNAL_ERROR: "internal error (a bug: please report it); what was read is safe",
     ExitStatus.INTERRUPTED: "interrupted; what was read is safe: unread, or in the outbox",
 }
@@ -94,6 +99,16 @@ class DeliveryError(AuthwatchError):
 
 class PushoverRefused(DeliveryError):
     """Pushover refused one message for what it holds (a 4xx): it is dropped."""
+
+
+class QuotaUsedUp(DeliveryError):
+    """Pushover refused a message for want of quota (a 429): nothing goes until its reset."""
+
+
+class QuotaWait(AuthwatchError):
+    """Messages wait in the outbox for Pushover's quota."""
+
+    exit_status = ExitStatus.QUOTA_WAIT
 
 
 def one_line(error):
@@ -3956,9 +3971,9 @@ def fit_lines(lines, limit):
     shortened to MAX_LINE_LENGTH, keeping whole lines and saying how many did
     not fit.
     """
-    lines = [shorten(clean(line), MAX_LINE_LENGTH) for line in lines]
     kept = []
     for index, line in enumerate(lines):
+        line = shorten(clean(line), MAX_LINE_LENGTH)  # only what is kept is cleaned
         rest = len(lines) - index
         tail = and_more(rest, "line")
         if len("\n".join(kept + [line])) > limit - len(tail) - 1 and rest > 1:
@@ -4089,9 +4104,10 @@ def event_json(event, place=None, new_origin=None):
     return json.dumps(public)
 
 
-def format_message(message):
-    """Given a Message, return how --dry-run shows it."""
-    held = " [held: quota low]" if message.held else ""
+def format_message(message, held=None):
+    """Given a Message and why it waits for the quota (None: it goes),
+    return how --dry-run shows it."""
+    held = f" [held: {held}]" if held else ""
     return f"=== {message.title} [priority {message.priority}]{held}\n{message.body}\n"
 
 
@@ -5188,20 +5204,6 @@ def store_positions_if_changed(positions):
         write_atomically(path, text)
 
 
-def quota_is_low(quota, reserve, now):
-    """Given the stored quota ({} when unknown), the reserve and the current
-    local time, return whether messages below priority 1 must wait.
-    """
-    return quota.get("remaining", reserve) < reserve and before_reset(quota, now)
-
-
-def quota_is_spent(quota, now):
-    """Given the stored quota and the current local time, return whether
-    Pushover refused for want of quota (429) and its reset has not come yet.
-    """
-    return quota.get("remaining", 1) <= 0 and before_reset(quota, now)
-
-
 def before_reset(quota, now):
     """Given the stored quota and the current local time, return whether
     the quota's reset is yet to come (Pushover counts in Unix time)."""
@@ -5227,11 +5229,25 @@ def read_quota(state_dir, now):
         isinstance(quota, dict)
         and all(type(quota.get(key)) is int for key in keys)
         and quota["reset"] < now.timestamp() + QUOTA_RESET_HORIZON  # else silent for ever
+        and (quota.keys() == set(keys) or checked_day(quota))
     ):
         return quota
     if quota:
         report.warning("%s is damaged: ignored", path)
     return {}
+
+
+def checked_day(quota):
+    """Given a stored quota that holds a day's count, return whether it is
+    what authwatch writes: the day ("2026-11-27") and how many messages
+    Pushover accepted that day."""
+    return (
+        quota.keys() == {"limit", "remaining", "reset", "day", "sent"}
+        and isinstance(quota["day"], str)
+        and re.fullmatch(r"\d{4}-\d\d-\d\d", quota["day"]) is not None
+        and type(quota["sent"]) is int
+        and 0 <= quota["sent"] < 2**31
+    )
 
 
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
@@ -5431,7 +5447,7 @@ def send_message(session, config, message, on_quota, now):
     reasons = one_line(reasons or response.reason or "no reason given")
     status = response.status_code
     if status == 429:
-        raise DeliveryError(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
+        raise QuotaUsedUp(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
     if 400 <= status < 500:
         wrong = [key for key in ("token", "user", *MESSAGE_OPTIONS) if key in answer]
         if wrong:  # a setting, not this message: every message would be refused
@@ -5494,22 +5510,113 @@ def release_held(messages):
     return [message for message in messages if not message.held] + [released._replace(held=False)]
 
 
-def must_hold(message, quota_low):
-    """Given a Message and whether Pushover's quota is below the reserve now,
-    return whether it waits: below priority 1 while the quota is low (asked
-    again before each message: an answer may lift the quota).
-    """
-    return quota_low and message.priority < 1
+# Pushover's quota is planned over its month, so that no flood of lines, forged or
+# not, spends it before the reset: each day may spend its share of what is left above
+# [alerts] quota_reserve; past it, a run sends at most one message, and only for vital
+# acts, which may spend a day's share of the reserve; below the reserve, that share
+# serves vital acts, new logins and privilege use.  What waits goes merged, later.
+WAIT_REASONS = ("quota used up", "quota low", "today's budget spent")  # the most binding first
 
 
-def quota_plan(messages, quota_low):
-    """Given the Messages to send and whether the quota is below the reserve,
-    return them as deliver() treats them: while the quota is low, those that
-    must_hold() marked held; else those held before released, as one.
+def sent_today(quota, now):
+    """Given the stored quota and the current local time, return how many
+    messages Pushover accepted today."""
+    return quota.get("sent", 0) if quota.get("day") == f"{now:%F}" else 0
+
+
+def count_sent(quota, now):
+    """Given the stored quota (changed in place; {} while unknown: nothing to
+    count against) and the current local time, count one more message that
+    Pushover accepted today."""
+    if quota:
+        quota.update(day=f"{now:%F}", sent=sent_today(quota, now) + 1)
+
+
+def day_allowance(quota, reserve, now):
+    """Given a known quota, the reserve and the current local time, return
+    (today's budget, the reserve's share of today): what was left above the
+    reserve when the day began, and what was left of the reserve, each
+    divided by the days to the reset (today included)."""
+    start = quota["remaining"] + sent_today(quota, now)
+    midnight = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    days = max(1, -(-(quota["reset"] - midnight) // 86400))
+    return max(0, start - reserve) // days, -(-max(0, min(reserve, start)) // days)
+
+
+def may_use_reserve(message):
+    """Given a Message, return whether it may spend the quota's reserve: it
+    tells of vital acts, new logins (priority 1 and more) or privilege use."""
+    return bool(message.vital) or message.priority >= 1 or message.privilege
+
+
+def quota_plan(messages, quota, reserve, now):
+    """Given the Messages to send, the stored quota ({} when unknown), the
+    reserve and the current local time, return them as deliver() treats
+    them, each that waits marked held, as if Pushover accepted each that
+    goes: what waited before is judged again, merged into one; a quota used
+    up (429) holds all until its reset; below the reserve, what may not use
+    it (may_use_reserve()) waits for the reset; within today's budget the
+    rest goes; past it, the rest is ONE message that goes only if it tells
+    of vital acts (below the reserve: if it may use it) while the reserve's
+    share of today lasts, else it waits for the next day.
     """
-    if not quota_low:
-        return release_held(messages)
-    return [message._replace(held=must_hold(message, quota_low)) for message in messages]
+    messages = release_held(messages)
+    if not quota or not before_reset(quota, now):
+        return messages
+    if quota["remaining"] <= 0:
+        return [message._replace(held=True) for message in messages]
+    low = quota["remaining"] < reserve
+    budget, share = day_allowance(quota, reserve, now)
+    sent = sent_today(quota, now)
+    planned = []
+    for at, message in enumerate(messages):
+        if low and not may_use_reserve(message):
+            planned.append(message._replace(held=True))
+        elif sent < budget:
+            planned.append(message)
+            sent += 1
+        else:  # fold harder
+            [merged] = fold_messages(messages[at:], 1)  # the most urgent first
+            urgent = may_use_reserve(merged) if low else bool(merged.vital)
+            goes = urgent and sent < budget + share
+            return planned + [merged._replace(held=not goes)]
+    return planned
+
+
+def why_held(message, quota, reserve):
+    """Given a Message that quota_plan() held, the stored quota and the
+    reserve, return why it waits (see WAIT_REASONS)."""
+    if quota["remaining"] <= 0:
+        return "quota used up"
+    if quota["remaining"] < reserve and not may_use_reserve(message):
+        return "quota low"
+    return "today's budget spent"
+
+
+def quota_wait(held, quota, reserve, now):
+    """Given the Messages that wait, the stored quota, the reserve and the
+    current local time, return the line that says how many wait, why and
+    until when."""
+    count = sum(message.folded + 1 for message in held)
+    reasons = {why_held(message, quota, reserve) for message in held}
+    why = next(reason for reason in WAIT_REASONS if reason in reasons)
+    until = datetime.datetime.fromtimestamp(quota["reset"], now.tzinfo)
+    if why == "quota used up":
+        detail = "used up"
+    elif why == "quota low":
+        detail = f"{quota['remaining']} left, below [alerts] quota_reserve ({reserve})"
+    else:
+        budget, share = day_allowance(quota, reserve, now)
+        vital_go = sent_today(quota, now) < budget + share
+        detail = f"today's budget of {budget} is spent" + (
+            "; vital acts still go" if vital_go else ", and the reserve's share for vital acts"
+        )
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        until = min(until, midnight + datetime.timedelta(days=1))
+    waits = "waits" if count == 1 else "wait"
+    return (
+        f"{plural(count, 'message')} {waits} for Pushover's quota: {detail}, until {until:%F %H:%M}"
+    )
 
 
 def remember_delivered(state_dir, notes, forget_after, now):
@@ -5534,65 +5641,59 @@ def store_quota(state_dir, quota):
 
 def deliver(state_dir, session_factory, config, now):
     """Given the state directory, a way to get an HTTP session, the Config
-    and the current local time, send the messages in the outbox, removing each
-    as soon as Pushover accepted it.  While the quota is below the reserve,
-    only messages of priority 1 and more go; the others are held, and sent
-    as one message once the quota is reset.  A message that Pushover refuses
-    is dropped, with a notice for the next message.
+    and the current local time, send the messages in the outbox as the
+    quota allows (quota_plan(), asked again before each message: an answer
+    may change the quota), removing each as soon as Pushover accepted it and
+    noting in the memory of logins the logins it named.  A message that
+    Pushover refuses is dropped, with a notice for the next message.
 
-    Raise DeliveryError when the rest must wait for the next run, ConfigError
-    when Pushover refused a setting, StateError when the outbox or quota
-    cannot be written; what is not sent stays in the outbox.
+    Raise DeliveryError when the rest must wait for the next run, QuotaWait
+    when messages wait for the quota, ConfigError when Pushover refused a
+    setting, StateError when the outbox cannot be written; what is not sent
+    stays in the outbox.
     """
     outbox = read_outbox(state_dir)
     quota = read_quota(state_dir, now)
+    reserve = config.alerts.quota_reserve
     pending, notices = list(outbox.messages), list(outbox.notices)
     if not pending:
         return
-    if quota_is_spent(quota, now):
-        reset = datetime.datetime.fromtimestamp(quota["reset"], now.tzinfo)
-        report.info("Pushover's quota is used up until %s: %d wait", f"{reset:%F %T}", len(pending))
-        return
-
-    def note_quota(answer):
-        quota.clear()
-        quota.update(answer)
-        with contextlib.suppress(StateError):  # only a cache: a full disk must not stop sending
-            store_quota(state_dir, quota)
 
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
 
-    if not quota_is_low(quota, config.alerts.quota_reserve, now):
-        released = release_held(pending)
-        if released != pending:
-            pending = released
-            store()
-
-    def not_held():  # asked before each message: an answer may lower the quota
-        for message in list(pending):
-            if must_hold(message, quota_is_low(quota, config.alerts.quota_reserve, now)):
-                report.info("quota low: holding %s", message.title)
-                pending[pending.index(message)] = message._replace(held=True)
-            else:
-                yield message
+    def planned():  # what waited before may be merged into what goes
+        nonlocal pending
+        while True:
+            pending = quota_plan(pending, quota, reserve, now)
+            going = [message for message in pending if not message.held]
+            if not going:
+                return
+            yield going[0]
 
     told = []  # the MemoryNotes of the messages Pushover accepted
+    known = dict(quota)
     try:
-        for message, refusal in send_in_time(not_held(), config, session_factory, note_quota, now):
+        for message, refusal in send_in_time(planned(), config, session_factory, quota.update, now):
             if refusal:
                 report.warning("%s; it was dropped: %s", refusal, message.title)
                 notices.append(f"{refusal}; it was dropped: {message.title}")
             else:
                 report.info("sent: %s", message.title)
                 told += message.notes
+                count_sent(quota, now)
             pending.remove(message)
             try:
                 store()
             except StateError:  # a full file system: the rest goes all the same
                 send_unstored(pending, config, session_factory, now)
                 raise
+    except QuotaUsedUp:  # the answer's quota (none left) holds the rest until its reset
+        pending = quota_plan(pending, quota, reserve, now)
     finally:
+        if quota != known:
+            with contextlib.suppress(StateError):  # a cache: a full disk must not stop the run
+                store_quota(state_dir, quota)
         if told:
             remember_delivered(state_dir, told, config.forget_after, now)
     store()
@@ -5600,6 +5701,8 @@ def deliver(state_dir, session_factory, config, now):
         raise DeliveryError(
             f"Pushover is slow: the next run sends the {plural(len(pending), 'message')} left"
         )
+    if pending:
+        raise QuotaWait(quota_wait(pending, quota, reserve, now))
 
 
 ### One run #################################################################
@@ -5628,9 +5731,11 @@ def send_test_notification(config, runtime):
     stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")
     if quota:
         stdout.write(f"{quota['remaining']} of {quota['limit']} messages left this month\n")
-        try:  # kept for the quota reserve, as from every answer
+        try:  # kept for the quota's plan, as from every answer, and counted
             prepare_state_dir(config.state_dir)
-            store_quota(config.state_dir, quota)
+            stored = {**read_quota(config.state_dir, runtime.now), **quota}
+            count_sent(stored, runtime.now)
+            store_quota(config.state_dir, stored)
         except StateError as error:
             report.warning("%s", error)
     return ExitStatus.OK
@@ -5844,9 +5949,10 @@ def dry_run(options, config, source, runtime):
         return ExitStatus.OK
     outbox = read_outbox(state_dir, move_damaged=False)
     queued = queue(config, source, runtime, outbox, move_damaged=False).messages
-    low = quota_is_low(read_quota(state_dir, runtime.now), config.alerts.quota_reserve, runtime.now)
-    for message in quota_plan(queued, low):
-        runtime.stdout.write(format_message(message) + "\n")
+    quota, reserve = read_quota(state_dir, runtime.now), config.alerts.quota_reserve
+    for message in quota_plan(queued, quota, reserve, runtime.now):
+        why = why_held(message, quota, reserve) if message.held else None
+        runtime.stdout.write(format_message(message, why) + "\n")
     report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
 
