@@ -1640,13 +1640,13 @@ SUDO_RULES = (
     rule("sudo_refused_other", "sudo_failed", SUDO_PROGRAMS,
          SUDO_WHO + SUDO_PROBLEM_START
          + r"(?P<problem>[^;]+?) ; (?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; )?.*"),
-    # A line with " ; USER=" twice: PWD= is written as it is (a directory may be named
-    # "/tmp/a ; USER=nobody ; COMMAND=/bin/true"), and so is an argument (1.9.13+,
-    # eventlog.c new_logline() 334daf92b, wraps one that holds a blank in single quotes,
-    # which still holds " ; USER="), so neither the target nor the command is sure.
-    # The user is: do_syslog() writes the invoking user's login name before " : ".  A
-    # use when a field comes first, a refusal when a problem does (new_logline() writes
-    # the reason before the fields); the message shows the line as written.
+    # A line with " ; USER=" twice: new_logline() (logging.c 1.8.0-1.9.3, eventlog.c
+    # 1.9.4+) writes PWD= as it is (a directory may be named "/tmp/a ; USER=nobody ;
+    # COMMAND=/bin/true"), and so an argument (1.9.13+, 334daf92b, wraps one that holds
+    # a blank in single quotes, which still holds " ; USER="): neither the target nor
+    # the command is sure.  The user is: do_syslog() writes the invoking user's login
+    # name before " : ".  A use when a field comes first, a refusal when a problem does
+    # (new_logline() writes the reason before the fields); shown as written.
     rule("sudo_unclear", "sudo", SUDO_PROGRAMS,
          SUDO_WHO_UNCLEAR + r"(?= ?(?:HOST|REMOTE_HOST|TTY|CHROOT|PWD)=)(?s:.*)"),
     rule("sudo_unclear_refused", "sudo_failed", SUDO_PROGRAMS,
