@@ -139,7 +139,7 @@ def test_nine_forged_logins_of_long_names_cannot_hide_a_real_root_login(
     result = run_main(*run, now=now())
     assert result.status == 0, result.stderr
     forms = sent_forms(pushover)
-    assert len(forms) == 5  # within [alerts] max_messages
+    assert len(forms) <= 5  # within [alerts] max_messages
     assert names_root_login(forms), said(forms)
 
 
