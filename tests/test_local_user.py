@@ -150,7 +150,7 @@ def test_sixty_forged_logins_of_three_users_cannot_hide_a_real_root_login(
     log.write_text("")
     run = ["--config", config_file(), "--log", str(log)]
     assert run_main(*run).status == 0
-    # logger -t sshd "Accepted password for ..." sixty times, from addresses of its choice
+    # as logger -t sshd writes them: sixty logins, from addresses of the user's choice
     lines = [
         f"Nov 27 11:50:{n:02} web1 sshd[{7000 + n}]: Accepted password for"
         f" {('deploy', 'backup', 'monitor')[n % 3]} from 198.51.{n}.7 port 40000 ssh2"
@@ -220,5 +220,5 @@ def test_a_user_of_uid_0_by_another_name_is_root(machine):
         "--state-dir", str(machine.folder / "state"),
         env={**os.environ, "PYTHONPATH": os.path.dirname(authwatch.__file__)},
     )  # fmt: skip
-    # a vital login: it comes first, and its user is remembered of no run
+    # this machine's user of uid 0: a vital login, before the decoys of the same priority
     assert done.stdout.startswith(f"=== {HOST}: SSH login toor from 127.0.0.1 [priority 1]\n")
