@@ -48,6 +48,7 @@ class ExitStatus(enum.IntEnum):
     CONFIG_ERROR = 2
     SOURCE_ERROR = 3
     STATE_ERROR = 4
+    QUOTA_WAIT = 5
     INTERNAL_ERROR = 70  # EX_SOFTWARE from sysexits.h
     INTERRUPTED = 130
 
@@ -61,6 +62,10 @@ EXIT_MEANINGS = {
     ),
     ExitStatus.SOURCE_ERROR: "the log or the journal cannot be read",
     ExitStatus.STATE_ERROR: "the state directory or a state file cannot be used",
+    ExitStatus.QUOTA_WAIT: (
+        "messages wait for Pushover's quota (used up, below the reserve, or today's budget"
+        " spent); they go when it allows"
+    ),
     ExitStatus.INTERNAL_ERROR: "internal error (a bug: please report it); what was read is safe",
     ExitStatus.INTERRUPTED: "interrupted; what was read is safe: unread, or in the outbox",
 }
@@ -94,6 +99,16 @@ class DeliveryError(AuthwatchError):
 
 class PushoverRefused(DeliveryError):
     """Pushover refused one message for what it holds (a 4xx): it is dropped."""
+
+
+class QuotaUsedUp(DeliveryError):
+    """Pushover refused a message for want of quota (a 429): nothing goes until its reset."""
+
+
+class QuotaWait(AuthwatchError):
+    """Messages wait in the outbox for Pushover's quota."""
+
+    exit_status = ExitStatus.QUOTA_WAIT
 
 
 def one_line(error):
@@ -1544,8 +1559,9 @@ SUDO_PROGRAMS = ("sudo", "sudo-rs")
 
 # "%8s : %s": the invoking user, right-aligned in eight columns (sudo); "{} : " (sudo-rs).
 # A line with " ; USER=" twice has no sure reading (the directory or the command
-# may hold it, and either may come first): no rule, so it is shown as it is.
+# may hold it, and either may come first): only the sudo_unclear rules take it.
 SUDO_WHO = r"(?!.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
+SUDO_WHO_UNCLEAR = r"(?=.* ; USER=.* ; USER=) *(?P<user>[^\s\[(]\S*) : "
 # HOST= (1.9.4+, Defaults log_host), TTY= (absent from 1.9.4 without a terminal; 1.8 and
 # 1.9.0-1.9.3 write TTY=unknown; sudo-rs writes "TTY=/dev/pts/0 ;" or, without one, an
 # empty string, hence " :  PWD="), CHROOT= (1.9.3+), then PWD=
@@ -1624,6 +1640,17 @@ SUDO_RULES = (
     rule("sudo_refused_other", "sudo_failed", SUDO_PROGRAMS,
          SUDO_WHO + SUDO_PROBLEM_START
          + r"(?P<problem>[^;]+?) ; (?:HOST=\S+ ; )?(?:TTY=(?:unknown|(?P<tty>\S+)) ; )?.*"),
+    # A line with " ; USER=" twice: new_logline() (logging.c 1.8.0-1.9.3, eventlog.c
+    # 1.9.4+) writes PWD= as it is (a directory may be named "/tmp/a ; USER=nobody ;
+    # COMMAND=/bin/true"), and so an argument (1.9.13+, 334daf92b, wraps one that holds
+    # a blank in single quotes, which still holds " ; USER="): neither the target nor
+    # the command is sure.  The user is: do_syslog() writes the invoking user's login
+    # name before " : ".  A use when a field comes first, a refusal when a problem does
+    # (new_logline() writes the reason before the fields); shown as written.
+    rule("sudo_unclear", "sudo", SUDO_PROGRAMS,
+         SUDO_WHO_UNCLEAR + r"(?= ?(?:HOST|REMOTE_HOST|TTY|CHROOT|PWD)=)(?s:.*)"),
+    rule("sudo_unclear_refused", "sudo_failed", SUDO_PROGRAMS,
+         SUDO_WHO_UNCLEAR + SUDO_PROBLEM_START + r"[^;]+? ; (?s:.*)"),
 
     # --- OpenDoas (no openlog: ident "doas", no pid) ------------------------------------
     # doas.c: "%s ran command %s as %s from %s" (v0.1-HEAD): user, argv joined by spaces
@@ -1939,7 +1966,11 @@ SU_LOGIN_RULES = (
          r"(?:" + pam_prefix("pam_listfile")
          + r"|PAM-listfile: )Refused user (?P<user>.*) for service "
          + PAM_SERVICE),
-    # logins: a session opened through a service a person logs in through
+    # logins: a session opened through a service a person logs in through; PAM 1.4.0+
+    # writes the user's uid, and uid 0 is root whatever the name
+    rule("pam_session_login_uid0", "login", None,
+         r"pam_unix\((?P<method>" + any_of(LOGIN_SERVICES) + r")(?::session)?\): "
+         r"session opened for user (?P<user>[^\s(]+)\(uid=0\) by [^\s(]*\(uid=\d+\)"),
     rule("pam_session_login", "login", None,
          r"pam_unix\((?P<method>" + any_of(LOGIN_SERVICES) + r")(?::session)?\): "
          + SESSION_USER.format("user") + r"[^\s(]*\(uid=\d+\)"),
@@ -3143,6 +3174,10 @@ class Knowledge(NamedTuple):
 
     verdicts: dict  # (host, login_key()) -> Verdict; empty while there is no memory
     places: dict  # address -> Place; empty without GeoIP databases
+    # (host, login_key()) -> the MemoryNote a message that names the login carries;
+    # empty when the run learns nothing (see met_a_flood())
+    notes: dict = {}
+    root_users: dict = {}  # host -> the names of its users of uid 0 (this machine's only)
 
 
 NO_KNOWLEDGE = Knowledge({}, {})
@@ -3151,33 +3186,64 @@ NO_KNOWLEDGE = Knowledge({}, {})
 def know(summaries, memory, places, now):
     """Given a dict of HostSummary, the memory of logins (None while there is
     none), a dict of address -> Place and the Unix time now, return the
-    Knowledge of the logins (judged by the memory as it was before them)
-    and the memory with them noted.
+    Knowledge of the logins: each judged by the memory as it was before
+    them, and the MemoryNote of each (not of an unverified one, nor of one
+    that has no origin to learn).
     """
-    verdicts = {}
+    verdicts, notes = {}, {}
+    for host, summary in summaries.items():
+        for event, count in summary.logins.values():
+            key = (event.user or "?", login_where(event), event.fingerprint)
+            if memory is not None:
+                origins = origins_of(key[1], event.fingerprint, places.get(event.ip))
+                stamp = unix_time(event.time) or now
+                verdict = judge(memory.get(host, {}).get(key[0]), key[0], origins, stamp)
+                verdicts[host, login_key(event)] = verdict
+            sighting = summary.sightings.get(key)
+            if sighting and not event.unverified:
+                seen = sighting[:2] + [count]  # this login's count
+                note = MemoryNote((), *sighting_note(host, key, seen, places, now))
+                if note.origins:  # a login from nowhere its line says teaches nothing
+                    notes[host, login_key(event)] = note
+    return Knowledge(verdicts, places, notes)
+
+
+def sighting_note(host, key, sighting, places, now):
+    """Given a host, a sighting's key (user, where, key fingerprint) and its
+    [first time, last time, count], the Places and the Unix time now,
+    return what remember() takes: (host, user, origins, first, last, count,
+    place)."""
+    user, where, fingerprint = key
+    first, last, count = sighting
+    place = places.get(where)
+    # a stamp that no clock shows (a forged one) is remembered as now
+    first, last = (min(max(unix_time(time) or now, 0), now) for time in (first, last))
+    text = place_text(place) if place else ""
+    return host, user, origins_of(where, fingerprint, place), first, last, count, text
+
+
+def noted(memory, summaries, which, places, now):
+    """Given the memory of logins, a dict of HostSummary, which of their
+    sightings to note ("sightings", or "known_sightings": the allow-listed
+    logins), the Places and the Unix time now, return a copy of the memory
+    with them noted."""
     remembered = merge_memories(memory or {}, {})
     for host, summary in summaries.items():
-        if memory is not None:
-            for event, _ in summary.logins.values():
-                origins = origins_of(login_where(event), event.fingerprint, places.get(event.ip))
-                known = memory.get(host, {}).get(event.user or "?")
-                stamp = unix_time(event.time) or now
-                verdicts[host, login_key(event)] = judge(known, event.user or "?", origins, stamp)
-        for (user, where, fingerprint), (first, last, count) in summary.sightings.items():
-            place = places.get(where)
-            # a stamp that no clock shows (a forged one) is remembered as now
-            first, last = (min(max(unix_time(time) or now, 0), now) for time in (first, last))
-            remember(
-                remembered,
-                host,
-                user,
-                origins_of(where, fingerprint, place),
-                first,
-                last,
-                count,
-                place_text(place) if place else "",
-            )
-    return Knowledge(verdicts, places), remembered
+        for key, sighting in getattr(summary, which).items():
+            remember(remembered, *sighting_note(host, key, sighting, places, now))
+    return remembered
+
+
+def met_a_flood(summaries, max_messages):
+    """Given a dict of HostSummary and [alerts] max_messages, return whether
+    the run met a flood of logins: more distinct ones than could each be
+    named in a message of its own, or more than a summary keeps.  Such a
+    run learns none of them: the admin was not told each."""
+    logins = sum(len(summary.logins) for summary in summaries.values())
+    return logins > max_messages or any(
+        summary.counts["login"] > sum(count for _, count in summary.logins.values())
+        for summary in summaries.values()
+    )
 
 
 def addresses_to_place(summaries):
@@ -3185,7 +3251,8 @@ def addresses_to_place(summaries):
     messages and the memory want: every login's, the top failures'."""
     wanted = set()
     for summary in summaries.values():
-        wanted.update(where for _, where, _ in summary.sightings if where and where != "console")
+        for sightings in (summary.sightings, summary.known_sightings):
+            wanted.update(where for _, where, _ in sightings if where and where != "console")
         wanted.update(ip for ip, _ in summary.failure_ips.most_common(TOP_COUNT))
     return wanted
 
@@ -3218,6 +3285,15 @@ KEPT_EVENTS = 200  # distinct privilege and known-login lines kept per host; mor
 # flood of forged ones cannot push a real one out; past this many, logins are counted.
 KEPT_LOGINS = 10_000
 KEPT_OTHER_LINES = 20
+FEW_LINES = 2  # lines of one writer that the digest lists as they are; more are counted
+# Vital acts, named on the phone whatever else a run holds (is_vital()): a login as
+# root, and sudo, su, doas and pkexec to root.  Root is uid 0, whatever its name: the
+# names a run knows without looking, and the rules whose line says uid 0 (PAM 1.4+).
+ROOT_USERS = frozenset(("root",))
+UID0_RULES = frozenset(("pam_session_login_uid0",))
+TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
+UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused"))  # shown as written
+MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
 # What clean() replaces, by Unicode category: controls (C0, C1), format
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
@@ -3252,10 +3328,28 @@ class Message(NamedTuple):
     body: str
     priority: int
     timestamp: int | None
-    held: bool = False  # kept back while Pushover's monthly quota is low
+    held: bool = False  # kept back for Pushover's monthly quota (see quota_plan())
     folded: int = 0  # how many other messages were folded into this one
     parts: tuple = ()  # a folded message: the titles of the messages in it (some, if many)
     logins: tuple = ()  # the logins it tells of: (user, where from, how many) each
+    # the vital acts it tells of: (host, what, user, target, origin, how many) each
+    vital: tuple = ()
+    notes: tuple = ()  # the MemoryNote of each login it names
+    privilege: bool = False  # it tells of sudo, su or account changes
+
+
+class MemoryNote(NamedTuple):
+    """What the memory of logins learns of one login once Pushover has
+    accepted a message that names it (see remember())."""
+
+    names: tuple  # the lines of a message that name the login: its title, its vital line
+    host: str
+    user: str
+    origins: tuple  # see origins_of()
+    first: int  # Unix times
+    last: int
+    count: int
+    place: str
 
 
 class HostSummary:
@@ -3278,13 +3372,17 @@ class HostSummary:
         self.logins = {}
         self.last_login = None  # the key of the login counted last
         self.known = Counter()  # known_login_line() -> count, in the order first seen
-        # every login, known or not, for the memory of logins:
+        # the logins for the memory of logins, those not allow-listed and the known ones:
         # (user, address, key fingerprint) -> [first time, last time, count]
         self.sightings = {}
-        self.privilege = Counter()  # privilege_line() -> count, in the order first seen
-        self.acts = Counter()  # the same without the command: who, as whom
-        self.others = []  # the first KEPT_OTHER_LINES other events
-        self.forged = []  # the first KEPT_OTHER_LINES forged ones
+        self.known_sightings = {}
+        # (act_of(), privilege_line()) -> count, in the order first seen
+        self.privilege = Counter()
+        self.acts = Counter()  # act_of() sudo and su events -> count: who ran as whom
+        self.forged = []  # the first KEPT_OTHER_LINES forged events
+        # writer_of() other and forged events -> [count, the first FEW_LINES
+        # (program, message), shortened]
+        self.writers = {}
         self.failure_ips = Counter()
         self.failure_users = Counter()
         # Event.connection -> [the kind it counts as, the ip counted, user counted]
@@ -3347,23 +3445,23 @@ class HostSummary:
         if event.kind in FAILURE_KINDS:
             self.add_failure(event)
         elif event.kind in PRIVILEGE_KINDS:
-            line = privilege_line(event)
+            act = act_of(event)
+            line = (act, privilege_line(event))
             if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
                 self.privilege[line] += count
-            act = privilege_line(event, with_command=False)
-            if act in self.acts or len(self.acts) < KEPT_EVENTS:
+            if event.kind != "account" and (act in self.acts or len(self.acts) < KEPT_EVENTS):
                 self.acts[act] += count
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
-            self.sight(event)
+            self.sight(event, self.known_sightings)
             line = known_login_line(event)
             if line in self.known or len(self.known) < KEPT_EVENTS:
                 self.known[line] += count
             self.counts["known_login"] += count
             self.note_time("known", event.time)
         elif event.kind == "login":
-            self.sight(event)
+            self.sight(event, self.sightings)
             key = self.last_login = login_key(event)
             if key in self.logins:
                 self.logins[key][1] += count
@@ -3371,26 +3469,32 @@ class HostSummary:
                 self.logins[key] = [event, count]
             self.counts["login"] += count
         else:  # other lines, and forged ones
-            kept = self.forged if event.kind == "forged" else self.others
-            if len(kept) < KEPT_OTHER_LINES:
-                kept.append(event)
+            if event.kind == "forged" and len(self.forged) < KEPT_OTHER_LINES:
+                self.forged.append(event)
+            writer = writer_of(event)
+            if writer in self.writers or len(self.writers) < KEPT_EVENTS:
+                written = self.writers.setdefault(writer, [0, []])
+                written[0] += count
+                if len(written[1]) < FEW_LINES:
+                    written[1].append((event.program, shorten(event.message, MAX_LINE_LENGTH)))
             self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
-    def sight(self, event):
-        """Given a login Event, note it for the memory of logins (unless it
+    def sight(self, event, sightings):
+        """Given a login Event and the sightings it belongs to (sightings or
+        known_sightings), note it there for the memory of logins (unless it
         is unverified: the memory learns only what is proven); past
         KEPT_LOGINS, the least recently seen is forgotten."""
         if event.unverified:
             return
         key = (event.user or "?", login_where(event), event.fingerprint)
-        sighting = self.sightings.pop(key, None)
+        sighting = sightings.pop(key, None)
         if sighting is None:
-            self.sightings[key] = [event.time, event.time, event.count]
-            if len(self.sightings) > KEPT_LOGINS:
-                del self.sightings[next(iter(self.sightings))]
+            sightings[key] = [event.time, event.time, event.count]
+            if len(sightings) > KEPT_LOGINS:
+                del sightings[next(iter(sightings))]
             return
-        self.sightings[key] = sighting  # the most recent last
+        sightings[key] = sighting  # the most recent last
         if event.time and (sighting[0] is None or event.time < sighting[0]):
             sighting[0] = event.time
         if event.time and (sighting[1] is None or event.time > sighting[1]):
@@ -3608,13 +3712,21 @@ def login_origin(event):
     return f"on {event.tty}" if event.tty else "on the console"
 
 
-def login_message(host, event, count, priorities, verdict=None, place=None):
+def login_what(event):
+    """Given a login Event, return what it was: "SSH login" or "login"."""
+    return "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
+
+
+def login_message(
+    host, event, count, priorities, verdict=None, place=None, root_users=ROOT_USERS, note=None
+):
     """Given a host name, an unknown login Event, how many times that user
     logged in from there, the priorities, what the memory of logins says of
-    it (None: there is no memory yet, so it is new) and where its address is
-    (a Place, or None), return the Message about it.
+    it (None: there is no memory yet, so it is new), where its address is
+    (a Place, or None), the names of the host's users of uid 0 and the
+    login's MemoryNote (None: the run learns nothing of it), return the
+    Message about it.
     """
-    what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
     where = f" ({place_text(place)})" if place and place_text(place) else ""
     lines = [verdict.note] if verdict else []
     if event.unverified:
@@ -3628,29 +3740,181 @@ def login_message(host, event, count, priorities, verdict=None, place=None):
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
     news = f"NEW {verdict.new}: " if verdict and verdict.new else ""
-    title = (
-        f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
-        + unverified_mark(event)
+    title = title_text(
+        f"{host}: {news}{login_what(event)} {event.user or '?'} {login_origin(event)}{where}"
+        f"{times(count)}{unverified_mark(event)}"
     )
+    vital = (vital_entry(host, event, count),) if is_vital(event, root_users) else ()
+    names = (f"▶ {title}",) + tuple(vital_text((*entry[:-1], 1), host) for entry in vital)
     return Message(
         host,
-        title_text(title),
+        title,
         fit_lines(lines or [event.message], MAX_MESSAGE),
         priorities["login" if verdict and not verdict.new else "login_new"],
         unix_time(event.time),
         logins=((event.user or "?", login_place(event) or "console", count),),
+        vital=vital,
+        notes=(note._replace(names=names),) if note else (),
     )
 
 
-def privilege_line(event, with_command=True):
-    """Given a sudo, su or account Event (and whether to say the command),
-    return its line in the summary: who ran what, as whom; failures marked.
+def is_vital(event, root_users=ROOT_USERS):
+    """Given a login, sudo, su, doas or pkexec Event (or an act_of() one)
+    and the names of its host's users of uid 0, return whether it is vital:
+    a login as root (by its name, as a user of uid 0, or by a line that says
+    uid 0), or an act to root, to a user of uid 0, or to a target its line
+    does not name (sudo's and su's default is root).  A vital act is named
+    on the phone whatever else a run holds.
+    """
+    if event.kind == "login":
+        return event.user in root_users or event.rule in UID0_RULES
+    return event.kind in TO_ROOT_KINDS and (event.target is None or event.target in root_users)
+
+
+def act_of(event):
+    """Given a sudo, su or account Event, return its act: an Event of who did
+    what as whom, and nothing else, which its repeats share."""
+    return Event(
+        None, None, event.program, None, event.kind, "", user=event.user, target=event.target
+    )
+
+
+def writer_of(event):
+    """Given an other or forged Event, return who wrote it, as the digest
+    groups such lines: (kind, its program, or for a forged line the program
+    and uid that the journal saw write it)."""
+    return event.kind, event.forger if event.kind == "forged" else event.program
+
+
+def vital_entry(host, event, count):
+    """Given a host, a vital login or act (an Event) and how many times it
+    was seen, return its Message.vital entry: (host, what, user, target,
+    origin, count), names cut to MAX_VITAL_NAME; an act whose line names no
+    target is as "root?"."""
+    user = shorten(event.user or "?", MAX_VITAL_NAME)
+    if event.kind == "login":
+        origin = shorten(login_origin(event), MAX_VITAL_NAME)
+        return (host, login_what(event), user, None, origin, count)
+    failed = " FAILED" if event.kind.endswith("_failed") else ""
+    target = shorten(event.target, MAX_VITAL_NAME) if event.target else "root?"
+    return (host, f"{event.program}{failed}", user, target, None, count)
+
+
+def vital_text(entry, host):
+    """Given a Message.vital entry and the host of the message it is in,
+    return its line: "SSH login root from 203.0.113.9 ×2", "sudo alice as
+    root", "su mallory as root FAILED"; with its host if it is another's."""
+    where, what, user, target, origin, count = entry
+    failed = what.endswith(" FAILED")
+    words = (
+        what.removesuffix(" FAILED"),
+        user,
+        f"as {target}" if target else None,
+        origin,
+        "FAILED" if failed else None,
+    )
+    text = " ".join(filter(None, words)) + times(count)
+    return text if where == host else f"{where}: {text}"
+
+
+def merged_vital(entries):
+    """Given Message.vital entries, return them with the same host, act,
+    user, target and origin as one, their counts added, in the order first
+    seen."""
+    counts = Counter()
+    for *act, count in entries:
+        counts[tuple(act)] += count
+    return tuple((*act, count) for act, count in counts.items())
+
+
+def grouped_vital(entries, level):
+    """Given Message.vital entries and how far to group them (0: not at all;
+    1: per host, what, user and target, with the number of origins; 2: per
+    host, what and target, with the number of users too), return them
+    grouped, the users named the rarest first."""
+    if level == 0:
+        return entries
+    groups = {}
+    for host, what, user, target, origin, count in entries:
+        key = (host, what, target, None if level == 2 else user)
+        users, origins = groups.setdefault(key, (Counter(), Counter()))
+        users[user] += count
+        origins[origin] += count
+    grouped = []
+    for (host, what, target, _), (users, origins) in groups.items():
+        rarest = [shorten(user, 16) for user, _ in sorted(users.items(), key=lambda item: item[1])]
+        user = rarest[0] if len(users) == 1 else f"{len(users)} users ({listed(rarest, 60)})"
+        origin = next(iter(origins)) if len(origins) == 1 else f"from {len(origins)} places"
+        grouped.append((host, what, user, target, origin, sum(users.values())))
+    return tuple(grouped)
+
+
+VITAL_ROOM = MAX_MESSAGE - 40  # what vital lines may take of a message; the rest says what is cut
+
+
+def vital_lines(entries, host):
+    """Given Message.vital entries and the host of the message they are in,
+    return the lines that name them, the rarest first, as a message shows
+    them (cleaned, cut): one per act, user, target and origin, or grouped
+    further (grouped_vital()) until they fit in VITAL_ROOM."""
+    for level in (0, 1, 2):
+        grouped = sorted(grouped_vital(entries, level), key=lambda entry: entry[-1])
+        lines = [shorten(clean(vital_text(entry, host)), MAX_LINE_LENGTH) for entry in grouped]
+        if len("\n".join(lines)) <= VITAL_ROOM:
+            break
+    return lines
+
+
+def listed(names, limit):
+    """Given names and a length limit, return them joined by commas, as many
+    as fit, then "…" for the rest."""
+    text = ""
+    for name in names:
+        more = f"{text}, {name}" if text else name
+        if len(more) > limit:
+            return f"{text}, …" if text else "…"
+        text = more
+    return text
+
+
+def uncounted(line):
+    """Given a message line, return it without its count (" ×3")."""
+    head, mark, count = line.rpartition(" ×")
+    return head if mark and count.isdigit() else line
+
+
+def kept_notes(notes, body):
+    """Given the MemoryNotes of a folded message and its body, return the
+    notes of the logins that the body still names, by title or vital line:
+    a login cut from the body was not told, and is not learned."""
+    lines = {uncounted(line) for line in body.splitlines()}
+    return tuple(
+        note
+        for note in notes
+        if any(
+            uncounted(shorten(clean(text), MAX_LINE_LENGTH)) in lines
+            for name in note.names
+            for text in (name, f"{note.host}: {name}")
+        )
+    )
+
+
+def privilege_line(event):
+    """Given a sudo, su or account Event (or an act_of() one), return its
+    line in the summary: who ran what, as whom; failures marked; a sudo line
+    whose fields have no sure reading as it was written.
     """
     if event.kind == "account":
         return f"{event.program}: {event.message}{unverified_mark(event)}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
+    if event.rule in UNCLEAR_RULES:
+        written = event.message.partition(" : ")[2]
+        return (
+            f"{event.program}{failed}: {event.user} (fields unclear): {written}"
+            + unverified_mark(event)
+        )
     target = f" as {event.target}" if event.target else ""
-    command = f": {event.command}" if event.command and with_command else ""
+    command = f": {event.command}" if event.command else ""
     return f"{event.program}{failed}: {event.user or '?'}{target}{command}{unverified_mark(event)}"
 
 
@@ -3663,9 +3927,11 @@ def unverified_mark(event):
 MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
 
 
-def privilege_message(summary, priorities):
-    """Given a HostSummary with privilege events and the priorities, return
-    the Message that sums them up.
+def privilege_message(summary, priorities, root_users=ROOT_USERS):
+    """Given a HostSummary with privilege events, the priorities and the
+    names of the host's users of uid 0, return the Message that sums them
+    up: the lines to root first.  When they do not all fit, it begins with
+    the vital acts, then who ran as whom otherwise: what is cut is detail.
     """
     counts = summary.counts
     uses = sum(counts[kind] for kind in PRIVILEGE_KINDS if kind != "account")
@@ -3675,21 +3941,35 @@ def privilege_message(summary, priorities):
         parts.append(plural(uses, "sudo/su use") + (f" ({failed} failed)" if failed else ""))
     if counts["account"]:
         parts.append(plural(counts["account"], "account change"))
-    lines = [line + times(n) for line, n in summary.privilege.items()]
+    ordered = sorted(
+        summary.privilege.items(), key=lambda item: not is_vital(item[0][0], root_users)
+    )
+    lines = [line + times(n) for (_, line), n in ordered]
     unlisted = sum(counts[kind] for kind in PRIVILEGE_KINDS) - sum(summary.privilege.values())
     if unlisted > 0:
         lines.append(and_more(unlisted))
+    vital = tuple(
+        vital_entry(summary.host, act, n)
+        for act, n in summary.acts.items()
+        if is_vital(act, root_users)
+    )
     shown = sum(min(len(line), MAX_LINE_LENGTH) + 1 for line in lines)
-    if shown > MAX_MESSAGE and len(summary.acts) > 1:  # what is cut is detail, never who
-        acts = sorted(summary.acts.items(), key=lambda act: act[1])  # the rarest first
-        said = [shorten(act, 60) + times(n) for act, n in acts]
-        lines[:0] = [f"Who: {', '.join(said[at : at + 3])}" for at in range(0, len(said), 3)]
+    if shown > MAX_MESSAGE:
+        others = sorted(  # the rarest first
+            ((act, n) for act, n in summary.acts.items() if not is_vital(act, root_users)),
+            key=lambda item: item[1],
+        )
+        said = [shorten(privilege_line(act), 60) + times(n) for act, n in others]
+        who = [f"Who: {', '.join(said[at : at + 3])}" for at in range(0, len(said), 3)]
+        lines[:0] = vital_lines(vital, summary.host) + who
     return Message(
         summary.host,
         title_text(f"{summary.host}: {', '.join(parts)}"),
         fit_lines(lines, MAX_MESSAGE),
         max(priorities[kind] for kind in PRIVILEGE_KINDS if counts[kind]),
         unix_time(summary.latest.get("privilege")),
+        vital=vital,
+        privilege=True,
     )
 
 
@@ -3749,10 +4029,7 @@ def digest_message(summary, alerts, places):
         parts.append(plural(known, "known login"))
         priorities.append(alerts.known_priority)
     if summary.counts["forged"]:
-        lines += [
-            f"Forged: {event.program} line written by {event.forger}: {event.message}"
-            for event in summary.forged
-        ]
+        lines += writer_lines(summary, "forged")
         parts.append(plural(summary.counts["forged"], "forged line"))
         priorities += [
             alerts.priorities.get(
@@ -3762,11 +4039,7 @@ def digest_message(summary, alerts, places):
             for event in summary.forged
         ]
     if summary.counts["other"]:
-        lines += [
-            f"Other: {tagged(event.program, None, event.message)}" for event in summary.others
-        ]
-        if summary.counts["other"] > len(summary.others):
-            lines.append(and_more(summary.counts["other"] - len(summary.others), "other line"))
+        lines += writer_lines(summary, "other")
         parts.append(plural(summary.counts["other"], "other line"))
         priorities.append(alerts.priorities["other"])
     if not lines:
@@ -3783,10 +4056,44 @@ def digest_message(summary, alerts, places):
     )
 
 
+def said(writer, program, message):
+    """Given who wrote an other or forged line (writer_of()), its program
+    and message, return what the digest says of it alone."""
+    kind, by = writer
+    if kind == "forged":
+        return f"{program} line written by {by}: {message}"
+    return tagged(program, None, message)
+
+
+def writer_lines(summary, kind):
+    """Given a HostSummary and a kind of lines it holds ("other" or
+    "forged"), return the digest's lines for them: per writer (writer_of()),
+    the rarest first, a few lines as they were written, more in one line that
+    counts them, so that a flood from one program is one line.
+    """
+    label = "Forged" if kind == "forged" else "Other"
+    lines, listed_lines = [], 0
+    for writer, (n, texts) in sorted(summary.writers.items(), key=lambda item: item[1][0]):
+        if writer[0] != kind:
+            continue
+        if n <= FEW_LINES and len(texts) == n:
+            lines += [f"{label}: {said(writer, *text)}" for text in texts]
+        elif kind == "forged":  # the program it pretends to be, and what it says
+            example = tagged(texts[0][0], None, texts[0][1])
+            lines.append(f"{label}: {n} lines written by {writer[1]}, e.g. {example}")
+        else:
+            lines.append(f"{label}: {n} lines from {writer[1] or '?'}, e.g. {texts[0][1]}")
+        listed_lines += n
+    if summary.counts[kind] > listed_lines:
+        lines.append(and_more(summary.counts[kind] - listed_lines, f"{kind} line"))
+    return lines
+
+
 def host_messages(summary, alerts, knowledge=NO_KNOWLEDGE):
     """Given a HostSummary, the Alerts and the Knowledge, return its
     Messages: one per unknown login, one for privilege use, one digest.
     """
+    root_users = knowledge.root_users.get(summary.host, ROOT_USERS)
     # the rarest first, by who and from where: a flood of one user's logins
     # (with keys of every kind) is what gets folded, not another's
     places = Counter()
@@ -3800,6 +4107,8 @@ def host_messages(summary, alerts, knowledge=NO_KNOWLEDGE):
             alerts.priorities,
             knowledge.verdicts.get((summary.host, login_key(event))),
             knowledge.places.get(event.ip),
+            root_users,
+            knowledge.notes.get((summary.host, login_key(event))),
         )
         for event, count in sorted(
             summary.logins.values(),
@@ -3807,7 +4116,7 @@ def host_messages(summary, alerts, knowledge=NO_KNOWLEDGE):
         )
     ]
     if summary.privilege:
-        messages.append(privilege_message(summary, alerts.priorities))
+        messages.append(privilege_message(summary, alerts.priorities, root_users))
     digest = digest_message(summary, alerts, knowledge.places)
     if digest:
         messages.append(digest)
@@ -3819,9 +4128,9 @@ def fit_lines(lines, limit):
     shortened to MAX_LINE_LENGTH, keeping whole lines and saying how many did
     not fit.
     """
-    lines = [shorten(clean(line), MAX_LINE_LENGTH) for line in lines]
     kept = []
     for index, line in enumerate(lines):
+        line = shorten(clean(line), MAX_LINE_LENGTH)  # only what is kept is cleaned
         rest = len(lines) - index
         tail = and_more(rest, "line")
         if len("\n".join(kept + [line])) > limit - len(tail) - 1 and rest > 1:
@@ -3835,20 +4144,30 @@ MAX_PARTS = 500  # titles a folded message remembers; it counts all
 
 def merge_messages(messages):
     """Given Messages, return one that holds them all, at the highest of
-    their priorities: how many logins from how many users and addresses, if
-    any; the title of each (for a login, who and from where); then as much of
-    their bodies as fits, each under its title.  Merging a merged message
-    again keeps its titles and counts.
+    their priorities: first the vital acts of all of them (vital_lines()),
+    then how many logins from how many users and places, if any, naming
+    the users the rarest first; the title of each (for a login: who and from
+    where); then as much of their bodies as fits, each under its title.
+    Merging a merged message again keeps its titles, vital acts and counts.
+    It keeps the MemoryNotes of the logins that its body still names.
     """
+    host = messages[0].host
     titles = [title for message in messages for title in (message.parts or (message.title,))]
     logins = tuple(login for message in messages for login in message.logins)
+    vital = merged_vital(entry for message in messages for entry in message.vital)
+    for level in (1, 2):  # what an outbox keeps stays bounded
+        if len(vital) > MAX_PARTS:
+            vital = grouped_vital(vital, level)
     headline = []
     if len(logins) > 1:
-        users = {user for user, _, _ in logins}
+        users = Counter()
+        for user, _, count in logins:
+            users[user] += count
         origins = {origin for _, origin, _ in logins}
-        count = sum(n for _, _, n in logins)
+        rarest = [shorten(user, 20) for user, _ in sorted(users.items(), key=lambda item: item[1])]
         users_and_places = f"{plural(len(users), 'user')} and {plural(len(origins), 'place')}"
-        headline = [f"{plural(count, 'login')} from {users_and_places}"]
+        count = plural(sum(users.values()), "login")
+        headline = [f"{count} from {users_and_places}: {listed(rarest, 120)}"]
     details = [  # each message's lines under its title, without the host
         line
         for message in messages
@@ -3858,23 +4177,31 @@ def merge_messages(messages):
     ]
     folded = sum(message.folded + 1 for message in messages) - 1
     stamps = [message.timestamp for message in messages if message.timestamp]
+    body = fit_lines(
+        vital_lines(vital, host) + headline + [f"▶ {title}" for title in titles] + details,
+        MAX_MESSAGE,
+    )
     return Message(
-        messages[0].host,
+        host,
         title_text(f"{titles[0]} {and_more(folded)}"),
-        fit_lines(headline + [f"▶ {title}" for title in titles] + details, MAX_MESSAGE),
+        body,
         max(message.priority for message in messages),
         max(stamps, default=None),
         folded=folded,
         parts=tuple(titles[:MAX_PARTS]),
         logins=logins[:MAX_PARTS],
+        vital=vital,
+        notes=kept_notes([note for message in messages for note in message.notes], body),
+        privilege=any(message.privilege for message in messages),
     )
 
 
 def fold_messages(messages, limit):
     """Given Messages and the most that may be sent, return them most urgent
-    first, the ones past the limit folded into the last.
+    first (of one priority, those with vital acts first), the ones past the
+    limit folded into the last.
     """
-    ordered = sorted(messages, key=lambda message: -message.priority)
+    ordered = sorted(messages, key=lambda message: (-message.priority, not message.vital))
     if len(ordered) <= limit:
         return ordered
     return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
@@ -3884,8 +4211,8 @@ def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE
     """Given a dict of HostSummary, notices from authwatch itself (such as
     "events may be missing"), the local host name, the Alerts and the
     Knowledge of logins and addresses, return the Messages to send, most
-    urgent first; the notices lead the first message, or make one of their
-    own.
+    urgent first; the notices lead the first message (after the vital lines
+    it begins with, if any), or make one of their own.
     """
     messages = fold_messages(
         [
@@ -3898,8 +4225,12 @@ def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE
     notes = [f"Note: {notice}" for notice in notices]
     if notes and messages:
         first = messages[0]
-        body = fit_lines(notes + first.body.splitlines(), MAX_MESSAGE)
-        messages[0] = first._replace(body=body)
+        lines = first.body.splitlines()
+        head = vital_lines(first.vital, first.host)
+        at = len(head) if head and lines[: len(head)] == head else 0
+        body = fit_lines(lines[:at] + notes + lines[at:], MAX_MESSAGE)
+        told = kept_notes(first.notes, body) if first.folded else first.notes
+        messages[0] = first._replace(body=body, notes=told)
     elif notes:
         title = title_text(f"{local_host}: authwatch notice")
         messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
@@ -3930,9 +4261,10 @@ def event_json(event, place=None, new_origin=None):
     return json.dumps(public)
 
 
-def format_message(message):
-    """Given a Message, return how --dry-run shows it."""
-    held = " [held: quota low]" if message.held else ""
+def format_message(message, held=None):
+    """Given a Message and why it waits for the quota (None: it goes),
+    return how --dry-run shows it."""
+    held = f" [held: {held}]" if held else ""
     return f"=== {message.title} [priority {message.priority}]{held}\n{message.body}\n"
 
 
@@ -4994,10 +5326,51 @@ def stored_message(fields):
         raise TypeError("not a message")
     if not all(type(number) is int for number in numbers) or type(message.parts) is not list:
         raise TypeError("not a message")
+    if type(message.privilege) is not bool:
+        raise TypeError("not a message")
     if not -2 <= message.priority <= 2 or not 0 <= message.folded < 2**31:
         raise ValueError("not a message")
+    if len(message.vital) > MAX_PARTS or len(message.notes) > MAX_PARTS:
+        raise ValueError("not a message")
     logins = tuple((str(user), str(origin), int(count)) for user, origin, count in message.logins)
-    return message._replace(parts=tuple(message.parts), logins=logins)
+    return message._replace(
+        parts=tuple(message.parts),
+        logins=logins,
+        vital=tuple(stored_vital(*entry) for entry in message.vital),
+        notes=tuple(stored_note(*note) for note in message.notes),
+    )
+
+
+def stored_vital(host, what, user, target, origin, count):
+    """Given the fields of a Message.vital entry as the outbox holds them,
+    return the entry; raise TypeError or ValueError if they are not what
+    authwatch writes."""
+    texts = (host, what, user, target or "", origin or "")
+    if not all(type(text) is str for text in texts) or type(count) is not int:
+        raise TypeError("not a vital act")
+    if not 0 < count < 2**31 or any(len(text) > MAX_LINE for text in texts):
+        raise ValueError("not a vital act")
+    return (host, what, user, target, origin, count)
+
+
+def stored_note(names, host, user, origins, first, last, count, place):
+    """Given the fields of a MemoryNote as the outbox holds them, return the
+    MemoryNote; raise TypeError or ValueError if they are not what authwatch
+    writes (what the memory of logins would take: see checked_memory())."""
+    if type(names) is not list or type(origins) is not list:
+        raise TypeError("not a note")
+    texts = (*names, host, user, *origins, place)
+    if not all(type(text) is str for text in texts) or not type(first) is type(last) is int:
+        raise TypeError("not a note")
+    if type(count) is not int or len(names) > 2 or not 0 < len(origins) <= 3:
+        raise ValueError("not a note")
+    if not 0 <= first <= last < LAST_TIME or not 0 < count < 2**31:
+        raise ValueError("not a note")
+    if any(len(text) > MAX_LINE for text in texts):
+        raise ValueError("not a note")
+    if not all(re.fullmatch(ORIGIN, origin) for origin in origins):
+        raise ValueError("not a note")
+    return MemoryNote(tuple(names), host, user, tuple(origins), first, last, count, place)
 
 
 def write_outbox(state_dir, outbox):
@@ -5029,20 +5402,6 @@ def store_positions_if_changed(positions):
         write_atomically(path, text)
 
 
-def quota_is_low(quota, reserve, now):
-    """Given the stored quota ({} when unknown), the reserve and the current
-    local time, return whether messages below priority 1 must wait.
-    """
-    return quota.get("remaining", reserve) < reserve and before_reset(quota, now)
-
-
-def quota_is_spent(quota, now):
-    """Given the stored quota and the current local time, return whether
-    Pushover refused for want of quota (429) and its reset has not come yet.
-    """
-    return quota.get("remaining", 1) <= 0 and before_reset(quota, now)
-
-
 def before_reset(quota, now):
     """Given the stored quota and the current local time, return whether
     the quota's reset is yet to come (Pushover counts in Unix time)."""
@@ -5068,11 +5427,25 @@ def read_quota(state_dir, now):
         isinstance(quota, dict)
         and all(type(quota.get(key)) is int for key in keys)
         and quota["reset"] < now.timestamp() + QUOTA_RESET_HORIZON  # else silent for ever
+        and (quota.keys() == set(keys) or checked_day(quota))
     ):
         return quota
     if quota:
         report.warning("%s is damaged: ignored", path)
     return {}
+
+
+def checked_day(quota):
+    """Given a stored quota that holds a day's count, return whether it is
+    what authwatch writes: the day ("2026-11-27") and how many messages
+    Pushover accepted that day."""
+    return (
+        quota.keys() == {"limit", "remaining", "reset", "day", "sent"}
+        and isinstance(quota["day"], str)
+        and re.fullmatch(r"\d{4}-\d\d-\d\d", quota["day"]) is not None
+        and type(quota["sent"]) is int
+        and 0 <= quota["sent"] < 2**31
+    )
 
 
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
@@ -5272,7 +5645,7 @@ def send_message(session, config, message, on_quota, now):
     reasons = one_line(reasons or response.reason or "no reason given")
     status = response.status_code
     if status == 429:
-        raise DeliveryError(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
+        raise QuotaUsedUp(f"Pushover's monthly quota is used up (HTTP 429): {reasons}")
     if 400 <= status < 500:
         wrong = [key for key in ("token", "user", *MESSAGE_OPTIONS) if key in answer]
         if wrong:  # a setting, not this message: every message would be refused
@@ -5335,22 +5708,128 @@ def release_held(messages):
     return [message for message in messages if not message.held] + [released._replace(held=False)]
 
 
-def must_hold(message, quota_low):
-    """Given a Message and whether Pushover's quota is below the reserve now,
-    return whether it waits: below priority 1 while the quota is low (asked
-    again before each message: an answer may lift the quota).
-    """
-    return quota_low and message.priority < 1
+# Pushover's quota is planned over its month, so that no flood of lines, forged or
+# not, spends it before the reset: each day may spend its share of what is left above
+# [alerts] quota_reserve; past it, a run sends at most one message, and only for vital
+# acts, which may spend a day's share of the reserve; below the reserve, that share
+# serves vital acts, new logins and privilege use.  What waits goes merged, later.
+WAIT_REASONS = ("quota used up", "quota low", "today's budget spent")  # the most binding first
 
 
-def quota_plan(messages, quota_low):
-    """Given the Messages to send and whether the quota is below the reserve,
-    return them as deliver() treats them: while the quota is low, those that
-    must_hold() marked held; else those held before released, as one.
+def sent_today(quota, now):
+    """Given the stored quota and the current local time, return how many
+    messages Pushover accepted today."""
+    return quota.get("sent", 0) if quota.get("day") == f"{now:%F}" else 0
+
+
+def count_sent(quota, now):
+    """Given the stored quota (changed in place; {} while unknown: nothing to
+    count against) and the current local time, count one more message that
+    Pushover accepted today."""
+    if quota:
+        quota.update(day=f"{now:%F}", sent=sent_today(quota, now) + 1)
+
+
+def day_allowance(quota, reserve, now):
+    """Given a known quota, the reserve and the current local time, return
+    (today's budget, the reserve's share of today): what was left above the
+    reserve when the day began, and what was left of the reserve, each
+    divided by the days to the reset (today included)."""
+    start = quota["remaining"] + sent_today(quota, now)
+    midnight = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+    days = max(1, -(-(quota["reset"] - midnight) // 86400))
+    return max(0, start - reserve) // days, -(-max(0, min(reserve, start)) // days)
+
+
+def may_use_reserve(message):
+    """Given a Message, return whether it may spend the quota's reserve: it
+    tells of vital acts, new logins (priority 1 and more) or privilege use."""
+    return bool(message.vital) or message.priority >= 1 or message.privilege
+
+
+def quota_plan(messages, quota, reserve, now):
+    """Given the Messages to send, the stored quota ({} when unknown), the
+    reserve and the current local time, return them as deliver() treats
+    them, each that waits marked held, as if Pushover accepted each that
+    goes: what waited before is judged again, merged into one; a quota used
+    up (429) holds all until its reset; below the reserve, what may not use
+    it (may_use_reserve()) waits for the reset; within today's budget the
+    rest goes; past it, the rest is ONE message that goes only if it tells
+    of vital acts (below the reserve: if it may use it) while the reserve's
+    share of today lasts, else it waits for the next day.
     """
-    if not quota_low:
-        return release_held(messages)
-    return [message._replace(held=must_hold(message, quota_low)) for message in messages]
+    messages = release_held(messages)
+    if not quota or not before_reset(quota, now):
+        return messages
+    if quota["remaining"] <= 0:
+        return [message._replace(held=True) for message in messages]
+    low = quota["remaining"] < reserve
+    budget, share = day_allowance(quota, reserve, now)
+    sent = sent_today(quota, now)
+    planned = []
+    for at, message in enumerate(messages):
+        if low and not may_use_reserve(message):
+            planned.append(message._replace(held=True))
+        elif sent < budget:
+            planned.append(message)
+            sent += 1
+        else:  # fold harder
+            [merged] = fold_messages(messages[at:], 1)  # the most urgent first
+            urgent = may_use_reserve(merged) if low else bool(merged.vital)
+            goes = urgent and sent < budget + share
+            return planned + [merged._replace(held=not goes)]
+    return planned
+
+
+def why_held(message, quota, reserve):
+    """Given a Message that quota_plan() held, the stored quota and the
+    reserve, return why it waits (see WAIT_REASONS)."""
+    if quota["remaining"] <= 0:
+        return "quota used up"
+    if quota["remaining"] < reserve and not may_use_reserve(message):
+        return "quota low"
+    return "today's budget spent"
+
+
+def quota_wait(held, quota, reserve, now):
+    """Given the Messages that wait, the stored quota, the reserve and the
+    current local time, return the line that says how many wait, why and
+    until when."""
+    count = sum(message.folded + 1 for message in held)
+    reasons = {why_held(message, quota, reserve) for message in held}
+    why = next(reason for reason in WAIT_REASONS if reason in reasons)
+    until = datetime.datetime.fromtimestamp(quota["reset"], now.tzinfo)
+    if why == "quota used up":
+        detail = "used up"
+    elif why == "quota low":
+        detail = f"{quota['remaining']} left, below [alerts] quota_reserve ({reserve})"
+    else:
+        budget, share = day_allowance(quota, reserve, now)
+        vital_go = sent_today(quota, now) < budget + share
+        detail = f"today's budget of {budget} is spent" + (
+            "; vital acts still go" if vital_go else ", and the reserve's share for vital acts"
+        )
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        until = min(until, midnight + datetime.timedelta(days=1))
+    waits = "waits" if count == 1 else "wait"
+    return (
+        f"{plural(count, 'message')} {waits} for Pushover's quota: {detail}, until {until:%F %H:%M}"
+    )
+
+
+def remember_delivered(state_dir, notes, forget_after, now):
+    """Given the state directory, the MemoryNotes of the messages Pushover
+    accepted, after how many days an origin is forgotten and the current
+    local time, note them in the memory of logins, written once.  A memory
+    that cannot be read or written is a warning: the alarm has gone."""
+    try:
+        memory, _ = read_memory(state_dir)
+        memory = memory or {}
+        for note in notes:
+            remember(memory, *note[1:])
+        write_memory(state_dir, bounded_memory(memory, int(now.timestamp()), forget_after))
+    except StateError as error:
+        report.warning("%s: the logins just sent are not remembered", error)
 
 
 def store_quota(state_dir, quota):
@@ -5360,66 +5839,68 @@ def store_quota(state_dir, quota):
 
 def deliver(state_dir, session_factory, config, now):
     """Given the state directory, a way to get an HTTP session, the Config
-    and the current local time, send the messages in the outbox, removing each
-    as soon as Pushover accepted it.  While the quota is below the reserve,
-    only messages of priority 1 and more go; the others are held, and sent
-    as one message once the quota is reset.  A message that Pushover refuses
-    is dropped, with a notice for the next message.
+    and the current local time, send the messages in the outbox as the
+    quota allows (quota_plan(), asked again before each message: an answer
+    may change the quota), removing each as soon as Pushover accepted it and
+    noting in the memory of logins the logins it named.  A message that
+    Pushover refuses is dropped, with a notice for the next message.
 
-    Raise DeliveryError when the rest must wait for the next run, ConfigError
-    when Pushover refused a setting, StateError when the outbox or quota
-    cannot be written; what is not sent stays in the outbox.
+    Raise DeliveryError when the rest must wait for the next run, QuotaWait
+    when messages wait for the quota, ConfigError when Pushover refused a
+    setting, StateError when the outbox cannot be written; what is not sent
+    stays in the outbox.
     """
     outbox = read_outbox(state_dir)
     quota = read_quota(state_dir, now)
+    reserve = config.alerts.quota_reserve
     pending, notices = list(outbox.messages), list(outbox.notices)
     if not pending:
         return
-    if quota_is_spent(quota, now):
-        reset = datetime.datetime.fromtimestamp(quota["reset"], now.tzinfo)
-        report.info("Pushover's quota is used up until %s: %d wait", f"{reset:%F %T}", len(pending))
-        return
-
-    def note_quota(answer):
-        quota.clear()
-        quota.update(answer)
-        with contextlib.suppress(StateError):  # only a cache: a full disk must not stop sending
-            store_quota(state_dir, quota)
 
     def store():
         write_outbox(state_dir, Outbox(pending, notices, {}))
 
-    if not quota_is_low(quota, config.alerts.quota_reserve, now):
-        released = release_held(pending)
-        if released != pending:
-            pending = released
-            store()
+    def planned():  # what waited before may be merged into what goes
+        nonlocal pending
+        while True:
+            pending = quota_plan(pending, quota, reserve, now)
+            going = [message for message in pending if not message.held]
+            if not going:
+                return
+            yield going[0]
 
-    def not_held():  # asked before each message: an answer may lower the quota
-        for message in list(pending):
-            if must_hold(message, quota_is_low(quota, config.alerts.quota_reserve, now)):
-                report.info("quota low: holding %s", message.title)
-                pending[pending.index(message)] = message._replace(held=True)
+    told = []  # the MemoryNotes of the messages Pushover accepted
+    known = dict(quota)
+    try:
+        for message, refusal in send_in_time(planned(), config, session_factory, quota.update, now):
+            if refusal:
+                report.warning("%s; it was dropped: %s", refusal, message.title)
+                notices.append(f"{refusal}; it was dropped: {message.title}")
             else:
-                yield message
-
-    for message, refusal in send_in_time(not_held(), config, session_factory, note_quota, now):
-        if refusal:
-            report.warning("%s; it was dropped: %s", refusal, message.title)
-            notices.append(f"{refusal}; it was dropped: {message.title}")
-        else:
-            report.info("sent: %s", message.title)
-        pending.remove(message)
-        try:
-            store()
-        except StateError:  # a full file system: the rest goes all the same
-            send_unstored(pending, config, session_factory, now)
-            raise
+                report.info("sent: %s", message.title)
+                told += message.notes
+                count_sent(quota, now)
+            pending.remove(message)
+            try:
+                store()
+            except StateError:  # a full file system: the rest goes all the same
+                send_unstored(pending, config, session_factory, now)
+                raise
+    except QuotaUsedUp:  # the answer's quota (none left) holds the rest until its reset
+        pending = quota_plan(pending, quota, reserve, now)
+    finally:
+        if quota != known:
+            with contextlib.suppress(StateError):  # a cache: a full disk must not stop the run
+                store_quota(state_dir, quota)
+        if told:
+            remember_delivered(state_dir, told, config.forget_after, now)
     store()
     if not all(message.held for message in pending):
         raise DeliveryError(
             f"Pushover is slow: the next run sends the {plural(len(pending), 'message')} left"
         )
+    if pending:
+        raise QuotaWait(quota_wait(pending, quota, reserve, now))
 
 
 ### One run #################################################################
@@ -5448,9 +5929,11 @@ def send_test_notification(config, runtime):
     stdout.write(f"Pushover accepted the test message: {json.dumps(answer)}\n")
     if quota:
         stdout.write(f"{quota['remaining']} of {quota['limit']} messages left this month\n")
-        try:  # kept for the quota reserve, as from every answer
+        try:  # kept for the quota's plan, as from every answer, and counted
             prepare_state_dir(config.state_dir)
-            store_quota(config.state_dir, quota)
+            stored = {**read_quota(config.state_dir, runtime.now), **quota}
+            count_sent(stored, runtime.now)
+            store_quota(config.state_dir, stored)
         except StateError as error:
             report.warning("%s", error)
     return ExitStatus.OK
@@ -5522,7 +6005,7 @@ class Queue(NamedTuple):
 
     anything_new: bool  # whether what was read makes a message (a kept notice makes one)
     messages: list  # the outbox's, then the new ones, folded to [alerts] max_messages
-    memory: dict | None  # the memory of logins with this run's noted; None: unchanged
+    memory: dict | None  # the memory with this run's allow-listed logins noted; None: unchanged
 
 
 def queue(config, source, runtime, outbox, move_damaged=True):
@@ -5533,6 +6016,13 @@ def queue(config, source, runtime, outbox, move_damaged=True):
     events = read_events(config, source, runtime.now)
     summaries = summarise(events, runtime.host, config.alerts.allow)
     knowledge, memory, memory_notices = learn_from(config, summaries, runtime.now, move_damaged)
+    if knowledge.notes and met_a_flood(summaries, config.alerts.max_messages):
+        report.info(
+            "more logins than [alerts] max_messages, or than a run keeps: a flood;"
+            " none of this run's logins is remembered"
+        )
+        knowledge = knowledge._replace(notes={})
+    knowledge = knowledge._replace(root_users=root_users_of(runtime.host, summaries))
     notices = source.notices() + outbox.notices + memory_notices
     messages = plan_messages(summaries, notices, runtime.host, config.alerts, knowledge)
     folded = fold_messages(outbox.messages + messages, config.alerts.max_messages)
@@ -5559,26 +6049,49 @@ NO_MEMORY = (
 def learn_from(config, summaries, now, move_damaged):
     """Given the Config, a dict of HostSummary, the current local time and
     whether a damaged memory of logins is moved aside, return (the
-    Knowledge of the logins and addresses, the memory of logins with them
-    noted or None when there were none, notices).  With nothing to place or
-    judge, no database and no memory is read.
+    Knowledge of the logins and addresses, the memory of logins with the
+    allow-listed logins noted or None when there were none, notices).  The
+    other logins are learned when a message that names them is delivered
+    (see remember_delivered()).  With nothing to place or judge, no
+    database and no memory is read.
     """
     places = places_of(config.geoip, summaries)
-    if not any(summary.sightings for summary in summaries.values()):
+    if not any(summary.sightings or summary.known_sightings for summary in summaries.values()):
         return Knowledge({}, places), None, []
+    unix_now = int(now.timestamp())
     try:
         memory, notices = read_memory(config.state_dir, move_damaged)
     except StateError as error:  # the alarm goes all the same, every login new
         report.warning("%s: every login counts as new, and none is remembered", error)
-        knowledge, _ = know(summaries, None, places, int(now.timestamp()))
+        knowledge = know(summaries, None, places, unix_now)
         return knowledge, None, [f"{error}: every login counts as new"]
     if memory is None and any(summary.logins for summary in summaries.values()):
         report.info("%s", NO_MEMORY)
         notices.append(NO_MEMORY)
-    unix_now = int(now.timestamp())
     memory = bounded_memory(memory, unix_now, config.forget_after) if memory else memory
-    knowledge, remembered = know(summaries, memory, places, unix_now)
+    knowledge = know(summaries, memory, places, unix_now)
+    if not any(summary.known_sightings for summary in summaries.values()):
+        return knowledge, None, notices
+    remembered = noted(memory, summaries, "known_sightings", places, unix_now)
     return knowledge, bounded_memory(remembered, unix_now, config.forget_after), notices
+
+
+def root_users_of(host, summaries):
+    """Given this machine's name and a dict of HostSummary, return {host:
+    the names of its users of uid 0}, read from its user database when the
+    run holds logins or sudo and su of its own; else {}.  (Another host's
+    lines are judged by the name root alone.)"""
+    summary = summaries.get(host)
+    if summary is None or not (summary.logins or summary.acts):
+        return {}
+    import pwd
+
+    try:
+        names = {entry.pw_name for entry in pwd.getpwall() if entry.pw_uid == 0}
+    except OSError as error:  # a user database that cannot be read
+        report.warning("cannot read the users of uid 0: %s; root alone counts", error)
+        names = set()
+    return {host: ROOT_USERS | names}
 
 
 def learn(config, runtime, source=None):
@@ -5597,7 +6110,7 @@ def learn(config, runtime, source=None):
     summaries = summarise(events, runtime.host)
     places = places_of(config.geoip, summaries)
     now = int(runtime.now.timestamp())
-    _, learned = know(summaries, None, places, now)
+    learned = noted({}, summaries, "sightings", places, now)
     prepare_state_dir(config.state_dir)
     with run_lock(config.state_dir, runtime.now) as locked:
         if not locked:
@@ -5634,9 +6147,10 @@ def dry_run(options, config, source, runtime):
         return ExitStatus.OK
     outbox = read_outbox(state_dir, move_damaged=False)
     queued = queue(config, source, runtime, outbox, move_damaged=False).messages
-    low = quota_is_low(read_quota(state_dir, runtime.now), config.alerts.quota_reserve, runtime.now)
-    for message in quota_plan(queued, low):
-        runtime.stdout.write(format_message(message) + "\n")
+    quota, reserve = read_quota(state_dir, runtime.now), config.alerts.quota_reserve
+    for message in quota_plan(queued, quota, reserve, runtime.now):
+        why = why_held(message, quota, reserve) if message.held else None
+        runtime.stdout.write(format_message(message, why) + "\n")
     report.info("dry run: nothing sent or stored")
     return ExitStatus.OK
 

@@ -2,6 +2,7 @@
 pace, what a 4xx or a 429 does, the outbox's bound, one run at a time."""
 
 import contextlib
+import datetime
 import fcntl
 import json
 import os
@@ -10,7 +11,7 @@ import threading
 import time
 
 import pytest
-from helpers import LOGIN, NOW, TOKEN, accepted, append, cron_run, sent_forms
+from helpers import LOGIN, NO_MEMORY_NOTE, NOW, TOKEN, accepted, append, cron_run, sent_forms
 from werkzeug import Response
 
 import authwatch
@@ -89,7 +90,8 @@ def test_a_message_pushover_refuses_is_dropped_and_told_in_the_next_one(
     assert form["message"].startswith(
         "Note: Pushover refused a message (HTTP 400): message cannot be blank;"
         " it was dropped: web1: SSH login awtest from 203.0.113.9\n"
-        "first login of user2 that authwatch has seen\nMethod: password"
+        + NO_MEMORY_NOTE  # the dropped login was not told, so not learned
+        + "Method: password"
     )
 
 
@@ -125,25 +127,26 @@ def test_after_a_429_nothing_is_sent_until_the_reset(tmp_path, auth_log, config_
         },
     )
     spent = cron_run(config, auth_log)
-    assert spent.status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert spent.status == authwatch.ExitStatus.QUOTA_WAIT
     assert spent.stderr == (
-        "authwatch: error: Pushover's monthly quota is used up (HTTP 429):"
-        " application has exceeded its monthly limit\n"
+        "authwatch: error: 1 message waits for Pushover's quota: used up, until 2026-11-27 13:00\n"
     )
     assert outbox(tmp_path)["positions"] == {}  # stored: no later run may wind back to it
     append(auth_log, login(2))
-    waiting = cron_run(config, auth_log, "-v")
-    assert waiting.status == 0 and "quota is used up" in waiting.stderr
+    waiting = cron_run(config, auth_log)  # each run says so while they wait
+    assert (waiting.status, waiting.stderr) == (
+        authwatch.ExitStatus.QUOTA_WAIT,
+        "authwatch: error: 2 messages wait for Pushover's quota: used up, until 2026-11-27 13:00\n",
+    )
     assert len(httpserver.log) == 1
     assert len(outbox(tmp_path)["messages"]) == 2
 
     httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
     after = NOW.replace(hour=13, minute=30)
     assert cron_run(config, auth_log, now=after).status == 0
-    assert [form["title"] for form in sent_forms(httpserver)[1:]] == [
-        "web1: SSH login awtest from 203.0.113.9",
-        "web1: NEW origin: SSH login user2 from 203.0.113.9",
-    ]
+    [form] = sent_forms(httpserver)[1:]  # what waited goes as one
+    assert form["title"] == "web1: SSH login user2 from 203.0.113.9 … and 1 more"
+    assert "▶ web1: SSH login awtest from 203.0.113.9" in form["message"].splitlines()
 
 
 def test_the_outbox_stays_bounded_and_keeps_the_counts(tmp_path, auth_log, config_file):
@@ -156,12 +159,11 @@ def test_the_outbox_stays_bounded_and_keeps_the_counts(tmp_path, auth_log, confi
         assert cron_run(config, auth_log).status == authwatch.ExitStatus.DELIVERY_FAILED
     messages = outbox(tmp_path)["messages"]
     assert len(messages) == 3
-    assert (
-        messages[-1]["title"] == "web1: NEW origin: SSH login user2 from 203.0.113.9 … and 9 more"
-    )
+    # nothing was delivered, so nothing learned: each login is the first one seen
+    assert messages[-1]["title"] == "web1: SSH login user2 from 203.0.113.9 … and 9 more"
     assert messages[-1]["folded"] == 9
     assert messages[-1]["parts"] == [
-        f"web1: NEW origin: SSH login user{n} from 203.0.113.9" for n in range(2, 12)
+        f"web1: SSH login user{n} from 203.0.113.9" for n in range(2, 12)
     ]
 
 
@@ -216,7 +218,7 @@ def test_a_429_is_not_retried_even_with_retry_after(auth_log, login_pending, htt
     httpserver.expect_request("/1/messages.json").respond_with_json(
         {"errors": ["over quota"], "status": 0}, status=429, headers={"Retry-After": "6"}
     )
-    assert cron_run(config, auth_log).status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert cron_run(config, auth_log).status == authwatch.ExitStatus.QUOTA_WAIT
     assert len(httpserver.log) == 1
 
 
@@ -337,3 +339,25 @@ def test_what_a_slow_pushover_leaves_when_the_delivery_time_is_spent_goes_next_r
         "web1: SSH login user1 from 203.0.113.9",
         "web1: SSH login user2 from 203.0.113.9",
     ]
+
+
+def test_past_the_day_s_budget_a_run_sends_one_message_and_only_for_vital_acts():
+    # 1,200 were left this morning, above a reserve of 100, the reset 10 days away:
+    # today's budget is 110, the reserve's share of today 10
+    reset = int(NOW.replace(hour=0).timestamp()) + 10 * 86400
+    quota = {"limit": 10000, "remaining": 1090, "reset": reset, "day": "2026-11-27", "sent": 110}
+    assert authwatch.day_allowance(quota, 100, NOW) == (110, 10)
+    messages = [authwatch.Message("web1", f"web1: SSH login u{n}", "b", 1, None) for n in range(3)]
+    [waits] = authwatch.quota_plan(messages, quota, 100, NOW)
+    assert (waits.held, waits.folded) == (True, 2)  # new logins, but none of root: tomorrow
+    vital = (("web1", "SSH login", "root", None, "from 203.0.113.66", 1),)
+    root = messages[0]._replace(title="web1: SSH login root", vital=vital)
+    [goes] = authwatch.quota_plan([*messages, root], quota, 100, NOW)
+    assert (goes.held, goes.folded, goes.title) == (False, 3, "web1: SSH login root … and 3 more")
+    spent = {**quota, "remaining": 1080, "sent": 120}  # the reserve's share spent too
+    [waits] = authwatch.quota_plan([root], spent, 100, NOW)
+    assert waits.held
+    tomorrow = NOW + datetime.timedelta(days=1)
+    assert [message.held for message in authwatch.quota_plan(messages, quota, 100, tomorrow)] == [
+        False
+    ] * 3

@@ -642,6 +642,33 @@ def test_judging_leaves_the_memory_it_was_given_as_it_was():
     summaries = authwatch.summarise(
         authwatch.events_of(authwatch.parse_line(line, NOW) for line in lines), "web1"
     )
-    _, remembered = authwatch.know(summaries, memory, {}, int(NOW.timestamp()))
+    authwatch.know(summaries, memory, {}, int(NOW.timestamp()))
+    remembered = authwatch.noted(memory, summaries, "sightings", {}, int(NOW.timestamp()))
     assert memory == {"web1": {"alice": {"net:198.51.100.0/24": [1, 2, 3, ""]}}}
     assert remembered["web1"]["alice"]["net:198.51.100.0/24"][2] == 4
+
+
+def test_a_login_is_learned_once_a_message_that_names_it_is_delivered(
+    tmp_path, auth_log, config_file, httpserver
+):
+    config = config_file()
+    cron_run(config, auth_log)
+    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data("down", status=503)
+    append(auth_log, accepted("alice", pid=1900))
+    assert cron_run(config, auth_log).status == authwatch.ExitStatus.DELIVERY_FAILED
+    assert not (tmp_path / "state" / "logins.json").exists()  # not told yet: not learned
+    httpserver.expect_request("/1/messages.json").respond_with_json({"status": 1, "request": "r"})
+    assert cron_run(config, auth_log).status == 0
+    assert list(memory(tmp_path)["hosts"]["web1"]["alice"]) == [
+        "net:203.0.113.0/24",
+        f"key:{FINGERPRINT}",
+    ]
+
+
+def test_an_unverified_login_teaches_nothing():
+    [event] = authwatch.events_of([authwatch.parse_line(accepted("alice"), NOW)])
+    summaries = authwatch.summarise([event._replace(unverified=True)], "web1")
+    assert authwatch.know(summaries, {}, {}, int(NOW.timestamp())).notes == {}
+    summaries = authwatch.summarise([event], "web1")
+    [note] = authwatch.know(summaries, {}, {}, int(NOW.timestamp())).notes.values()
+    assert (note.user, note.origins) == ("alice", ("net:203.0.113.0/24", f"key:{FINGERPRINT}"))

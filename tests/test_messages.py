@@ -223,11 +223,10 @@ def test_a_long_message_keeps_whole_lines_and_says_what_was_cut():
     commands = [sudo_line(f"/usr/bin/echo {'x' * 40} {n}", n) for n in range(40)]
     [message] = plan(*commands)
     assert len(message.body) <= authwatch.MAX_MESSAGE
-    kept = message.body.splitlines()
-    assert kept[-1] == f"… and {40 - (len(kept) - 1)} more lines"
-    assert kept[:-1] == [
-        f"sudo: alice as root: /usr/bin/echo {'x' * 40} {n}" for n in range(len(kept) - 1)
-    ]
+    first, *kept, last = message.body.splitlines()
+    assert first == "sudo alice as root ×40"  # the vital act, before the detail that is cut
+    assert last == f"… and {40 - len(kept)} more lines"
+    assert kept == [f"sudo: alice as root: /usr/bin/echo {'x' * 40} {n}" for n in range(len(kept))]
 
 
 def test_a_long_title_is_cut_to_pushovers_limit():
@@ -259,7 +258,10 @@ def test_folding_again_keeps_every_title_and_count():
     assert merged.title == "web1: SSH login user0 from 203.0.113.9 … and 8 more"
     assert merged.parts == tuple(f"web1: SSH login user{n} from 203.0.113.9" for n in range(9))
     body = merged.body.splitlines()
-    assert body[0] == "9 logins from 9 users and 1 place"
+    assert body[0] == (
+        "9 logins from 9 users and 1 place:"
+        " user0, user1, user2, user3, user4, user5, user6, user7, user8"
+    )
     assert body[1:10] == [f"▶ {title}" for title in merged.parts]
 
 
@@ -516,7 +518,7 @@ def test_held_pam_failures_are_counted_in_bounded_memory():
         summary.add(event)
     assert len(summary.echoes) == 1
     summary.finish()
-    assert summary.privilege == {"sudo FAILED: alice": 1000}
+    assert {line: n for (_, line), n in summary.privilege.items()} == {"sudo FAILED: alice": 1000}
 
 
 def test_a_long_lived_daemon_s_pam_failures_count_one_each():
@@ -627,7 +629,15 @@ def test_a_working_directory_cannot_lie_about_whom_sudo_ran_as():
         " USER=root ; COMMAND=/bin/sh -c true"
     )
     assert "as nobody" not in message.body
-    assert message.body.startswith("Other: sudo:  mallory : TTY=pts/1 ; PWD=/tmp/a ; USER=nobody")
+    assert (message.title, message.body) == (
+        "web1: 1 sudo/su use",
+        (
+            "sudo: mallory (fields unclear): TTY=pts/1 ; PWD=/tmp/a ; USER=nobody ; ENV= ;"
+            " USER=root ; COMMAND=/bin/sh -c true"
+        ),
+    )
+    # no target is sure, and sudo's default is root: a vital act
+    assert message.vital == (("web1", "sudo", "mallory", "root?", None, 1),)
 
 
 def test_a_folded_message_says_which_details_belong_to_which_login():
@@ -655,7 +665,7 @@ def test_long_forged_sudo_lines_cannot_push_a_real_one_out_of_the_summary():
     )
     [message] = plan(*forged, real)
     assert len(message.body) <= authwatch.MAX_MESSAGE
-    assert message.body.splitlines()[0] == "Who: sudo: mallory as root, sudo: alice as root ×6"
+    assert message.body.splitlines()[:2] == ["sudo mallory as root", "sudo alice as root ×6"]
 
 
 def test_logins_with_keys_of_every_kind_are_still_one_user_s_flood():
@@ -680,7 +690,7 @@ def test_long_forged_user_names_cannot_push_a_real_sudo_user_out_of_who():
     ]
     real = "Nov 27 10:00:09 web1 sudo: mallory : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/bash"
     [message] = plan(*forged, real)
-    assert "sudo: mallory as root" in message.body
+    assert "sudo mallory as root" in message.body.splitlines()
 
 
 @pytest.mark.parametrize(
@@ -745,3 +755,127 @@ def test_a_user_name_cannot_pass_for_another_in_a_title_or_a_body(
     assert login["title"] == f"web1: SSH login {shown} from 192.0.2.66"
     assert privileges["message"] == f"sudo: {shown} as root: /bin/sh"
     assert failures["message"].endswith(f"Users: {shown} ×1")
+
+
+### vital acts: logins as root and sudo, su, doas, pkexec to root ###########
+
+VITAL = {
+    "a login of root": (LOGIN.replace("awtest", "root"), True),
+    "a login of a user of uid 0": (LOGIN.replace("awtest", "toor"), True),
+    "a login whose PAM line says uid 0": (
+        (
+            "Nov 27 10:00:00 web1 cockpit-session[9]: pam_unix(cockpit:session): session opened"
+            " for user admin(uid=0) by (uid=0)"
+        ),
+        True,
+    ),
+    "another login": (LOGIN, False),
+    "sudo to root": (sudo_line("/bin/id"), True),
+    "sudo to another user": (sudo_line("/bin/id").replace("USER=root", "USER=www-data"), False),
+    "sudo to a user of uid 0": (sudo_line("/bin/id").replace("USER=root", "USER=toor"), True),
+    "sudo whose target is not sure": (
+        (
+            "Nov 27 10:00:00 web1 sudo:  mallory : TTY=pts/1 ; PWD=/tmp/x ; USER=nobody ;"
+            " COMMAND=/bin/true ; USER=root ; COMMAND=/usr/bin/id"
+        ),
+        True,
+    ),
+    "a failed sudo that names no target": (
+        (
+            "Nov 27 10:00:00 web1 sudo: pam_unix(sudo:auth): authentication failure;"
+            " logname=eve uid=1002 euid=0 tty=/dev/pts/4 ruser=eve rhost=  user=eve"
+        ),
+        True,
+    ),
+    "su to root, failed": ("Nov 27 10:00:00 web1 su[5]: FAILED SU (to root) eve on pts/3", True),
+    "su to another user": ("Nov 27 10:00:00 web1 su[5]: (to nobody) root on none", False),
+    "doas to root": (
+        "Nov 27 10:00:00 web1 doas: alice ran command /bin/sh as root from /home/alice",
+        True,
+    ),
+    "pkexec to root": (
+        (
+            "Nov 27 10:00:00 web1 pkexec[7]: alice: Executing command [USER=root] [TTY=unknown]"
+            " [CWD=/home/alice] [COMMAND=/usr/bin/id]"
+        ),
+        True,
+    ),
+    "an account change": (
+        (
+            "Nov 27 10:00:00 web1 useradd[8]: new user: name=root2, UID=0, GID=0, home=/root,"
+            " shell=/bin/sh, from=/dev/pts/0"
+        ),
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("line, vital", VITAL.values(), ids=VITAL.keys())
+def test_what_is_vital(line, vital):
+    [event] = events(line)
+    assert authwatch.is_vital(event, frozenset(("root", "toor"))) == vital
+
+
+def test_vital_lines_come_first_in_a_fold_and_are_grouped_rather_than_cut():
+    # forty forged logins of uid 0 with names of 170 characters, then root's
+    forged = [
+        f"Nov 27 10:00:{n % 60:02} web1 cockpit-session[{100 + n}]: pam_unix(cockpit:session):"
+        f" session opened for user admin{n}{'x' * 170}(uid=0) by (uid=0)"
+        for n in range(40)
+    ]
+    root = accepted("root", "203.0.113.66", time="10:01:00", pid=99)
+    [folded] = plan(*forged, root, *forged[:5], max_messages=1)
+    assert len(folded.body) <= authwatch.MAX_MESSAGE
+    first, second, third = folded.body.splitlines()[:3]
+    assert first == "SSH login root from 203.0.113.66"
+    assert second.startswith("login 40 users (admin5xxxxxxxxx…, admin6xxxxxxxxx…, ")
+    assert second.endswith(") on the console ×45")
+    assert third.startswith("46 logins from 41 users and 2 places: admin5xxxxxxxxxxxxx…, ")
+
+
+def test_a_sudo_summary_that_does_not_fit_begins_with_who_ran_as_root():
+    lines = [sudo_line(f"/bin/echo {'x' * 150} {n}", n) for n in range(10)]
+    lines += [
+        "Nov 27 10:01:00 web1 sudo:      bob : TTY=pts/1 ; PWD=/ ; USER=www-data ; COMMAND=/bin/id",
+        "Nov 27 10:01:01 web1 su[5]: FAILED SU (to root) eve on pts/3",
+    ]
+    [message] = plan(*lines)
+    assert message.body.splitlines()[:3] == [
+        "su eve as root FAILED",
+        "sudo alice as root ×10",
+        "Who: sudo: bob as www-data",
+    ]
+    assert message.body.splitlines()[3].startswith("sudo: alice as root: /bin/echo xxx")
+
+
+def test_a_flood_of_lines_not_understood_is_one_line_per_program_the_rarest_first():
+    flood = [f"Nov 27 10:00:00 web1 cockpit-session: {'padding ' * 25} {n}" for n in range(30)]
+    lone = "Nov 27 10:00:01 web1 sshd[5]: something sshd has not said before"
+    [message] = plan(*flood, lone)
+    assert message.title == "web1: 31 other lines"
+    assert message.body.splitlines() == [
+        "Other: sshd: something sshd has not said before",
+        f"Other: 30 lines from cockpit-session, e.g. {'padding ' * 25} 0"[:199] + "…",
+    ]
+
+
+def test_a_login_cut_from_a_fold_is_not_learned_and_one_it_names_is():
+    alice = authwatch.summarise(events(accepted("alice", pid=1)), "web1")
+    knowledge = authwatch.know(alice, {}, {}, int(NOW.timestamp()))
+    [told] = authwatch.plan_messages(alice, (), "web1", ALERTS, knowledge)
+    assert told.notes[0].user == "alice"  # delivered alone, it teaches
+    many = authwatch.Message(  # the titles of 60 messages that waited before
+        "web1",
+        "t",
+        "b",
+        1,
+        None,
+        folded=59,
+        parts=tuple(f"web1: t{n} {'x' * 60}" for n in range(60)),
+    )
+    [cut] = authwatch.fold_messages([many, told], 1)
+    assert "SSH login alice" not in cut.body
+    assert cut.notes == ()
+    short = many._replace(folded=1, parts=("web1: t0", "web1: t1"))
+    [named] = authwatch.fold_messages([short, told], 1)
+    assert named.notes == told.notes

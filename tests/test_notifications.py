@@ -5,6 +5,9 @@ emergency messages and the quota reserve; and --test-notification."""
 import datetime
 import json
 import os
+import shutil
+import tempfile
+from collections import Counter
 
 from helpers import (
     FINGERPRINT,
@@ -19,6 +22,7 @@ from helpers import (
     run_main,
     sent_forms,
 )
+from werkzeug import Response
 
 import authwatch
 
@@ -77,7 +81,7 @@ def test_the_budget_holds_whatever_the_volume(auth_log, config_file, pushover):
     ]
     assert forms[1]["priority"] == "1"
     assert forms[1]["message"].startswith(
-        "3 logins from 3 users and 1 place\n"
+        "3 logins from 3 users and 1 place: user1, user2, user3\n"
         "▶ web1: SSH login user1 from 203.0.113.9\n"
         "▶ web1: SSH login user2 from 203.0.113.9\n"
         "▶ web1: SSH login user3 from 203.0.113.9\n"
@@ -187,7 +191,7 @@ def quota_answer(remaining, reset):
     return json.dumps({"status": 1, "request": "q"}), 200, headers
 
 
-def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
+def test_below_the_quota_reserve_only_what_the_reserve_is_for_goes_and_the_rest_waits_loudly(
     tmp_path, auth_log, config_file, httpserver
 ):
     config = config_file()
@@ -197,42 +201,39 @@ def test_below_the_quota_reserve_only_urgent_messages_go_and_the_rest_waits(
     )
     first_run(config, auth_log)
     append(auth_log, KEY_LOGIN)
-    assert cron_run(config, auth_log).status == 0  # learns: 50 left, reserve is 100
+    assert cron_run(config, auth_log).status == 0  # learns: 50 left, the reserve is 100
     stored = json.loads((tmp_path / "state" / "pushover.json").read_text())
-    assert stored == {"limit": 10000, "remaining": 50, "reset": reset}
+    assert stored == {
+        "limit": 10000, "remaining": 50, "reset": reset, "day": "2026-11-27", "sent": 1
+    }  # fmt: skip
 
-    append(auth_log, failure(1), SUDO.format(2))
-    assert cron_run(config, auth_log).status == 0
-    assert len(httpserver.log) == 1  # both held
-    dry = cron_run(config, auth_log, "--dry-run")
-    assert dry.stdout.count("[held: quota low]") == 2
-
-    append(auth_log, accepted("root", pid=4243))
-    assert cron_run(config, auth_log).status == 0
-    assert (
-        sent_forms(httpserver)[-1]["title"] == "web1: NEW origin: SSH login root from 203.0.113.9"
+    append(auth_log, failure(1))
+    waits = (
+        "authwatch: error: 1 message waits for Pushover's quota: 50 left, below"
+        " [alerts] quota_reserve (100), until 2026-11-27 13:00\n"
     )
+    for _ in range(2):  # every run says so while it waits, and cron mails it
+        result = cron_run(config, auth_log)
+        assert (result.status, result.stderr) == (authwatch.ExitStatus.QUOTA_WAIT, waits)
+    assert len(httpserver.log) == 1
+    dry = cron_run(config, auth_log, "--dry-run")
+    assert dry.stdout.count("[held: quota low]") == 1
 
-    after_reset = NOW + datetime.timedelta(hours=2)
-    dry = cron_run(config, auth_log, "--dry-run", now=after_reset)
-    assert "held" not in dry.stdout
-    assert dry.stdout.startswith("=== web1: 1 sudo/su use … and 1 more [priority 0]\n")
-    assert cron_run(config, auth_log, now=after_reset).status == 0
-    forms = sent_forms(httpserver)
-    assert len(forms) == 3  # the two held messages went as one
-    assert forms[2]["title"] == "web1: 1 sudo/su use … and 1 more"
-    assert forms[2]["message"] == (
-        "▶ web1: 1 sudo/su use\n"
-        "▶ web1: 1 failed login from 1 address\n"
-        "· 1 sudo/su use\n"
-        "sudo: alice as root: /usr/bin/systemctl restart nginx\n"
-        "· 1 failed login from 1 address\n"
-        "1 failed login from 1 address\n"
-        "IPs: 198.51.1.1 ×1\n"
-        "Users: admin1 ×1"
+    # sudo to root may use the reserve: it goes, and what waited goes with it, as one
+    append(auth_log, SUDO.format(2))
+    assert cron_run(config, auth_log).status == 0
+    [form] = sent_forms(httpserver)[1:]
+    assert form["title"] == "web1: 1 sudo/su use … and 1 more"
+    assert form["message"].startswith(
+        "sudo alice as root\n▶ web1: 1 sudo/su use\n▶ web1: 1 failed login from 1 address\n"
     )
     outbox = json.loads((tmp_path / "state" / "outbox.json").read_text())
     assert outbox == {"messages": [], "notices": [], "positions": {}}
+
+    after_reset = NOW + datetime.timedelta(hours=2)
+    append(auth_log, failure(2))
+    assert cron_run(config, auth_log, now=after_reset).status == 0
+    assert sent_forms(httpserver)[-1]["title"] == "web1: 1 failed login from 1 address"
 
 
 def test_the_test_notification_prints_pushovers_answer(tmp_path, config_file, httpserver):
@@ -252,7 +253,9 @@ def test_the_test_notification_prints_pushovers_answer(tmp_path, config_file, ht
         f"authwatch on {host} can reach you.",
     )
     stored = json.loads((tmp_path / "state" / "pushover.json").read_text())
-    assert stored == {"limit": 10000, "remaining": 9876, "reset": 1800000000}
+    assert stored == {
+        "limit": 10000, "remaining": 9876, "reset": 1800000000, "day": "2026-11-27", "sent": 1
+    }  # fmt: skip
 
 
 def test_a_damaged_quota_file_is_ignored(tmp_path, auth_log, config_file, pushover):
@@ -280,25 +283,72 @@ def test_a_failed_test_notification_says_why(config_file, httpserver):
     )
 
 
-def test_an_answer_that_lifts_the_quota_lets_what_waits_go_in_the_same_run(
+def test_each_answer_changes_the_plan_of_the_rest_of_the_run(
     tmp_path, auth_log, config_file, httpserver
 ):
     config = config_file()
     reset = int(NOW.timestamp()) + 3600
     low = quota_answer(50, reset)
-    httpserver.expect_oneshot_request("/1/messages.json").respond_with_data(
-        *low[:2], headers=low[2]
-    )
+    httpserver.expect_request("/1/messages.json").respond_with_data(*low[:2], headers=low[2])
     first_run(config, auth_log)
     append(auth_log, KEY_LOGIN, failure(1), SUDO.format(2))
-    assert cron_run(config, auth_log).status == 0  # the login goes; 50 left: the rest waits
-    assert len(httpserver.log) == 1
-    lifted = quota_answer(9000, reset)
-    httpserver.expect_request("/1/messages.json").respond_with_data(*lifted[:2], headers=lifted[2])
-    append(auth_log, accepted("root", pid=4243))
     assert cron_run(config, auth_log).status == 0
-    titles = [form["title"] for form in sent_forms(httpserver)[1:]]
-    assert titles[0] == "web1: NEW origin: SSH login root from 203.0.113.9"
-    assert sorted(titles[1:]) == ["web1: 1 failed login from 1 address", "web1: 1 sudo/su use"]
+    # the first answer says 50 are left, below the reserve of 100 and past today's
+    # budget: the rest goes as one message, for it tells of sudo to root
+    assert [form["title"] for form in sent_forms(httpserver)] == [
+        "web1: SSH login awtest from 203.0.113.9",
+        "web1: 1 sudo/su use … and 1 more",
+    ]
     outbox = json.loads((tmp_path / "state" / "outbox.json").read_text())
     assert outbox == {"messages": [], "notices": [], "positions": {}}
+
+
+def test_a_month_of_forged_logins_every_five_minutes_cannot_spend_the_quota(
+    monkeypatch, tmp_path, config_file, httpserver
+):
+    # the stand-in counts what it accepts against Pushover's 10,000 a month
+    reset = datetime.datetime(2026, 12, 1, tzinfo=datetime.timezone.utc)
+    accepted = []
+
+    def answer(request):
+        left = 10000 - len(accepted)
+        headers = quota_answer(max(left - 1, 0), int(reset.timestamp()))[2]
+        if left <= 0:
+            return Response('{"status": 0}', 429, headers, content_type="application/json")
+        accepted.append(f"{request.form['title']}\n{request.form['message']}")
+        return Response('{"status": 1}', 200, headers, content_type="application/json")
+
+    httpserver.expect_request("/1/messages.json").respond_with_handler(answer)
+    monkeypatch.setattr(authwatch, "MAX_PARTS", 30)  # titles kept in a fold: less to store
+    # 8,640 runs: the state on a tmpfs, where fsync costs nothing, if there is one
+    state = tempfile.mkdtemp(dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else tmp_path)
+    config = config_file()
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    run = ["--config", config, "--log", str(log), "--state-dir", state]
+    now = datetime.datetime(2026, 11, 1, 0, 0, 30, tzinfo=datetime.timezone.utc)
+    statuses = Counter()
+    try:
+        assert run_main(*run, now=now).status == 0
+        for n in range(30 * 288 - 1):  # every 5 minutes, 6 new logins that a user forged
+            now += datetime.timedelta(minutes=5)
+            stamp = f"{now:%b %d %H:%M:%S}"
+            append(log, *[
+                f"{stamp} web1 sshd[{n}]: Accepted password for u{n}x{k}"
+                f" from 198.51.{k}.{n % 250} port 22 ssh2"
+                for k in range(6)
+            ])  # fmt: skip
+            if now.day == 30 and f"{now:%H:%M}" == "23:50":  # and a real one, of root
+                append(log, f"{stamp} web1 sshd[9]: Accepted password for root from"
+                       " 203.0.113.66 port 22 ssh2")  # fmt: skip
+                before = len(accepted)
+            result = run_main(*run, now=now)
+            statuses[result.status] += 1
+            assert result.stderr.count("\n") == (result.status != 0), result.stderr
+    finally:
+        shutil.rmtree(state, ignore_errors=True)
+    assert 9000 < len(accepted) < 10000  # the month's quota was used, never used up
+    # the root login at the month's end went at once, past the day's budget
+    assert any("SSH login root from 203.0.113.66" in message for message in accepted[before:])
+    # past the budget, what waited was said in every run (one line, exit 5)
+    assert set(statuses) == {authwatch.ExitStatus.OK, authwatch.ExitStatus.QUOTA_WAIT}

@@ -62,8 +62,32 @@ HOSTILE_OUTBOXES = {
             {"host": "h", "title": "t", "body": "b", "priority": 0, "timestamp": 1, "parts": 5}
         ]
     },
+    "a memory note of a time past any clock": {
+        "messages": [
+            {
+                "host": "h", "title": "t", "body": "b", "priority": 0, "timestamp": 1,
+                "notes": [[["▶ t"], "h", "alice", ["net:192.0.2.0/24"], 1, 2**40, 1, ""]],
+            }
+        ]
+    },
+    "a memory note of an origin of no kind": {
+        "messages": [
+            {
+                "host": "h", "title": "t", "body": "b", "priority": 0, "timestamp": 1,
+                "notes": [[["▶ t"], "h", "alice", ["/etc/cron.d/x"], 1, 2, 1, ""]],
+            }
+        ]
+    },
+    "a vital act counted in text": {
+        "messages": [
+            {
+                "host": "h", "title": "t", "body": "b", "priority": 0, "timestamp": 1,
+                "vital": [["h", "sudo", "alice", "root", None, "1"]],
+            }
+        ]
+    },
     "deep nesting": None,
-}
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("content", HOSTILE_OUTBOXES.values(), ids=HOSTILE_OUTBOXES.keys())
@@ -135,3 +159,13 @@ def test_a_state_directory_behind_roots_link_is_its_targets_as_systemd_makes_it(
     result = run_as_nobody("--config", str(config), "--log", str(log), "--state-dir", str(link))
     assert (result.returncode, result.stderr) == (0, "")
     assert [path.suffix for path in private.iterdir() if path.name != "lock"] == [".offset"]
+
+
+def test_what_a_message_tells_and_will_teach_survives_the_outbox(tmp_path):
+    from authwatch import MemoryNote, Message, Outbox, read_outbox, write_outbox
+
+    note = MemoryNote(("▶ h: t",), "h", "alice", ("net:192.0.2.0/24",), 1, 2, 1, "")
+    vital = (("h", "sudo", "alice", "root", None, 2),)
+    message = Message("h", "h: t", "b", 0, 1, vital=vital, notes=(note,), privilege=True)
+    write_outbox(str(tmp_path), Outbox([message], [], {}))
+    assert read_outbox(str(tmp_path)).messages == [message]
