@@ -2263,6 +2263,84 @@ JSON_FIELDS = (
 )
 # fmt: on
 
+# What a run keeps beyond the line it is reading is cut to this many
+# characters: an Event's line, message and command (Pushover shows 1,024
+# characters in all, and each line of a message is cut to MAX_LINE_LENGTH),
+# and each name in it: a user, target, address, host, program, terminal,
+# method, key (sshd itself writes most user names as %.100s).
+KEPT_TEXT = 512
+KEPT_NAME = 256
+# fmt: off
+KEPT_NAMES = (
+    "host", "program", "user", "target", "ip", "method", "key_type", "fingerprint", "tty", "forger",
+)
+# fmt: on
+CUT = re.compile(r"…\[\+([\d,]{1,30}) bytes\]")  # what cut_note() writes
+
+
+def cut_note(count):
+    """Given how many bytes of a text were cut, return what says so after its
+    head: "…[+61,234 bytes]"."""
+    return f"…[+{count:,} bytes]"
+
+
+def kept_text(text, limit):
+    """Given text (or None) and how many characters of it may be kept, return
+    it, or its first characters and a note of how many bytes were cut, in all
+    (a note of an earlier cut at its end counts too)."""
+    if text is None or len(text) <= limit:
+        return text
+    rest = text[limit:]
+    cut = len(rest.encode("utf-8", "replace"))
+    earlier = CUT.search(rest, max(len(rest) - 48, 0)) if rest.endswith(" bytes]") else None
+    if earlier and earlier.end() == len(rest):
+        cut += int(earlier[1].replace(",", "")) - len(earlier[0].encode())
+    return text[:limit] + cut_note(cut)
+
+
+def kept_event(event):
+    """Given an Event, return it as a run keeps it: its line, message and
+    command cut to KEPT_TEXT characters, each name to KEPT_NAME (see
+    kept_text()).  Every field is a piece of the line or the message, but
+    the journal's forger."""
+    if max(len(event.line), len(event.message), len(event.forger or "")) <= KEPT_NAME:
+        return event  # as most are
+    return event._replace(
+        line=kept_text(event.line, KEPT_TEXT),
+        message=kept_text(event.message, KEPT_TEXT),
+        command=kept_text(event.command, KEPT_TEXT),
+        **{name: kept_text(getattr(event, name), KEPT_NAME) for name in KEPT_NAMES},
+    )
+
+
+def kept_size(value):
+    """Given what a run keeps (text, a number, a tuple or list of them, an
+    Event), return the bytes it takes, about: its objects' own sizes."""
+    if isinstance(value, (tuple, list)):
+        return sys.getsizeof(value) + sum(kept_size(item) for item in value)
+    return sys.getsizeof(value)
+
+
+class Room:
+    """How many bytes (see kept_size()) one kind of what a run keeps may
+    still take, for all hosts together: many hosts do not multiply it."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def take(self, *kept):
+        """Given what is to be kept, return whether there is room for it,
+        taking the room if so."""
+        size = sum(map(kept_size, kept))
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+    def give(self, *kept):
+        """Given what is no longer kept (as it was taken), give its room back."""
+        self.left += sum(map(kept_size, kept))
+
 
 SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
 
@@ -2672,7 +2750,11 @@ def classify_all(records, ignore, builtin_noise):
 
 
 RECENT_CONNECTIONS = 4096  # processes remembered (addresses, held echoes); their lines come close
-WAITING_LINES = 64  # lines of one connection that may wait for its address
+# Failures that may wait for their connection's address, of all connections
+# together, and the bytes they may take (see kept_size()): past either, the
+# oldest go on without it.
+WAITING_EVENTS = 4096
+WAITING_BYTES = 4 * 1024 * 1024
 
 
 def is_address(text):
@@ -2693,15 +2775,17 @@ def follow_connections(events):
     is followed by "Connection closed by ADDR port N").  A failure whose
     address never comes is yielded without one, at the latest at the end.
     A line of ALONE_PROBES that is all a connection wrote is a probe.
-    Memory stays bounded: the oldest connections are forgotten first.
+    Memory stays bounded: the oldest connections are forgotten first, and
+    what waits is kept_event()s, at most WAITING_EVENTS in WAITING_BYTES.
     """
     addresses = {}  # connection -> (ip, port), the oldest first
-    waiting = {}  # connection -> [failures without an address], the oldest first
+    waiting = {}  # connection -> [(failure without an address, its size)], the oldest first
+    waiting_count = waiting_bytes = 0
     for event in events:
         if event.connection is None or event.program not in CONNECTION_PROGRAMS:
             yield event
             continue
-        key = (event.host, event.connection)
+        key = (kept_text(event.host, KEPT_NAME), event.connection)
         if (
             event.program in ALONE_PROBES.get(event.rule, ())
             and event.port
@@ -2723,29 +2807,40 @@ def follow_connections(events):
         if event.ip:
             addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
-            addresses[key] = (event.ip, port)
+            ip = kept_text(event.ip, KEPT_NAME)
+            addresses[key] = (ip, port)
             if len(addresses) > RECENT_CONNECTIONS:
                 del addresses[next(iter(addresses))]
             if waiting:
-                for held in waiting.pop(key, ()):
-                    yield held._replace(ip=event.ip, port=held.port or port)
+                for failure, size in waiting.pop(key, ()):
+                    waiting_count -= 1
+                    waiting_bytes -= size
+                    yield failure._replace(ip=ip, port=failure.port or port)
         elif key in addresses:
             ip, port = addresses[key]
             event = event._replace(ip=ip, port=event.port or port)
         elif event.kind in FAILURE_KINDS:
-            held = waiting.setdefault(key, [])
-            held.append(event)
-            if len(held) > WAITING_LINES:
-                yield held.pop(0)
-            if len(waiting) > RECENT_CONNECTIONS:
-                yield from waiting.pop(next(iter(waiting)))
+            event = kept_event(event)
+            size = kept_size(event)
+            waiting.setdefault(key, []).append((event, size))
+            waiting_count += 1
+            waiting_bytes += size
+            while waiting_count > WAITING_EVENTS or waiting_bytes > WAITING_BYTES:
+                oldest = next(iter(waiting))
+                failure, size = waiting[oldest].pop(0)
+                if not waiting[oldest]:
+                    del waiting[oldest]
+                waiting_count -= 1
+                waiting_bytes -= size
+                yield failure
             continue
         if event.rule in CONNECTION_ENDS:
             addresses.pop(key, None)  # its pid may serve another connection later
         if event.kind != "connection":
             yield event
-    for held in waiting.values():
-        yield from held
+    for failures in waiting.values():
+        for failure, _ in failures:
+            yield failure
 
 
 ### Knowing the usual logins (pure) #########################################
@@ -3126,6 +3221,23 @@ KEPT_EVENTS = 200  # distinct privilege and known-login lines kept per host; mor
 # flood of forged ones cannot push a real one out; past this many, logins are counted.
 KEPT_LOGINS = 10_000
 KEPT_OTHER_LINES = 20
+KEPT_NAMES_COUNTED = 2048  # failures' addresses and user names counted by name: see TopCounter
+# What the summaries of a run may keep, in bytes (see Room), of all hosts
+# together: the logins and what the memory of logins learns of them; the
+# privilege, known-login and other lines; the names that failures are
+# counted by; and what is held a moment (recent connections, PAM failures
+# that their program may tell again, and those it told).
+ROOMS = {
+    "logins": 12 * 1024 * 1024,
+    "lines": 2 * 1024 * 1024,
+    "names": 4 * 1024 * 1024,
+    "held": 8 * 1024 * 1024,
+}
+# what the held room counts for a recent connection: its key and an address
+# of KEPT_NAME characters of any kind (kept_size())
+CONNECTION_ROOM = 1536
+HOSTS = 100  # hosts with a summary of their own: the lines of more count under OTHER_HOSTS
+OTHER_HOSTS = "other hosts"
 # What clean() replaces, by Unicode category: controls (C0, C1), format
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
@@ -3149,6 +3261,43 @@ class Message(NamedTuple):
     logins: tuple = ()  # the logins it tells of: (user, where from, how many) each
 
 
+class TopCounter(Counter):
+    """A Counter of names (the addresses or user names of failures), bounded
+    in entries and bytes: past 2 × KEPT_NAMES_COUNTED names, only the
+    KEPT_NAMES_COUNTED most counted stay (one counted again later starts
+    anew), so that a flood of names seen once cannot push out the most
+    frequent; a name that its Room has no place for is not counted by name.
+    dropped tells whether some name was not kept.
+    """
+
+    def __init__(self, room):
+        super().__init__()
+        self.room = room
+        self.dropped = False
+
+    def add(self, name, weight):
+        """Given a name and how much it counts, count it if there is room."""
+        if name not in self and not self.room.take(name):
+            self.dropped = True
+            return
+        self[name] += weight
+        if len(self) > 2 * KEPT_NAMES_COUNTED:
+            for other, _ in self.most_common()[KEPT_NAMES_COUNTED:]:
+                self.remove(other)
+            self.dropped = True
+
+    def remove(self, name):
+        """Given a name, forget it and its count, giving its room back."""
+        if name in self:
+            del self[name]
+            self.room.give(name)
+
+
+def summary_rooms():
+    """Return the Rooms of what one run's summaries keep, by ROOMS."""
+    return {kind: Room(size) for kind, size in ROOMS.items()}
+
+
 class HostSummary:
     """What one host's events add up to, in bounded memory however many
     there are: the logins, the distinct privilege lines with their counts,
@@ -3158,12 +3307,16 @@ class HostSummary:
     "Failed password", "maximum authentication attempts exceeded", ...), so
     failures are counted once per connection: per sshd process id.  Recent
     connections are remembered (a bounded number: their lines come close
-    together) so that memory stays flat through a storm.
+    together) so that memory stays flat through a storm.  What it keeps is
+    kept_event()s, bounded in entries and, with the summaries of the other
+    hosts, in bytes (rooms, see ROOMS): past either, an event is counted,
+    not kept.
     """
 
-    def __init__(self, host, allow=NO_ALLOWLIST):
+    def __init__(self, host, allow=NO_ALLOWLIST, rooms=None):
         self.host = host
         self.allow = allow
+        self.rooms = rooms or summary_rooms()
         self.counts = Counter()  # events by kind; failures by connection; "login": unknown ones
         # login_key() -> [its first unknown login Event, how many]
         self.logins = {}
@@ -3176,35 +3329,44 @@ class HostSummary:
         self.acts = Counter()  # the same without the command: who, as whom
         self.others = []  # the first KEPT_OTHER_LINES other events
         self.forged = []  # the first KEPT_OTHER_LINES forged ones
-        self.failure_ips = Counter()
-        self.failure_users = Counter()
+        self.failure_ips = TopCounter(self.rooms["names"])
+        self.failure_users = TopCounter(self.rooms["names"])
         # Event.connection -> [the kind it counts as, the ip counted, user counted]
         self.connections = OrderedDict()
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
         self.last_act = None  # (program, pid, kind, target, user, rules told): see is_echo()
         self.echoes = {}  # (program, user) -> PAM failures their program may tell again
-        self.told = {}  # (program, user) whose failure their program told in its own words
+        # (program, user) whose failure their program told in its own words
+        self.told = OrderedDict()
 
     def add(self, event):
         """Given an Event, count it (as many times as its line was written),
         unless it tells again what is counted; hold a PAM failure that its
         program may tell again in its own words (see finish())."""
+        event = kept_event(event)
+        room = self.rooms["held"]
         if event.rule in ECHO_RULES:
             key = (event.program, event.pid, event.user)
             if self.told.pop(key, None):
+                room.give(key)
                 return  # told already, once
+            if key not in self.echoes and not room.take(key, event):
+                self.count(event)  # no room to hold it
+                return
             held = self.echoes.setdefault(key, [event, 0])
             held[1] += event.count
             if len(self.echoes) > RECENT_CONNECTIONS:
-                self.count_held(self.echoes.pop(next(iter(self.echoes))))
+                self.count_held(self.release(next(iter(self.echoes))))
             return
         kind = event.kind
         if kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
             key = (event.program, event.pid, event.user)
-            if self.echoes.pop(key, None) is None:
+            if key in self.echoes:
+                self.release(key)
+            elif room.take(key):
                 self.told[key] = True  # its PAM line may come after it
                 if len(self.told) > RECENT_CONNECTIONS:
-                    del self.told[next(iter(self.told))]
+                    room.give(self.told.popitem(last=False)[0])
         if kind in FAILURE_KINDS:
             self.add_failure(event)
         elif (
@@ -3218,9 +3380,15 @@ class HostSummary:
         """Count the PAM failures held that no line of their program told
         again: sudo-rs writes no failure of its own, RHEL's su writes its own
         to another log."""
-        for held in self.echoes.values():
-            self.count_held(held)
-        self.echoes.clear()
+        while self.echoes:
+            self.count_held(self.release(next(iter(self.echoes))))
+
+    def release(self, key):
+        """Given the key of a held PAM failure, return it (and how many times
+        it was written), giving its room back."""
+        held = self.echoes.pop(key)
+        self.rooms["held"].give(key, held[0])
+        return held
 
     def count_held(self, held):
         """Given a held PAM failure and how many times it was written, count it."""
@@ -3234,17 +3402,17 @@ class HostSummary:
             self.add_failure(event)
         elif event.kind in PRIVILEGE_KINDS:
             line = privilege_line(event)
-            if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
+            if line in self.privilege or self.keeps("lines", self.privilege, KEPT_EVENTS, line):
                 self.privilege[line] += count
             act = privilege_line(event, with_command=False)
-            if act in self.acts or len(self.acts) < KEPT_EVENTS:
+            if act in self.acts or self.keeps("lines", self.acts, KEPT_EVENTS, act):
                 self.acts[act] += count
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
             self.sight(event)
             line = known_login_line(event)
-            if line in self.known or len(self.known) < KEPT_EVENTS:
+            if line in self.known or self.keeps("lines", self.known, KEPT_EVENTS, line):
                 self.known[line] += count
             self.counts["known_login"] += count
             self.note_time("known", event.time)
@@ -3253,12 +3421,12 @@ class HostSummary:
             key = self.last_login = login_key(event)
             if key in self.logins:
                 self.logins[key][1] += count
-            elif len(self.logins) < KEPT_LOGINS:
+            elif self.keeps("logins", self.logins, KEPT_LOGINS, key, event):
                 self.logins[key] = [event, count]
             self.counts["login"] += count
         else:  # other lines, and forged ones
             kept = self.forged if event.kind == "forged" else self.others
-            if len(kept) < KEPT_OTHER_LINES:
+            if self.keeps("lines", kept, KEPT_OTHER_LINES, event):
                 kept.append(event)
             self.note_time("digest", event.time)
             self.counts[event.kind] += count
@@ -3269,9 +3437,12 @@ class HostSummary:
         key = (event.user or "?", login_where(event), event.fingerprint)
         sighting = self.sightings.pop(key, None)
         if sighting is None:
-            self.sightings[key] = [event.time, event.time, event.count]
+            if self.rooms["logins"].take(key):
+                self.sightings[key] = [event.time, event.time, event.count]
             if len(self.sightings) > KEPT_LOGINS:
-                del self.sightings[next(iter(self.sightings))]
+                forgotten = next(iter(self.sightings))
+                del self.sightings[forgotten]
+                self.rooms["logins"].give(forgotten)
             return
         self.sightings[key] = sighting  # the most recent last
         if event.time and (sighting[0] is None or event.time < sighting[0]):
@@ -3301,6 +3472,7 @@ class HostSummary:
                 and told[1] == 1
                 and told[0][:4] == event[:4]
                 and not (told[0].ip or told[0].tty)
+                and self.rooms["logins"].take(event)  # besides the first telling's room
             ):  # login's PAM session came first: keep where the login came from
                 del self.logins[self.last_login]
                 self.last_login = login_key(event)
@@ -3320,10 +3492,11 @@ class HostSummary:
         if counted is None:
             counted = [event.kind, False, False]
             self.counts[event.kind] += 1 if key else event.count
-            if key:
+            if key and self.rooms["held"].take(CONNECTION_ROOM):
                 self.connections[key] = counted
                 if len(self.connections) > RECENT_CONNECTIONS:
                     self.connections.popitem(last=False)
+                    self.rooms["held"].give(CONNECTION_ROOM)
         elif TELLING[event.kind] > TELLING[counted[0]]:
             # a probe's connection that turns out an attempt (a key that did not
             # fit ends with "Received disconnect ... [preauth]" first): count it so
@@ -3340,16 +3513,23 @@ class HostSummary:
         ):
             # the client's host name (PAM's rhost= with sshd's UseDNS), which its
             # owner chooses: the address that a later line names counts instead
-            self.failure_ips[counted[1]] -= 1
-            if self.failure_ips[counted[1]] <= 0:
-                del self.failure_ips[counted[1]]
+            if self.failure_ips[counted[1]] > 1:
+                self.failure_ips[counted[1]] -= 1
+            else:
+                self.failure_ips.remove(counted[1])
             counted[1] = False
         if event.ip and not counted[1]:
-            self.failure_ips[event.ip] += weight
+            self.failure_ips.add(event.ip, weight)
             counted[1] = event.ip
         if event.user and not counted[2]:
-            self.failure_users[event.user] += weight
+            self.failure_users.add(event.user, weight)
             counted[2] = True
+
+    def keeps(self, room, kept, limit, *what):
+        """Given a kind of room (see ROOMS), a collection, how many entries it
+        may hold and what is to be kept in it, return whether it may be (then
+        its room is taken)."""
+        return len(kept) < limit and self.rooms[room].take(*what)
 
     def note_time(self, group, stamp):
         """Given a group of events ("digest", "known", "privilege") and the
@@ -3367,13 +3547,17 @@ def login_key(event):
 def summarise(events, local_host, allow=NO_ALLOWLIST):
     """Given Events, the local host name and the Allow lists, return a dict
     of host name to HostSummary, in the order the hosts first appear; events
-    without a host belong to local_host.
+    without a host belong to local_host, those of hosts past the first HOSTS
+    to OTHER_HOSTS.
     """
     summaries = {}
+    rooms = summary_rooms()  # for all of them together
     for event in events:
-        host = event.host or local_host
+        host = kept_text(event.host, KEPT_NAME) or local_host
+        if host not in summaries and len(summaries) >= HOSTS:
+            host = OTHER_HOSTS
         if host not in summaries:
-            summaries[host] = HostSummary(host, allow)
+            summaries[host] = HostSummary(host, allow, rooms)
         summaries[host].add(event)
     for summary in summaries.values():
         summary.finish()
@@ -3546,6 +3730,8 @@ def failure_headline(summary, detail=""):
     "5 failed logins (1 invalid user) from 3 addresses".
     """
     sources = plural(len(summary.failure_ips), "address", "addresses")
+    if summary.failure_ips.dropped:
+        sources = f"more than {sources}"
     return f"{plural(failure_count(summary), 'failed login')}{detail} from {sources}"
 
 
@@ -3790,6 +3976,15 @@ def format_message(message):
 MAX_LINE = 64 * 1024  # a longer line keeps this much; the rest is skipped
 
 
+def text_of(data, length):
+    """Given the bytes of a line or a journal field (its first MAX_LINE bytes
+    at least) and how long it is, return it as text: UTF-8 where valid, a
+    replacement mark for each bad byte; past MAX_LINE bytes, its first
+    MAX_LINE and a note of how many were cut."""
+    text = data[:MAX_LINE].decode("utf-8", "replace")
+    return text if length <= MAX_LINE else text + cut_note(length - MAX_LINE)
+
+
 def fingerprint_of(file):
     """Given a binary file (plain or gzip), return a fingerprint of its first
     line, which a rotated copy keeps; None while it has no full line.
@@ -3801,15 +3996,16 @@ def fingerprint_of(file):
     return f"{zlib.crc32(first):08x}{zlib.adler32(first):08x}"
 
 
-READ_SIZE = 1024 * 1024  # read in large pieces, and split them into lines
+# Read in pieces, each split into lines: a piece of the shortest lines is a
+# list of as many objects, so a piece is not larger than this.
+READ_SIZE = 256 * 1024
 
 
 def read_lines(file, keep_partial, end=None):
     """Given a binary file at the place to read from, whether to keep a last
     line without its newline and the offset to stop at (None: the end), yield
-    its lines, as text: UTF-8 where valid, a replacement mark for each bad
-    byte, without the line ending; a line longer than MAX_LINE bytes yields
-    its first MAX_LINE.  A last line without its newline is yielded only if
+    its lines, as text (see text_of()), without the line ending.  A last
+    line without its newline is yielded only if
     keep_partial (the file is rotated and done), else the file is left just
     before it (syslog is still writing it, or it goes past the end asked
     for); otherwise just after what was read.
@@ -3825,15 +4021,16 @@ def read_lines(file, keep_partial, end=None):
             break
         pieces = chunk.split(b"\n")
         for piece in pieces[:-1]:  # each ends a line
+            length = pending_length + len(piece)
             line = pending + piece if pending_length else piece
-            yield line[:MAX_LINE].decode("utf-8", "replace").rstrip("\r")
-            start += pending_length + len(piece) + 1
+            yield text_of(line, length).rstrip("\r")
+            start += length + 1
             pending, pending_length = b"", 0
         if len(pending) < MAX_LINE:
             pending = (pending + pieces[-1])[:MAX_LINE]
         pending_length += len(pieces[-1])
     if pending_length and keep_partial:
-        yield pending.decode("utf-8", "replace").rstrip("\r")
+        yield text_of(pending, pending_length).rstrip("\r")
         start += pending_length
     file.seek(start)  # a line syslog is still writing waits for the next run
 
@@ -4369,6 +4566,7 @@ def open_journal(journal_dir):
         reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
     except OSError as error:
         raise SourceError(f"cannot open the journal: {error.strerror}") from None
+    reader.data_threshold = MAX_LINE  # where libsystemd heeds it, it cuts fields itself
     for facility in AUTH_FACILITIES:
         reader.add_match(SYSLOG_FACILITY=facility)
     reader.add_disjunction()
@@ -4378,13 +4576,17 @@ def open_journal(journal_dir):
 
 
 def journal_field(reader, name):
-    """Given a Reader on an entry, return one field as text (None if absent);
-    invalid UTF-8 is decoded with a replacement mark.
+    """Given a Reader on an entry, return one field as text (None if absent),
+    cut to MAX_LINE bytes as soon as it is read (see text_of()): one field
+    at a time passes through memory whole (neither libsystemd, which
+    decompresses it whole, nor systemd-python, which returns it whole, heeds
+    the data threshold everywhere).
     """
     try:
-        return reader._get(name).decode("utf-8", "replace")
+        data = reader._get(name)
     except KeyError:
         return None
+    return text_of(data, len(data))
 
 
 def journal_record(reader, realtime):
