@@ -181,7 +181,7 @@ MESSAGE_OPTIONS = ("sound", "device", "url", "url_title", "ttl")
 # Every key a config file may hold; anything else is reported as a typo.
 CONFIG_KEYS = {
     "pushover": ("token", "user", "api_url") + MESSAGE_OPTIONS,
-    "source": ("type", "path", "journal_dir"),
+    "source": ("type", "path", "journal_dir", "max_read"),
     "state": ("dir",),
     "filter": ("ignore", "default_ignore"),
     "alerts": ("max_messages", "failure_threshold", "quota_reserve", "retry", "expire"),
@@ -191,6 +191,12 @@ CONFIG_KEYS = {
     "geoip": ("city_db", "asn_db"),
 }
 INSTALL_MAXMINDDB = "pip install 'authwatch[geoip]', or apt install python3-maxminddb"
+# What a scheduled run reads at most ([source] max_read, --max-read), far more
+# than a busy server writes in five minutes: a backlog is read in steps.
+DEFAULT_MAX_READ = 256 * 1024 * 1024
+SIZE = re.compile(r"(?P<number>\d{1,15})(?P<unit>[KMG]?)", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_READ = 64 * 1024  # a smaller budget: one line at a time
 
 
 class Allow(NamedTuple):
@@ -238,6 +244,7 @@ class Config(NamedTuple):
     alerts: Alerts
     geoip: GeoIP = GeoIP()
     forget_after: int = 400  # days after which a login's origin is forgotten
+    max_read: int | None = DEFAULT_MAX_READ  # bytes a scheduled run reads at most; None: all
 
 
 def find_config_file(explicit, environ):
@@ -405,6 +412,18 @@ class ConfigReader:
         """Return a list value: words separated by commas, spaces or lines."""
         return tuple(self.text(section, key, "").replace(",", " ").split())
 
+    def size(self, section, key, default):
+        """Return a read budget in bytes (None: no limit; see read_size()), or
+        the default."""
+        value = self.text(section, key)
+        if value is None:
+            return default
+        try:
+            return read_size(value)
+        except ValueError as error:
+            self.problem(section, key, str(error))
+            return default
+
     def integer(self, section, key, default, minimum, maximum=None):
         """Return a whole number from minimum to maximum (None: no limit), or
         the default."""
@@ -420,6 +439,22 @@ class ConfigReader:
             self.problem(section, key, f"must be a whole number {minimum}{upper}, not {value!r}")
             return default
         return number
+
+
+def read_size(text):
+    """Given a read budget as the config and --max-read write it ("256M",
+    "64K", "1G", a number of bytes; "0" or "off": no limit), return it in
+    bytes, or None for no limit.
+
+    Raise ValueError, saying what it must be, if it is none or too small.
+    """
+    match = SIZE.fullmatch(text.strip())
+    if text.strip().lower() == "off" or (match and int(match["number"]) == 0):
+        return None
+    size = int(match["number"]) * SIZE_UNITS[match["unit"].lower()] if match else 0
+    if size < MIN_READ:
+        raise ValueError(f"must be 64K or more (K, M, G: KiB, MiB, GiB), 0 or off, not {text!r}")
+    return size
 
 
 def pushover_key(reader, environ, key, env_name, needed):
@@ -509,6 +544,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
     forget_after = reader.integer(
         "logins", "forget_after", Config._field_defaults["forget_after"], 1
     )
+    max_read = reader.size("source", "max_read", DEFAULT_MAX_READ)
 
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
@@ -529,6 +565,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
         alerts=alerts,
         geoip=geoip,
         forget_after=forget_after,
+        max_read=max_read,
     )
 
 
@@ -3613,6 +3650,15 @@ def and_more(count, noun=None):
     return f"… and {plural(count, 'more ' + noun) if noun else f'{count} more'}"
 
 
+def size_text(size):
+    """Given a number of bytes, return it for people: "512 bytes", "64 KiB",
+    "1.2 GiB"."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return plural(size, "byte")
+
+
 def login_place(event):
     """Given a login Event, return where it came from, as one word: its
     address or its terminal; None when its line does not say."""
@@ -3999,18 +4045,23 @@ def fingerprint_of(file):
 # Read in pieces, each split into lines: a piece of the shortest lines is a
 # list of as many objects, so a piece is not larger than this.
 READ_SIZE = 256 * 1024
+NO_LIMIT = sys.maxsize  # an offset that no file reaches
 
 
-def read_lines(file, keep_partial, end=None):
-    """Given a binary file at the place to read from, whether to keep a last
-    line without its newline and the offset to stop at (None: the end), yield
-    its lines, as text (see text_of()), without the line ending.  A last
-    line without its newline is yielded only if
+def read_records(file, now, keep_partial, end=None, limit=None):
+    """Given a binary file at the place to read from, the current local time,
+    whether to keep a last line without its newline, the offset to stop at
+    (None: the end) and how many bytes may be read (None: no limit), yield
+    the Record of each line (see text_of(), without the line ending).  Once
+    limit bytes are read, stop before the next full line and return True
+    (a line is read whole, however long: each call reads one at least);
+    else return False.  A last line without its newline is read only if
     keep_partial (the file is rotated and done), else the file is left just
     before it (syslog is still writing it, or it goes past the end asked
     for); otherwise just after what was read.
     """
     start = file.tell()  # of the line being read: counted, not asked for each line
+    stop = NO_LIMIT if limit is None else start + limit
     left = None if end is None else end - start  # a log that grows while it is read
     pending, pending_length = b"", 0  # the line being read: its first bytes, its length
     while left is None or left > 0:
@@ -4021,18 +4072,25 @@ def read_lines(file, keep_partial, end=None):
             break
         pieces = chunk.split(b"\n")
         for piece in pieces[:-1]:  # each ends a line
+            if start >= stop:
+                file.seek(start)
+                return True
             length = pending_length + len(piece)
             line = pending + piece if pending_length else piece
-            yield text_of(line, length).rstrip("\r")
+            yield parse_line(text_of(line, length).rstrip("\r"), now)
             start += length + 1
             pending, pending_length = b"", 0
         if len(pending) < MAX_LINE:
             pending = (pending + pieces[-1])[:MAX_LINE]
         pending_length += len(pieces[-1])
     if pending_length and keep_partial:
-        yield text_of(pending, pending_length).rstrip("\r")
+        if start >= stop:
+            file.seek(start)
+            return True
+        yield parse_line(text_of(pending, pending_length).rstrip("\r"), now)
         start += pending_length
     file.seek(start)  # a line syslog is still writing waits for the next run
+    return False
 
 
 def open_log(path):
@@ -4102,8 +4160,10 @@ class Source:
     """Where new records come from: the log file or the journal.  A source is
     used once, in this order:
 
-    1. records(now) yields the Record of everything new, and notice()s what
-       the admin must know (lines that may be missing or repeated);
+    1. records(now) yields the Record of everything new, or of as much as
+       its budget allows (then a notice says that it is catching up), and
+       notice()s what the admin must know (lines that may be missing or
+       repeated);
     2. once it has been read to its end, notices() returns those notices
        and positions() where it got to, as {position file: its text};
     3. save() stores that position.
@@ -4123,6 +4183,8 @@ class Source:
         self.started = False  # records() was asked for
         self.position = None  # where read() ended; None until it has
         self.collected = []  # the notices
+        self.budget = None  # how many bytes read() may read (see read_budget()); None: all
+        self.spent = 0  # how many it has read
 
     def describe(self):
         """Return what is read, for people ("log file /var/log/auth.log")."""
@@ -4180,6 +4242,19 @@ class Source:
         if self.position is None:
             raise RuntimeError(f"{self.describe()} was not read to its end")
 
+    def left(self):
+        """Return how many bytes read() may still read (None: no limit)."""
+        return None if self.budget is None else self.budget - self.spent
+
+    def catching_up(self, read_to, left, left_to):
+        """Given the time of the last line or entry read (or None), what is
+        left unread (for people) and the time of the last one there (or None),
+        notice that the budget ran out before the end: the next run goes on."""
+        self.notice(
+            f"catching up: read {size_text(self.spent)} of {self.describe()}{up_to(read_to)};"
+            f" {left} left{up_to(left_to)}"
+        )
+
 
 class FileSource(Source):
     """The full lines added to a log file since the stored position, also
@@ -4210,13 +4285,26 @@ class FileSource(Source):
                 )
                 current.seek(0, os.SEEK_END)
                 return (inode, end_of_last_full_line(current), fingerprint)
-            offset = 0
-            if stored is not None:
-                offset = yield from self.rotated_records(stored, inode, fingerprint, now)
+            offset, old = self.where_to_go_on(stored, inode, fingerprint)
+            if old is not None:
+                reached = yield from self.rotated_records(old, stored, now)
+                if reached is not None:  # the budget ran out in the rotated file
+                    left = f"the rest of {os.path.basename(old)} and {size_text(end)} of the log"
+                    self.catching_up(time_before(old, reached[1], now), left, None)
+                    return reached
+                offset = 0
             current.seek(offset)
-            for line in read_lines(current, keep_partial=False, end=end):
-                yield parse_line(line, now)
-            return (inode, current.tell(), fingerprint)
+            behind = yield from read_records(current, now, False, end, self.left())
+            self.spent += current.tell() - offset
+            position = (inode, current.tell(), fingerprint)
+            if behind:
+                current.seek(end)
+                self.catching_up(
+                    time_before(self.path, position[1], now),
+                    size_text(end - position[1]),
+                    time_before(self.path, end_of_last_full_line(current), now),
+                )
+            return position
 
     def history(self, now):
         # only what a run has read: a line past the stored position has
@@ -4230,8 +4318,7 @@ class FileSource(Source):
                     end = None
                     if stored and os.fstat(file.fileno()).st_ino == stored[0]:
                         end = stored[1]
-                    for line in read_lines(file, keep_partial=end is None, end=end):
-                        yield parse_line(line, now)
+                    yield from read_records(file, now, end is None, end)
             except UNREADABLE as error:
                 report.warning("cannot read %s, left out: %s", path, one_line(error))
                 continue
@@ -4249,17 +4336,19 @@ class FileSource(Source):
             self.notice(f"{error}: the position was reset; {self.path} is read from its start")
             return (None, 0, None)
 
-    def rotated_records(self, stored, inode, fingerprint, now):
-        """Given the stored position and the current file's inode and
-        fingerprint, yield the Records of the unread tail of the file last
-        read if it was rotated; return where to read the current file from.
+    def where_to_go_on(self, stored, inode, fingerprint):
+        """Given the stored position (or None) and the current file's inode
+        and fingerprint, return (where to read the current file from, the
+        file that the one last read was rotated to, or None): the rotated
+        file's unread tail comes first.  Notice a rotation that may have
+        lost lines.
         """
+        if stored is None or stored[0] is None:
+            return 0, None
         stored_inode, offset, stored_fingerprint = stored
-        if stored_inode is None:
-            return 0
         same = inode == stored_inode and os.stat(self.path).st_size >= offset
         if same and stored_fingerprint in (None, fingerprint):
-            return offset
+            return offset, None
         old, newest = find_rotated(self.path, stored_inode, stored_fingerprint)
         if old is None:
             self.notice(
@@ -4271,22 +4360,52 @@ class FileSource(Source):
                 f"{self.path} was rotated more than once since the last run:"
                 f" lines in the files between {old} and it may be missing"
             )
-        if old is not None:
-            report.info("reading the rest of %s, rotated from %s", old, self.path)
-            try:
-                with open_log(old) as file:
-                    file.seek(offset)
-                    for line in read_lines(file, keep_partial=True):
-                        yield parse_line(line, now)
-            except UNREADABLE as error:
-                self.notice(
-                    f"cannot read the rest of {old} ({one_line(error)}):"
-                    " lines written before the rotation may be missing"
-                )
-        return 0
+        return 0, old
+
+    def rotated_records(self, old, stored, now):
+        """Given the file that the one last read was rotated to, the stored
+        position and the current local time, yield the Records of its unread
+        tail, as far as the budget allows; return None when it is read to
+        its end, else the position reached in it.
+        """
+        report.info("reading the rest of %s, rotated from %s", old, self.path)
+        _, offset, fingerprint = stored
+        try:
+            with open_log(old) as file:
+                file.seek(offset)
+                behind = yield from read_records(file, now, True, limit=self.left())
+                self.spent += file.tell() - offset
+                if behind:
+                    return (os.fstat(file.fileno()).st_ino, file.tell(), fingerprint)
+        except UNREADABLE as error:
+            self.notice(
+                f"cannot read the rest of {old} ({one_line(error)}):"
+                " lines written before the rotation may be missing"
+            )
+        return None
 
     def position_text(self, position):
         return file_position_text(position)
+
+
+def time_before(path, offset, now):
+    """Given a log or rotated log path, an offset just after a full line in
+    it and the current local time, return the time of that line, or None
+    when it has none or cannot be read."""
+    try:
+        with open_log(path) as file:
+            file.seek(max(offset - MAX_LINE, 0))
+            block = file.read(min(offset, MAX_LINE))
+    except UNREADABLE:
+        return None
+    line = block[:-1].rpartition(b"\n")[2]
+    return parse_line(text_of(line, len(line)).rstrip("\r"), now).time
+
+
+def up_to(moment):
+    """Given the time of the last of some lines (or None), return " (to
+    2026-11-27 12:04:59)", or nothing."""
+    return f" (to {moment.astimezone():%Y-%m-%d %H:%M:%S})" if moment else ""
 
 
 def end_of_last_full_line(file):
@@ -4347,6 +4466,7 @@ TRUSTED_COMMANDS = {
 # where the system's own programs live: no user may put a program there
 SYSTEM_DIRECTORIES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/nix/store/")
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
+JOURNAL_ENTRY_COST = 256  # what the budget counts for an entry, besides its fields read
 
 
 class JournalSource(Source):
@@ -4386,7 +4506,9 @@ class JournalSource(Source):
         stored = None if self.from_start else self.stored_position(now)
         # the newest entry now: entries of its sequence written later are the next run's
         reader.seek_tail()
-        last = sequence_of(reader._get_cursor()) if reader._previous() else (None, -1)
+        tail = reader._previous()
+        last = sequence_of(reader._get_cursor()) if tail else (None, -1)
+        newest_there = reader._get_realtime() if tail else None
         if self.from_start:
             reader.seek_head()
             cursor, newest, seen = None, 0, {}
@@ -4413,6 +4535,7 @@ class JournalSource(Source):
                 )
                 cursor = None  # said once
             reader.seek_realtime(max(stored.get("start", newest - JOURNAL_LOOKBACK), 0))
+        budget, entries, realtime = self.left(), 0, None
         while reader._next():
             entry_cursor = reader._get_cursor()
             sequence, number = sequence_of(entry_cursor)
@@ -4422,8 +4545,13 @@ class JournalSource(Source):
                 continue  # handled by an earlier run
             if until and not handled(until, sequence, number, reader._get_realtime()):
                 continue
+            self.spent = reader.read_bytes + entries * JOURNAL_ENTRY_COST
+            if budget is not None and self.spent >= budget:
+                self.catching_up(journal_time(realtime), "entries", journal_time(newest_there))
+                break
             realtime = note_entry(reader, seen, entry_cursor)
             cursor, newest = entry_cursor, max(newest, realtime)
+            entries += 1
             yield journal_record(reader, realtime)
         return journal_position(cursor, newest, seen)
 
@@ -4567,6 +4695,7 @@ def open_journal(journal_dir):
     except OSError as error:
         raise SourceError(f"cannot open the journal: {error.strerror}") from None
     reader.data_threshold = MAX_LINE  # where libsystemd heeds it, it cuts fields itself
+    reader.read_bytes = 0  # of the fields read by journal_field()
     for facility in AUTH_FACILITIES:
         reader.add_match(SYSLOG_FACILITY=facility)
     reader.add_disjunction()
@@ -4576,16 +4705,18 @@ def open_journal(journal_dir):
 
 
 def journal_field(reader, name):
-    """Given a Reader on an entry, return one field as text (None if absent),
-    cut to MAX_LINE bytes as soon as it is read (see text_of()): one field
-    at a time passes through memory whole (neither libsystemd, which
-    decompresses it whole, nor systemd-python, which returns it whole, heeds
-    the data threshold everywhere).
+    """Given a Reader on an entry (see open_journal()), return one field as
+    text (None if absent), cut to MAX_LINE bytes as soon as it is read (see
+    text_of()): one field at a time passes through memory whole (neither
+    libsystemd, which decompresses it whole, nor systemd-python, which
+    returns it whole, heeds the data threshold everywhere).  The run's
+    budget counts the bytes read.
     """
     try:
         data = reader._get(name)
     except KeyError:
         return None
+    reader.read_bytes += len(data)
     return text_of(data, len(data))
 
 
@@ -5473,6 +5604,7 @@ def run(options, config, runtime, source=None):
     unread, or in the outbox.
     """
     source = source or open_source(config, options.from_start)
+    source.budget = read_budget(options, config)
     report.info("reading %s (source type %s)", source.describe(), config.source_type)
     if options.dry_run:
         return dry_run(options, config, source, runtime)
@@ -5508,6 +5640,18 @@ def run(options, config, runtime, source=None):
             source.save()
         deliver(config.state_dir, runtime.session_factory, config, runtime.now)
     return ExitStatus.OK
+
+
+def read_budget(options, config):
+    """Given parsed options and the Config, return how many bytes this run
+    may read (None: no limit): --max-read; else everything for a run by hand
+    (--from-start, --dry-run); else [source] max_read.
+    """
+    if options.max_read is not None:
+        return options.max_read or None
+    if options.from_start or options.dry_run:
+        return None
+    return config.max_read
 
 
 def own_positions(positions, source):
@@ -6223,7 +6367,8 @@ def setup_steps(options, environ, stdin, runtime):
         say("first run: left to the first scheduled one (no journal files here yet)\n")
     else:
         if not os.path.exists(new_source().position_path):
-            run(argparse.Namespace(dry_run=False, from_start=False), config, runtime, new_source())
+            first = argparse.Namespace(dry_run=False, from_start=False, max_read=None)
+            run(first, config, runtime, new_source())
             say("first run: done, from the end of the log on\n")
             changed = True
         if not os.path.exists(os.path.join(state, LOGINS)):
@@ -6381,6 +6526,13 @@ def build_parser():
     )
     parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
     parser.add_argument(
+        "--max-read",
+        metavar="SIZE",
+        type=max_read_option,
+        help="read at most SIZE (64K, 256M, 1G; off: all) of what is new, and go on from there"
+        " next run (default: [source] max_read, 256M, or all with --from-start and --dry-run)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would be sent; send nothing, store nothing",
@@ -6405,6 +6557,14 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
     parser.set_defaults(command="run")
     return parser
+
+
+def max_read_option(text):
+    """Given --max-read's value, return it in bytes, 0 for no limit (see read_size())."""
+    try:
+        return read_size(text) or 0
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_setup_parser():

@@ -136,6 +136,13 @@ def append(path, *lines):
         os.fsync(file.fileno())
 
 
+def stored_offset(state_dir, log):
+    """Return the offset in log that the position file in state_dir holds."""
+    path = authwatch.file_position_path(str(state_dir), str(log))
+    with open(path) as file:
+        return int(file.read().split()[1])
+
+
 # Runs the command in its arguments but the first, and writes its exit status
 # and peak RSS in KiB to the file that the first names: a small process of its
 # own starts it, since an exec() counts the RSS of the process it replaces.
