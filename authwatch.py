@@ -5216,13 +5216,27 @@ def read_quota(state_dir, now):
 
 
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
+RUN_RECORD = 64 * 1024  # the most of the lock file that is read: see note_run()
+
+
+class RunLock(NamedTuple):
+    """The lock of the state directory, held by this run."""
+
+    path: str
+    handle: int  # its file descriptor
+    found: bytes  # what the lock file held when this run took the lock
+    # the record of a run that held the lock but did not finish (see
+    # note_run()); {} when the record is damaged; None when there is none
+    unfinished: dict | None
 
 
 @contextlib.contextmanager
 def run_lock(state_dir, now):
     """Given the state directory and the current local time, hold its lock
-    for one run; yield whether this run got it (False: another run is
-    working).  The lock file's time is when its run began.
+    for one run; yield its RunLock (False: another run is working).  The
+    lock file's time is when its run began.  The record that a run writes
+    there (note_run()) is removed when the run ends in any way that Python
+    sees: one found by the next run is of a run that was killed.
     """
     path = os.path.join(state_dir, "lock")
     try:
@@ -5244,9 +5258,46 @@ def run_lock(state_dir, now):
             yield False
             return
         os.utime(handle, (now.timestamp(), now.timestamp()))  # a stuck run shows by its age
-        yield True
+        found = os.pread(handle, RUN_RECORD, 0)
+        try:
+            yield RunLock(path, handle, found, run_record(found) if found else None)
+        finally:
+            if os.pread(handle, RUN_RECORD, 0) != found:  # this run's own record
+                os.ftruncate(handle, 0)
     finally:
         os.close(handle)  # also releases the lock
+
+
+def note_run(lock, record):
+    """Given the RunLock and what this run does (a dict: its pid, when it
+    began, the position it reads from and its budget), write it in the lock
+    file, for the next run to find if this one is killed."""
+    text = json.dumps(record).encode()
+    try:
+        os.pwrite(lock.handle, text, 0)
+        os.ftruncate(lock.handle, len(text))
+    except OSError:  # a full file system: the run goes on without it
+        with contextlib.suppress(OSError):
+            os.ftruncate(lock.handle, 0)  # the record found is said once
+
+
+def run_record(text):
+    """Given what a lock file holds (bytes), return the record of the run
+    that wrote it (see note_run()), or {} if it is damaged."""
+    try:
+        record = json.loads(text)
+        budget, position = record["budget"], record["position"]
+        if not (
+            type(record["pid"]) is int
+            and type(record["began"]) is int
+            and 0 <= record["began"] < LAST_TIME
+            and (budget is None or (type(budget) is int and budget > 0))
+            and (position is None or type(position) is str)
+        ):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return {}
+    return record
 
 
 ### Delivery ################################################################
@@ -5613,6 +5664,7 @@ def run(options, config, runtime, source=None):
         if not locked:
             report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
+        begin_run(locked, options, config, source, runtime.now)
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
         store_positions_if_changed(own_positions(outbox.positions, source))
@@ -5642,16 +5694,67 @@ def run(options, config, runtime, source=None):
     return ExitStatus.OK
 
 
-def read_budget(options, config):
-    """Given parsed options and the Config, return how many bytes this run
-    may read (None: no limit): --max-read; else everything for a run by hand
-    (--from-start, --dry-run); else [source] max_read.
+KILLED_FLOOR = 1024 * 1024  # the smallest budget after a run that was killed
+
+
+def read_budget(options, config, unfinished=None):
+    """Given parsed options, the Config and the record of a run that did not
+    finish (see run_lock(); None: none), return how many bytes this run may
+    read (None: no limit): --max-read; else everything for a run by hand
+    (--from-start, --dry-run); else [source] max_read, and after a run that
+    did not finish a quarter of its budget (of the default for one without
+    a limit), but not less than KILLED_FLOOR: if something keeps killing
+    runs, each still gets further than the last.
     """
     if options.max_read is not None:
         return options.max_read or None
     if options.from_start or options.dry_run:
         return None
-    return config.max_read
+    if unfinished is None:
+        return config.max_read
+    smaller = max((unfinished.get("budget") or DEFAULT_MAX_READ) // 4, KILLED_FLOOR)
+    return smaller if config.max_read is None else min(smaller, config.max_read)
+
+
+def begin_run(lock, options, config, source, now):
+    """Given the RunLock, parsed options, the Config, the source and the
+    current local time, note what this run does in the lock file; after a
+    run that did not finish, notice it, and read with a smaller budget
+    (see read_budget())."""
+    position = stored_text(source.position_path)
+    if lock.unfinished is not None:
+        source.budget = read_budget(options, config, lock.unfinished)
+        source.notice(unfinished_text(lock, position, source.budget, now))
+    record = {"pid": os.getpid(), "began": int(now.timestamp()), "position": position}
+    note_run(lock, {**record, "budget": source.budget})
+
+
+def unfinished_text(lock, position, budget, now):
+    """Given the RunLock (which found a run that did not finish), the stored
+    position, this run's budget and the current local time, return the
+    notice that says so."""
+    unfinished = lock.unfinished
+    if unfinished:
+        began = datetime.datetime.fromtimestamp(unfinished["began"], now.tzinfo)
+        text = (
+            f"the run of {began:%Y-%m-%d %H:%M:%S} (pid {unfinished['pid']}) was killed"
+            " before it finished, perhaps for memory"
+        )
+        if unfinished["position"] == position:
+            text += ", and stored no position"
+    else:
+        text = f"a run was killed before it finished (its record in {lock.path} is damaged)"
+    return text + (f": this run reads at most {size_text(budget)}" if budget else "")
+
+
+def stored_text(path):
+    """Given a position file, return its text (the start of it), or None if
+    it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read(RUN_RECORD // 2)
+    except OSError:
+        return None
 
 
 def own_positions(positions, source):
