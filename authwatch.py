@@ -2248,6 +2248,19 @@ LISTENER_RULES = frozenset(("ssh_probe_drop", "ssh_probe_drop_count"))
 # fmt: on
 
 
+class Writer(NamedTuple):
+    """Who wrote a journal entry whose uid is not root's, as the kernel and
+    journald say (see journal_writer())."""
+
+    uid: int  # _UID: the kernel's, from the socket's credentials
+    name: str | None  # what journald named (_COMM, or _EXE's path); None: the sender had gone
+    path: str | None  # _EXE; None: the sender had exited before journald looked
+    setuid: bool  # path is one of its program's binaries, installed setuid root
+    # uid is sshd's privilege-separation user's; None: cannot be told (a system
+    # user of another machine)
+    privsep: bool | None
+
+
 class Record(NamedTuple):
     """One log entry, split into its syslog parts; line is the whole raw line."""
 
@@ -2259,7 +2272,7 @@ class Record(NamedTuple):
     line: str
     count: int = 1  # a line that stands for N (rsyslog's "message repeated N times")
     again: bool = False  # it stands for the line before, count times
-    forger: str | None = None  # the program the journal says wrote a line it did not
+    writer: Writer | None = None  # a journal entry's, when its uid is not root's
 
 
 class Event(NamedTuple):
@@ -2287,7 +2300,8 @@ class Event(NamedTuple):
     connection: tuple | None = None
     count: int = 1  # how many times the line was written
     pretends: str | None = None  # a forged line: the kind of event it pretends to be
-    forger: str | None = None  # a forged line: the program that wrote it
+    # a forged line: the program that wrote it and its uid; an unverified one: its uid
+    forger: str | None = None
     # a journal entry of a setuid program whose writer the kernel attested
     # (_UID) but journald could not name (_EXE): reported, never learned
     unverified: bool = False
@@ -2296,7 +2310,7 @@ class Event(NamedTuple):
 # fmt: off
 JSON_FIELDS = (
     "time", "host", "program", "pid", "kind", "rule", "user", "target", "ip", "port", "method",
-    "command", "count", "forger", "line",
+    "command", "count", "forger", "unverified", "line",
 )
 # fmt: on
 
@@ -2775,8 +2789,11 @@ def classify_all(records, ignore, builtin_noise):
                 previous = None
                 continue
             event = other_event(record)  # kept: it shows as not understood
-        elif record.forger:
-            event = event._replace(kind="forged", pretends=event.kind, forger=record.forger)
+        elif record.writer and (event.kind in JUDGED_KINDS or event.kind == "connection"):
+            event = judged(event, record.writer)
+            if event is None:
+                previous = None
+                continue
         if (ignore and ignore(tagged(record.program, record.pid, record.message))) or (
             event.kind == "other" and not record.message.strip(BLANK)
         ):
@@ -2784,6 +2801,81 @@ def classify_all(records, ignore, builtin_noise):
             continue
         previous = event
         yield event
+
+
+# The kinds of event that a journal entry must prove it was written by whom
+# it claims (see judged()); a line of any other kind makes no such event.
+JUDGED_KINDS = frozenset(
+    ("login", "login_failed", "invalid_user", "probe")
+    + ("sudo", "sudo_failed", "su", "su_failed", "account")
+)
+# The binaries that each program's lines come from, when they are not its name.
+TRUSTED_COMMANDS = {
+    "sshd": ("sshd", "sshd-session", "sshd-auth"),
+    "sshd-session": ("sshd-session", "sshd-auth"),
+    "sshd-auth": ("sshd-auth", "sshd-session"),
+    "sudo": ("sudo", "sudo-rs"),
+    "sudo-rs": ("sudo-rs", "sudo"),
+    "dropbear": ("dropbear", "dropbearmulti"),
+}
+# fmt: off
+# Where distributions install the setuid-root programs that write such lines,
+# by which another machine's entries are judged (this machine's binaries are
+# looked at): sudo (src/Makefile.in: 04755, in /usr/bin on Debian, Ubuntu,
+# Fedora, RHEL, Arch, SUSE); sudo-rs (Debian 13, Ubuntu 24.04 and later:
+# /usr/bin/sudo-rs, and sudo and su in /usr/lib/cargo/bin); su (util-linux
+# login-utils/Makemodule.am and shadow src/Makefile.am: 4755, in /bin until
+# /usr was merged); shadow's chfn, chsh, gpasswd, newgrp and passwd
+# (src/Makefile.am: suidubins, 4755; chfn and chsh are util-linux's on Fedora);
+# OpenDoas' doas; polkit's pkexec and polkit-agent-helper-1
+# (meson_post_install.py: 4755; Debian /usr/lib/polkit-1, Fedora /usr/libexec);
+# cockpit's cockpit-session (src/session/Makefile-session.am: 4750; Debian
+# /usr/lib/cockpit, Fedora and RHEL /usr/libexec).
+SETUID_PATHS = frozenset(
+    [f"{folder}/{name}" for folder in ("/usr/bin", "/bin") for name in (
+        "sudo", "sudo-rs", "su", "doas", "pkexec", "passwd", "chsh", "chfn", "gpasswd", "newgrp",
+    )]
+    + ["/usr/lib/cargo/bin/sudo", "/usr/lib/cargo/bin/su",
+       "/usr/lib/polkit-1/polkit-agent-helper-1", "/usr/libexec/polkit-agent-helper-1",
+       "/usr/lib/cockpit/cockpit-session", "/usr/libexec/cockpit-session"]
+)
+# fmt: on
+SETUID_NAMES = frozenset(path.rsplit("/", 1)[1] for path in SETUID_PATHS)
+
+
+def binaries_of(program):
+    """Given a program's name in its lines, return the names of the binaries
+    that write them."""
+    return TRUSTED_COMMANDS.get(program, (program,))
+
+
+def judged(event, writer):
+    """Given the Event of a journal entry of a kind in JUDGED_KINDS (or of
+    kind 'connection') and its Writer, whose uid is not root's, return the
+    Event as the writer makes it: as it is when the program's setuid-root
+    binary wrote it (the loader ignores LD_PRELOAD for it) or, for what
+    OpenSSH's pre-authentication child writes itself (up to 5.8: not a
+    login), sshd's privilege-separation user; marked unverified when that
+    cannot be told (a setuid program gone before journald looked, or
+    another machine's system user for sshd); else of kind 'forged'.  An
+    event that is not proven follows no connection.  Return None for a line
+    of kind 'connection' that is not proven: it would lend its address to a
+    real connection, or count as a probe; sshd's session child writes such
+    lines after a login, as the user who logged in.
+    """
+    child = event.program in SSHD and event.kind != "login" and writer.privsep is not False
+    if writer.setuid or (child and writer.privsep):
+        return event
+    if event.kind == "connection":
+        return None
+    if child or (writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program))):
+        return event._replace(unverified=True, forger=f"uid {writer.uid}", connection=None)
+    return event._replace(
+        kind="forged",
+        pretends=event.kind,
+        forger=f"{writer.name or 'a program that had exited'} (uid {writer.uid})",
+        connection=None,
+    )
 
 
 RECENT_CONNECTIONS = 4096  # processes remembered (addresses, held echoes); their lines come close
@@ -3279,11 +3371,28 @@ OTHER_HOSTS = "other hosts"
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
 UNSHOWN_CATEGORIES = frozenset(("Cc", "Cf", "Zl", "Zp", "Cn", "Co", "Cs", "Me"))
-# ...and what shows as nothing, or as a wide gap: Hangul fillers, the blank
-# Braille pattern, spaces other than the plain one
-UNSHOWN = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f") | frozenset(
-    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+# ...and what shows as a wide gap: the blank Braille pattern, spaces other
+# than the plain one
+UNSHOWN = frozenset(
+    "\u2800\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
 )
+# ...and whatever its category, every Default_Ignorable_Code_Point, which a
+# renderer shows as nothing (ro\u17b4\u17b5ot as "root"): the ranges of
+# Unicode's DerivedCoreProperties.txt, the same from Unicode 14.0 (which
+# added U+180F) to 17.0.  Among them the variation selectors (FE00..FE0F,
+# E0100..E01EF) and Mongolian's free ones (180B..180D, 180F), Khmer's
+# inherent vowels (17B4..17B5), the Hangul fillers, the combining grapheme
+# joiner, and the tags (E0000..E0FFF).  Python's unicodedata does not know
+# the property, and a category does not make it: 17B4 is a mark, 3164 a letter.
+DEFAULT_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
+    (0x17B4, 0x17B5), (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E),
+    (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)  # fmt: skip
+MARKS = ("Mn", "Mc", "Me")  # combining categories: marks stack on the character before them
+MAX_MARKS = 2  # stacked on one character, then replaced: Vietnamese's "ệ" needs two
 
 
 class Message(NamedTuple):
@@ -3379,8 +3488,13 @@ class HostSummary:
     def add(self, event):
         """Given an Event, count it (as many times as its line was written),
         unless it tells again what is counted; hold a PAM failure that its
-        program may tell again in its own words (see finish())."""
+        program may tell again in its own words (see finish()).  A forged or
+        unverified line is counted as it is: what is not proven neither
+        holds nor cancels a real one."""
         event = kept_event(event)
+        if event.kind == "forged" or event.unverified:
+            self.count(event)
+            return
         room = self.rooms["held"]
         if event.rule in ECHO_RULES:
             key = (event.program, event.pid, event.user)
@@ -3469,8 +3583,11 @@ class HostSummary:
             self.counts[event.kind] += count
 
     def sight(self, event):
-        """Given a login Event, note it for the memory of logins; past
+        """Given a login Event, note it for the memory of logins (unless it
+        is unverified: the memory learns only what is proven); past
         KEPT_LOGINS, the least recently seen is forgotten."""
+        if event.unverified:
+            return
         key = (event.user or "?", login_where(event), event.fingerprint)
         sighting = self.sightings.pop(key, None)
         if sighting is None:
@@ -3577,8 +3694,15 @@ class HostSummary:
 
 def login_key(event):
     """Given a login Event, return what makes it another login than others:
-    who, from where, how, with which key."""
-    return (event.program, event.user, login_place(event), event.method, event.fingerprint)
+    who, from where, how, with which key, and whether it is unverified."""
+    return (
+        event.program,
+        event.user,
+        login_place(event),
+        event.method,
+        event.fingerprint,
+        event.unverified,
+    )
 
 
 def summarise(events, local_host, allow=NO_ALLOWLIST):
@@ -3603,19 +3727,34 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
 
 def clean(text):
     """Given text that may come from an attacker, return it with control,
-    format (zero-width, direction-changing) and separator characters
-    replaced, safe to show on one line.  Every title and line of a message
+    format (zero-width, direction-changing), separator and default-ignorable
+    characters, and every combining mark past MAX_MARKS stacked on one
+    character, replaced: safe to show on one line, nothing in it hidden or
+    piled up over the text around it.  Every title and line of a message
     passes through it (see title_text() and fit_lines()).
     """
     if text.isascii() and text.isprintable():
         return text
     import unicodedata
 
-    return "".join(
-        "\N{REPLACEMENT CHARACTER}"
-        if char in UNSHOWN or unicodedata.category(char) in UNSHOWN_CATEGORIES
-        else char
-        for char in text
+    hidden = unshown()
+    cleaned, marks = [], 0
+    for char in text:
+        category = unicodedata.category(char)
+        marks = marks + 1 if category in MARKS else 0
+        if char in hidden or category in UNSHOWN_CATEGORIES or marks > MAX_MARKS:
+            char = "\N{REPLACEMENT CHARACTER}"
+        cleaned.append(char)
+    return "".join(cleaned)
+
+
+@functools.cache
+def unshown():
+    """Return the characters that clean() replaces whatever their category:
+    UNSHOWN and the DEFAULT_IGNORABLE ranges.  Made on first use: a run
+    with nothing to send needs none."""
+    return UNSHOWN | frozenset(
+        chr(code) for first, last in DEFAULT_IGNORABLE for code in range(first, last + 1)
     )
 
 
@@ -3687,7 +3826,9 @@ def is_known(event, allow):
 
 def known_login_line(event):
     """Given a known login Event, return its line in the digest."""
-    return f"{event.user or '?'} {login_origin(event)} ({event.method or '?'})"
+    return (
+        f"{event.user or '?'} {login_origin(event)} ({event.method or '?'}){unverified_mark(event)}"
+    )
 
 
 def login_origin(event):
@@ -3706,6 +3847,8 @@ def login_message(host, event, count, priorities, verdict=None, place=None):
     what = "SSH login" if event.program in CONNECTION_PROGRAMS else "login"
     where = f" ({place_text(place)})" if place and place_text(place) else ""
     lines = [verdict.note] if verdict else []
+    if event.unverified:
+        lines.insert(0, f"Unverified: written by {event.forger}, gone before journald looked")
     if event.method:
         lines.append(f"Method: {event.method}")
     if event.fingerprint:
@@ -3715,7 +3858,10 @@ def login_message(host, event, count, priorities, verdict=None, place=None):
     if event.time:
         lines.append(f"Time: {event.time.astimezone():%Y-%m-%d %H:%M:%S %z}")
     news = f"NEW {verdict.new}: " if verdict and verdict.new else ""
-    title = f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
+    title = (
+        f"{host}: {news}{what} {event.user or '?'} {login_origin(event)}{where}{times(count)}"
+        + unverified_mark(event)
+    )
     return Message(
         host,
         title_text(title),
@@ -3731,11 +3877,17 @@ def privilege_line(event, with_command=True):
     return its line in the summary: who ran what, as whom; failures marked.
     """
     if event.kind == "account":
-        return f"{event.program}: {event.message}"
+        return f"{event.program}: {event.message}{unverified_mark(event)}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     target = f" as {event.target}" if event.target else ""
     command = f": {event.command}" if event.command and with_command else ""
-    return f"{event.program}{failed}: {event.user or '?'}{target}{command}"
+    return f"{event.program}{failed}: {event.user or '?'}{target}{command}{unverified_mark(event)}"
+
+
+def unverified_mark(event):
+    """Given an Event, return what ends its line or title: " (unverified)"
+    for an unverified one (see judged()), else nothing."""
+    return " (unverified)" if event.unverified else ""
 
 
 MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
@@ -4447,24 +4599,11 @@ INSTALL_SYSTEMD_PYTHON = (
     " (with libsystemd-dev and pkg-config), or apt install python3-systemd"
 )
 
-
-# The programs whose entries a local user could forge to raise or hide an alarm
-# (logger -t sshd), and the commands that really write them (a missing _COMM or
-# _EXE, when the process ended before journald looked, proves nothing).
-TRUSTED_COMMANDS = {
-    "sshd": ("sshd", "sshd-session", "sshd-auth"),
-    "sshd-session": ("sshd-session", "sshd-auth"),
-    "sshd-auth": ("sshd-auth", "sshd-session"),
-    "sudo": ("sudo", "sudo-rs"),
-    "sudo-rs": ("sudo-rs", "sudo"),
-    "su": ("su",),
-    "login": ("login",),
-    "dropbear": ("dropbear", "dropbearmulti"),
-    "doas": ("doas",),
-    "pkexec": ("pkexec",),
-}
-# where the system's own programs live: no user may put a program there
-SYSTEM_DIRECTORIES = ("/usr/", "/bin/", "/sbin/", "/lib/", "/lib64/", "/nix/store/")
+# sshd's privilege-separation user: OpenSSH's configure.ac (SSH_PRIVSEP_USER),
+# kept by Debian and Fedora.  Another machine's is not known: any of its
+# system users (below 1000, shadow's and systemd's SYS_UID_MAX) may be it.
+PRIVSEP_USERS = ("sshd",)
+SYSTEM_UIDS = 1000
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
 JOURNAL_ENTRY_COST = 256  # what the budget counts for an entry, besides its fields read
 
@@ -4722,7 +4861,8 @@ def journal_field(reader, name):
 
 def journal_record(reader, realtime):
     """Given a Reader on an entry and its time in µs, return its Record, with
-    the line rebuilt as rsyslog would write it (for noise patterns and --json).
+    the line rebuilt as rsyslog would write it (for noise patterns and --json)
+    and, when its _UID is not root's, its Writer (see judged()).
     """
     stamp = journal_time(realtime)
     host = journal_field(reader, "_HOSTNAME")
@@ -4732,18 +4872,71 @@ def journal_record(reader, realtime):
     tag = f"{program}[{pid}]" if pid and pid.isdigit() else program
     line = f"{stamp.isoformat()} {host or '-'} {tag}: {message}"
     record = record_of(stamp, host, program, pid, message, line)
-    trusted = TRUSTED_COMMANDS.get(program)
-    if trusted:  # journald itself says which program wrote the entry (_COMM, _EXE)
-        command = journal_field(reader, "_COMM")
-        path = journal_field(reader, "_EXE") or ""
-        executable = path.rsplit("/", 1)[-1]
-        system = path.startswith(SYSTEM_DIRECTORIES) and ".." not in path
-        if (command and command not in trusted) or (
-            path and not (system and executable in trusted)
-        ):
-            uid = journal_field(reader, "_UID")
-            return record._replace(forger=f"{command or executable} (uid {uid})")
+    uid = journal_field(reader, "_UID")  # the kernel's: root's, or judged (see judged())
+    if uid and uid.isdigit() and int(uid):
+        return record._replace(writer=journal_writer(reader, program, int(uid)))
     return record
+
+
+def journal_writer(reader, program, uid):
+    """Given a Reader on an entry whose _UID is not root's, the entry's
+    program and that uid, return its Writer.  _COMM and _EXE are what
+    journald read in /proc after the entry came: missing when the sender had
+    exited.  The binary is looked at where the entry is this machine's;
+    another machine's (a log host's) is judged by the usual paths.
+    """
+    command = journal_field(reader, "_COMM")
+    path = journal_field(reader, "_EXE")
+    machine = journal_field(reader, "_MACHINE_ID")
+    here = machine is not None and machine == this_machine_id()
+    names = binaries_of(program)
+    its_own = path is None or path.rsplit("/", 1)[-1] in names
+    setuid = bool(path) and its_own and is_setuid_binary(path, here)
+    # another machine's: any system user may be its sshd's, if its binary is sshd's
+    maybe = None if uid < SYSTEM_UIDS and its_own else False
+    privsep = uid in privsep_uids() if here else maybe
+    # a binary of the program's own name is told by where it is: /usr/sbin/sshd
+    name = path if path and (not command or command in names) else command
+    return Writer(uid, name, path, setuid, privsep)
+
+
+def is_setuid_binary(path, here):
+    """Given an _EXE path and whether it is this machine's, return whether it
+    is a regular file owned by root with the setuid bit (on another machine:
+    a usual path of one, SETUID_PATHS)."""
+    if "(deleted)" in path or ".." in path:
+        return False
+    if not here:
+        return path in SETUID_PATHS
+    try:
+        status = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in the path
+        return False
+    return (
+        stat.S_ISREG(status.st_mode) and status.st_uid == 0 and bool(status.st_mode & stat.S_ISUID)
+    )
+
+
+@functools.cache
+def this_machine_id():
+    """Return this machine's ID (/etc/machine-id), None where it has none."""
+    try:
+        with open("/etc/machine-id", encoding="ascii", errors="replace") as file:
+            return file.read(64).strip() or None
+    except OSError:
+        return None
+
+
+@functools.cache
+def privsep_uids():
+    """Return the uids of this machine's users named in PRIVSEP_USERS."""
+    import pwd
+
+    uids = set()
+    for name in PRIVSEP_USERS:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    return frozenset(uids)
 
 
 def open_source(config, from_start):
@@ -5906,7 +6099,10 @@ def dry_run(options, config, source, runtime):
 
 SETUP_MARK = "# written by authwatch setup"  # --remove removes what holds it, and nothing else
 PACKAGE_MARK = "# installed by the authwatch package"  # the Debian package's units
-PACKAGED_TIMER = "/lib/systemd/system/authwatch.timer"  # enabled by setup, not copied
+# The Debian package's timer, enabled by setup, not copied: in /lib, which
+# an image with a merged /usr makes a link to usr/lib; under --root setup
+# follows no link, so it looks in /usr/lib as well, where the timer then is
+PACKAGED_TIMERS = ("/lib/systemd/system/authwatch.timer", "/usr/lib/systemd/system/authwatch.timer")
 PACKAGED_COMMAND = ["/usr/bin/authwatch"]
 SYSTEM_UNIT = """\
 {mark}: checks for new logins, started by authwatch.timer
@@ -5974,18 +6170,36 @@ class SetupPaths(NamedTuple):
     units: str  # the folder of systemd units
     cron: str | None  # the cron file; None: the user's crontab
 
-    def inside(self, path):
+    def inside(self, path, own_link=False):
         """Given a path as the system sees it, return it under the root.
 
-        Raise StateError if a link in the root leads it out of the root:
-        an image's /etc must not make setup write or remove on this host.
+        Raise StateError if, under --root, it leads out of the root, or a
+        part of it below the root is a symbolic link, the last part too
+        (unless own_link: the timer's link, which setup reads and makes
+        itself): an image's link must not make setup write, remove or read
+        on this host, or anywhere but where the path says.
         """
-        inside = os.path.join(self.root, path.lstrip("/"))
-        if self.root != "/":  # a link at the end is replaced or removed, never followed
-            top = os.path.realpath(self.root)
-            if os.path.commonpath([top, os.path.realpath(os.path.dirname(inside))]) != top:
-                raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        if self.root == "/":
+            return os.path.join(self.root, path.lstrip("/"))
+        inside = os.path.normpath(os.path.join(self.root, path.lstrip("/")))
+        if os.path.commonpath([self.root, inside]) != self.root:
+            raise StateError(f"{inside} leads out of {self.root}: refusing it")
+        names = os.path.relpath(inside, self.root).split(os.sep)
+        part = self.root
+        for name in names[:-1] if own_link else names:
+            part = os.path.join(part, name)
+            refuse_link(part)
         return inside
+
+    def sees(self, path, test):
+        """Given a path as the system sees it and a test of a path (such as
+        os.path.isdir), return whether the path under the root passes it
+        with no link in it: where setup only looks (for an image's init or
+        the package's timer), a link is no reason to refuse."""
+        try:
+            return test(self.inside(path))
+        except StateError:
+            return False
 
 
 def setup_paths(options, environ):
@@ -6019,6 +6233,104 @@ def this_command():
     if os.path.basename(script) == "authwatch" and os.access(script, os.X_OK):
         return [script]
     return [sys.executable, os.path.abspath(__file__)]
+
+
+def this_installation():
+    """Return the files and folders that this authwatch runs from besides its
+    command: this module, the interpreter, its prefix (a venv) and the
+    site-packages folders it imports from."""
+    import site
+
+    return [os.path.abspath(__file__), sys.executable, sys.prefix, *site.getsitepackages()]
+
+
+# how to install authwatch for a system schedule, when another user could change it
+ROOT_ALONE = (
+    "install authwatch where root alone can change it: the Debian package, pipx as root with"
+    " PIPX_HOME=/opt/pipx PIPX_BIN_DIR=/usr/local/bin, or a venv under /opt"
+)
+
+
+def refuse_changeable(command, installation, config, root):
+    """Given a system schedule's command (a list of arguments), the files
+    and folders of the authwatch it runs (see this_installation()), its
+    config under the root, and the root, raise StateError if a user other
+    than root may change any of them, the interpreters that the #! lines of
+    the command's files name, or a folder above them, as written or as
+    links lead (see changeable_by_others()): root would run what that user
+    wrote, and the timer's runs have the token and the log's groups.  The
+    config's folders count from the root: an image's are not the host's.
+    """
+    pieces = [os.path.normpath(argument) for argument in command if argument.startswith("/")]
+    pieces += [interpreter for piece in pieces for interpreter in interpreters(piece)]
+    pieces += [piece for piece in installation if os.path.isabs(piece)]  # sys.executable may be ''
+    for piece in dict.fromkeys(pieces + [os.path.realpath(piece) for piece in pieces]):
+        why = changeable_by_others(piece, "/")
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would run what another user can change; {ROOT_ALONE}"
+            )
+    for piece in [config] if root != "/" else [config, os.path.realpath(config)]:
+        why = changeable_by_others(piece, root)
+        if why:
+            raise StateError(
+                f"{why}: root's schedule would read a config that another user can change:"
+                " make it root's alone (chown root:root, chmod go-w)"
+            )
+
+
+def interpreters(path):
+    """Given a file, return the interpreters that run it: the one its #!
+    line names, and in turn the one that names, as the kernel follows them
+    (a few deep)."""
+    found = []
+    for _ in range(4):
+        try:
+            with open(path, "rb") as file:
+                line = file.readline(256)  # the kernel reads no more of it
+        except OSError:
+            break
+        words = line[2:].split() if line.startswith(b"#!") else ()
+        if not words or not words[0].startswith(b"/"):
+            break
+        path = os.path.normpath(os.fsdecode(words[0]))
+        found.append(path)
+    return found
+
+
+def changeable_by_others(path, top):
+    """Given a path and the folder above it to look from (/, or the root),
+    return why a user other than root may change what it names, or None:
+    the first of top, each folder below it and the path that root does not
+    own, or that others, or a group other than root's, may write.  A link
+    among them is passed over (the folder it is in is looked at, what it
+    leads to is the real path's to say); what is not there yet, setup
+    makes, as root.
+    """
+    parts = [top]
+    for name in os.path.relpath(path, top).split(os.sep):
+        if name != ".":
+            parts.append(os.path.join(parts[-1], name))
+    for part in parts:
+        try:
+            status = os.lstat(part)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_ISLNK(status.st_mode):
+            continue
+        if status.st_uid != 0:
+            return f"{part} is uid {status.st_uid}'s"
+        if status.st_mode & stat.S_IWOTH:
+            return f"{part} may be written by every user"
+        if status.st_mode & stat.S_IWGRP and status.st_gid != 0:
+            import grp
+
+            try:
+                group = grp.getgrgid(status.st_gid).gr_name
+            except KeyError:
+                group = status.st_gid
+            return f"{part} may be written by the members of group {group}"
+    return None
 
 
 def unit_command(arguments):
@@ -6100,14 +6412,30 @@ def config_with(text, settings):
 
 def setup_keys(options, environ, stored, stdin, stdout):
     """Given the setup options, the environment, the config stored (a
-    ConfigParser) and the streams, return (token, user): from the options,
-    the environment or the stored config, else asked for at a terminal.
+    ConfigParser) and the streams, return (token, user): from the options
+    (the token also from --token-file), the environment or the stored
+    config, else asked for at a terminal.  Keys on the command line, which
+    every user can read, are taken with a warning.
 
     Raise UsageError if they cannot be had, ConfigError if they are no keys,
-    or differ from the stored ones without --force.
+    or differ from the stored ones without --force, StateError if the token
+    file is another's or others may read it.
     """
+    shown = [
+        name
+        for name, value in (("--token", options.token), ("--user", options.pushover_user))
+        if value
+    ]
+    if shown:
+        report.warning(
+            "every user may read %s in the list of processes: give the keys at the prompt,"
+            " in AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER, or the token with"
+            " --token-file",
+            " and ".join(shown),
+        )
+    token = read_token_file(options.token_file) if options.token_file else options.token
     given = {
-        "token": options.token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
+        "token": token or environ.get("AUTHWATCH_PUSHOVER_TOKEN"),
         "user": options.pushover_user or environ.get("AUTHWATCH_PUSHOVER_USER"),
     }
     keys = {}
@@ -6126,12 +6454,41 @@ def setup_keys(options, environ, stored, stdin, stdout):
         keys[key] = value or old
         if not keys[key]:
             raise UsageError(
-                "give the Pushover keys: --token and --user, or AUTHWATCH_PUSHOVER_TOKEN"
-                " and AUTHWATCH_PUSHOVER_USER"
+                "give the Pushover keys: AUTHWATCH_PUSHOVER_TOKEN (or --token-file) and"
+                " AUTHWATCH_PUSHOVER_USER, or --token and --user"
             )
         if not PUSHOVER_KEY.fullmatch(keys[key]):
             raise ConfigError(f"the Pushover {key} must be 30 letters and digits")
     return keys["token"], keys["user"]
+
+
+def read_token_file(path):
+    """Given the path of a file that holds the Pushover token, return its
+    first line, stripped.
+
+    Raise ConfigError if it cannot be read or its first line is empty,
+    StateError if it is not this user's or others may read or write it:
+    the token in it is no secret then (chmod 600).
+    """
+    try:
+        with open(path, "rb") as file:
+            status = os.fstat(file.fileno())
+            if status.st_uid != os.geteuid():
+                raise StateError(
+                    f"{path} belongs to uid {status.st_uid}, not to this user"
+                    f" (uid {os.geteuid()}): refusing its token"
+                )
+            if status.st_mode & 0o066:
+                raise StateError(
+                    f"{path} may be read or written by other users: refusing its token"
+                    " (chmod 600 it; and if others have read it, make a new token)"
+                )
+            token = file.readline(1024).decode("utf-8", "replace").strip()
+    except OSError as error:
+        raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
+    if not token:
+        raise ConfigError(f"--token-file {path}: its first line holds no token")
+    return token
 
 
 def write_if_changed(path, text, mode, force=True):
@@ -6182,8 +6539,8 @@ def chosen_schedule(options, paths, environ, command):
         return "timer"
     if paths.cron and written_by_setup(paths.inside(paths.cron)):
         return "cron"
-    systemd = os.path.isdir(paths.inside("/run/systemd/system")) or (
-        paths.root != "/" and any(os.path.exists(paths.inside(init)) for init in SYSTEMD_INITS)
+    systemd = paths.sees("/run/systemd/system", os.path.isdir) or (
+        paths.root != "/" and any(paths.sees(init, os.path.exists) for init in SYSTEMD_INITS)
     )
     if paths.system and in_homes(command):
         return "cron"  # the unit's ProtectHome= would hide it
@@ -6206,21 +6563,23 @@ def in_homes(command):
 def timer_paths(paths):
     """Given the SetupPaths, return (the service, the timer, the timer's
     link in timers.target.wants), under the root."""
-    return tuple(
-        paths.inside(os.path.join(paths.units, name))
-        for name in ("authwatch.service", "authwatch.timer", "timers.target.wants/authwatch.timer")
+    units = paths.units
+    return (
+        paths.inside(os.path.join(units, "authwatch.service")),
+        paths.inside(os.path.join(units, "authwatch.timer")),
+        paths.inside(os.path.join(units, "timers.target.wants", "authwatch.timer"), own_link=True),
     )
 
 
 def packaged_timer(paths, command):
-    """Given the SetupPaths and the command, return whether the Debian
-    package's timer is there to run it (then setup enables it rather than
-    writing units of its own, which would shadow the package's updates)."""
-    return (
-        paths.system
-        and command == PACKAGED_COMMAND
-        and holds_mark(paths.inside(PACKAGED_TIMER), PACKAGE_MARK)
-    )
+    """Given the SetupPaths and the command, return where the Debian
+    package's timer is to run it, as the system sees it (then setup enables
+    it rather than writing units of its own, which would shadow the
+    package's updates), or None."""
+    if not paths.system or command != PACKAGED_COMMAND:
+        return None
+    package_s = functools.partial(holds_mark, mark=PACKAGE_MARK)
+    return next((timer for timer in PACKAGED_TIMERS if paths.sees(timer, package_s)), None)
 
 
 def install_schedule(kind, paths, command, force):
@@ -6231,11 +6590,11 @@ def install_schedule(kind, paths, command, force):
     said = []
     service, timer, wants = timer_paths(paths)
     if kind == "timer":
-        target = "../authwatch.timer"
-        if packaged_timer(paths, command):
-            target = PACKAGED_TIMER
+        target = packaged_timer(paths, command)
+        if target:
             said += remove_setup_units(paths)
         else:
+            target = "../authwatch.timer"
             template = SYSTEM_UNIT if paths.system else USER_UNIT
             units = {
                 service: template.format(
@@ -6291,7 +6650,7 @@ def user_crontab():
     return done.stdout.splitlines(keepends=True) if done.returncode == 0 else []
 
 
-ENABLED_BY_SETUP = ("../authwatch.timer", PACKAGED_TIMER)  # where setup's links lead
+ENABLED_BY_SETUP = ("../authwatch.timer", *PACKAGED_TIMERS)  # where setup's links lead
 
 
 def schedule_installed(kind, paths):
@@ -6300,7 +6659,7 @@ def schedule_installed(kind, paths):
     if kind == "timer":
         _, timer, wants = timer_paths(paths)
         return written_by_setup(timer) or (
-            os.path.islink(wants) and os.readlink(wants) == PACKAGED_TIMER
+            os.path.islink(wants) and os.readlink(wants) in PACKAGED_TIMERS
         )
     if paths.cron:
         return written_by_setup(paths.inside(paths.cron))
@@ -6353,15 +6712,31 @@ def remove_cron(paths):
     return ["removed the line from your crontab"]
 
 
+def setup_targets(paths, state_dir):
+    """Given the SetupPaths and the state directory (as the system sees it),
+    return what setup may write or remove, under the root: (the config, the
+    state directory, the service, the timer, the timer's link, the cron
+    file or None for the user's crontab).  Raise StateError for a link
+    among them under --root (see SetupPaths.inside()): all are asked for
+    here, before anything is written or removed."""
+    return (
+        paths.inside(paths.config),
+        paths.inside(state_dir),
+        *timer_paths(paths),
+        paths.inside(paths.cron) if paths.cron else None,
+    )
+
+
 def remove_setup(paths, purge, state_dir):
     """Given the SetupPaths, whether to purge and the state directory (as
     the system sees it), remove what setup wrote (the config and the state
     too with purge, never what a link leads to); return what was removed."""
+    config, state, *_ = setup_targets(paths, state_dir)
     said = remove_timer(paths) + remove_cron(paths)
     if purge:
         import shutil
 
-        for path in (paths.inside(paths.config), paths.inside(state_dir)):
+        for path in (config, state):
             try:
                 if os.path.islink(path) or os.path.isfile(path):
                     os.unlink(path)
@@ -6448,6 +6823,8 @@ def setup_steps(options, environ, stdin, runtime):
     command = this_command()
     kind = chosen_schedule(options, paths, environ, command)
     check_writable(paths, kind, command, state_dir, options.force)
+    if paths.system:  # root runs it
+        refuse_changeable(command, this_installation(), config_path, paths.root)
     installed = schedule_installed(kind, paths)
     if text != old_text or options.force or not installed:  # keys Pushover has not taken here
         answer = send_message(
@@ -6490,19 +6867,20 @@ def check_writable(paths, kind, command, state_dir, force):
     setup's may be replaced, raise StateError (or ConfigError) now for what
     would stop setup half-way: nothing is written before."""
     unit_command(command)  # a command no schedule can hold
-    targets = [paths.inside(paths.config)]
+    config, _, service, timer, wants, cron = setup_targets(paths, state_dir)
+    targets = [config]
     if kind == "timer":
-        targets += [] if packaged_timer(paths, command) else timer_paths(paths)[:2]
-        wants = os.path.dirname(timer_paths(paths)[2])
-        if os.path.lexists(wants) and not os.path.isdir(wants):
-            raise StateError(f"{wants} is no folder: refusing to enable the timer there")
+        targets += [] if packaged_timer(paths, command) else [service, timer]
+        wanted_by = os.path.dirname(wants)
+        if os.path.lexists(wanted_by) and not os.path.isdir(wanted_by):
+            raise StateError(f"{wanted_by} is no folder: refusing to enable the timer there")
         if paths.system and state_dir != "/var/lib/authwatch":
             raise ConfigError(
                 f"[state] dir = {state_dir}: the timer's runs keep their state where systemd"
                 " gives it, /var/lib/authwatch; remove [state] dir, or use --schedule cron"
             )
-    elif paths.cron:
-        targets.append(paths.inside(paths.cron))
+    elif cron:
+        targets.append(cron)
     for path in targets:
         if not force and path != targets[0] and os.path.lexists(path):
             refuse_another_s(path)
@@ -6510,6 +6888,13 @@ def check_writable(paths, kind, command, state_dir, force):
         while not os.path.isdir(folder):
             folder = os.path.dirname(folder)
         refuse_open_folder(folder)
+
+
+def refuse_link(path):
+    """Given a path under --root, raise StateError if it is a symbolic link:
+    setup follows, replaces and removes none there."""
+    if os.path.islink(path):
+        raise StateError(f"{path} is a symbolic link, which setup does not follow under --root")
 
 
 def refuse_another_s(path):
@@ -6553,6 +6938,9 @@ def setup_source(config, paths, state_dir, named_log):
     """
     logs = [named_log] if named_log else list(DEFAULT_LOG_PATHS)  # as open_source() takes it
     log = next((path for path in logs if os.path.isfile(paths.inside(path))), None)
+    if log and paths.root != "/":  # the rotated files that --learn reads: the image's own
+        for path in rotated_candidates(paths.inside(log)):
+            refuse_link(path)
     journal = config.source_type == "auto" and not log and not named_log
     if config.source_type == "journald" or journal:
         from importlib.util import find_spec
@@ -6566,7 +6954,11 @@ def setup_source(config, paths, state_dir, named_log):
             return lambda: JournalSource(None, position, False), "the systemd journal"
         folder = paths.inside("/var/log/journal")
         position = journal_position_path(state_dir, None)
-        found = any(name.endswith(".journal") for _, _, names in os.walk(folder) for name in names)
+        found = False
+        for top, folders, names in os.walk(folder):
+            for name in folders + names:  # the image's own journal files, none of the host's
+                refuse_link(os.path.join(top, name))
+            found = found or any(name.endswith(".journal") for name in names)
         new_source = (lambda: JournalSource(folder, position, False)) if found else None
         return new_source, "the systemd journal"
     if log is None:
@@ -6583,7 +6975,9 @@ exit codes:
   1  Pushover could not be reached; nothing was written
   2  usage or configuration error, or Pushover refused the keys; nothing was written
   3  no log and no journal to read, or the journal needs systemd-python
-  4  a file or folder cannot be written, or is another's (--force), or leads out of --root
+  4  a file or folder cannot be written, or is another's (--force), or another user may
+     change what root's schedule runs or reads; a token file that others may read; a link
+     under --root, or a path out of it
 """
 EPILOG = "exit codes:\n" + "".join(
     f"  {status:<2d} {meaning}\n" for status, meaning in EXIT_MEANINGS.items()
@@ -6680,8 +7074,24 @@ def build_setup_parser():
         epilog=SETUP_EPILOG,
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--token", help="the Pushover application token")
-    parser.add_argument("--user", dest="pushover_user", metavar="KEY", help="the Pushover user key")
+    token = parser.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token",
+        help="the Pushover application token (every user sees it in ps: better the prompt,"
+        " AUTHWATCH_PUSHOVER_TOKEN or --token-file)",
+    )
+    token.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help="read the token from the first line of FILE (yours alone: mode 0600 or 0400)",
+    )
+    parser.add_argument(
+        "--user",
+        dest="pushover_user",
+        metavar="KEY",
+        help="the Pushover user key (every user sees it in ps: better the prompt or"
+        " AUTHWATCH_PUSHOVER_USER)",
+    )
     parser.add_argument("-y", "--yes", action="store_true", help="ask nothing")
     parser.add_argument("--force", action="store_true", help="replace keys the config holds")
     parser.add_argument("--schedule", choices=("cron", "timer"), help="default: timer with systemd")

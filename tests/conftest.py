@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers import TOKEN, USER_KEY
+from machine import Machine, missing_tools
 
 import authwatch
 
@@ -104,3 +105,14 @@ def public_tmp():
     os.chmod(top, 0o755)
     yield Path(top)
     shutil.rmtree(top)
+
+
+@pytest.fixture
+def machine(public_tmp):
+    """A machine of the test's own in private namespaces (see machine.py),
+    ended with the test; skips where none can be made (not root)."""
+    if missing_tools():
+        pytest.skip(missing_tools())
+    box = Machine(public_tmp / "machine")
+    yield box
+    box.stop()

@@ -114,6 +114,7 @@ def alice_login_event(time, program, pid, line):
         "command": None,
         "count": 1,
         "forger": None,
+        "unverified": False,
         "country": None,
         "asn": None,
         "as_org": None,

@@ -368,8 +368,8 @@ def test_the_programs_the_rules_know_are_read_whatever_their_facility(tmp_path, 
 
 def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forged(tmp_path, folder):
     # as a real sshd, sudo and su on Debian 12 write them: sudo's and su's entries
-    # carry the invoking user's _UID; sshd's _COMM is missing when the process
-    # ended before journald looked -- a missing field proves nothing
+    # carry the invoking user's _UID; sshd's are root's, whose _COMM is missing
+    # when the process ended before journald looked (see test_identity.py)
     entries = [
         {"SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger",
          "_UID": "1000", "_PID": "700",

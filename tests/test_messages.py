@@ -4,9 +4,10 @@ logins, Pushover's limits and attacker text."""
 
 import datetime
 import ipaddress
+import unicodedata
 
 import pytest
-from helpers import NOW, accepted
+from helpers import NOW, accepted, append, cron_run, sent_forms
 
 import authwatch
 
@@ -690,3 +691,57 @@ def test_what_shows_as_nothing_or_a_gap_is_replaced(char):
         f"Nov 27 10:00:00 web1 sshd[80]: Invalid user a{char}b from 192.0.2.5 port 4000"
     )
     assert char not in message.body
+
+
+def test_clean_replaces_every_default_ignorable_code_point_and_no_other():
+    regex = pytest.importorskip("regex", reason="needs regex (scripts/test installs it)")
+    # one call, each code point after a space (so that no mark stacks on another)
+    text = "".join(f" {chr(code)}" for code in range(0x110000))
+    ignorable = set(regex.findall(r"\p{Default_Ignorable_Code_Point}", text))
+    replaced = {
+        char for char, shown in zip(text[1::2], authwatch.clean(text)[1::2]) if char != shown
+    }
+    by_category = {
+        char
+        for char in text[1::2]
+        if unicodedata.category(char) in authwatch.UNSHOWN_CATEGORIES or char in authwatch.UNSHOWN
+    }
+    assert replaced == ignorable | by_category
+    selectors = [*range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0), 0x180B, 0x180C, 0x180D, 0x180F]
+    assert {chr(code) for code in selectors} <= replaced
+    assert len(ignorable) > 4000  # the property was found, not an empty set
+
+
+@pytest.mark.parametrize(
+    "user, shown",
+    [
+        ("ro\u17b4\u17b5ot", "ro\ufffd\ufffdot"),  # Khmer's inherent vowels show as nothing
+        ("root\ufe0f", "root\ufffd"),  # a variation selector
+        ("ro\U000e0100ot", "ro\ufffdot"),
+        ("ro\u180fot", "ro\ufffdot"),  # Mongolian's fourth free variation selector
+        ("ro\u3164ot", "ro\ufffdot"),  # the Hangul filler, a letter that shows as a gap
+        # Zalgo: marks stacked over the line above; two stay (Vietnamese needs them)
+        ("ro\u0300\u0301\u0302\u0303\u0304ot", "ro\u0300\u0301\ufffd\ufffd\ufffdot"),
+        ("vi\u1ec7t", "vi\u1ec7t"),
+        ("vie\u0323\u0302t", "vie\u0323\u0302t"),
+    ],
+    ids=ascii,
+)
+def test_a_user_name_cannot_pass_for_another_in_a_title_or_a_body(
+    auth_log, config_file, pushover, user, shown
+):
+    config = config_file()
+    assert cron_run(config, auth_log).status == 0  # the position at the end of the log
+    append(
+        auth_log,
+        f"Nov 27 11:58:00 web1 sshd[77]: Accepted password for {user} from 192.0.2.66 port 4000"
+        " ssh2",
+        f"Nov 27 11:58:10 web1 sshd[78]: Invalid user {user} from 192.0.2.67 port 4000",
+        f"Nov 27 11:58:20 web1 sudo: {user} : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
+    )
+    result = cron_run(config, auth_log)
+    assert (result.status, result.stderr) == (0, "")
+    login, privileges, failures = sent_forms(pushover)
+    assert login["title"] == f"web1: SSH login {shown} from 192.0.2.66"
+    assert privileges["message"] == f"sudo: {shown} as root: /bin/sh"
+    assert failures["message"].endswith(f"Users: {shown} ×1")

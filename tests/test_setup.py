@@ -1,13 +1,20 @@
 """authwatch setup, under --root against the Pushover stand-in: the config
 written with the keys, the schedule with the real path, the test message,
 the first run and the learning; a second run changes nothing; --remove and
---purge undo it; a refused token writes nothing."""
+--purge undo it; a refused token writes nothing; a schedule that root runs
+is refused when another user can change what it runs.  As root (the files
+of a system schedule must be root's), with authwatch in a venv in a folder
+that root alone may change (pytest's own folders are under /tmp)."""
 
+import grp
 import os
+import pwd
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
@@ -15,6 +22,66 @@ from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
 import authwatch
 
 OTHER_TOKEN = "b" * 28 + "TK"
+NOBODY = pwd.getpwnam("nobody").pw_uid
+NOBODYS_GROUP = grp.getgrgid(pwd.getpwnam("nobody").pw_gid)
+# what setup says when root's schedule would run what another user can change
+ANOTHERS = (
+    "root's schedule would run what another user can change; install authwatch where root alone"
+    " can change it: the Debian package, pipx as root with PIPX_HOME=/opt/pipx"
+    " PIPX_BIN_DIR=/usr/local/bin, or a venv under /opt"
+)
+
+
+@pytest.fixture
+def safe_place():
+    """A new folder that root alone may change, as every folder above it."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the files of a system schedule must be root's")
+    top = Path(tempfile.mkdtemp(prefix="authwatch-test-", dir="/run"))
+    try:
+        assert authwatch.changeable_by_others(str(top), "/") is None
+        yield top
+    finally:
+        shutil.rmtree(top)
+
+
+def install(monkeypatch, folder):
+    """Make a venv in folder as pip installs authwatch into one (its python a
+    link to this one, the console script naming it, the module in
+    site-packages), and setup run as its authwatch; return the command."""
+    python, site = folder / "bin" / "python3", folder / "lib" / "python3" / "site-packages"
+    site.mkdir(parents=True)
+    python.parent.mkdir()
+    python.symlink_to(os.path.realpath(sys.executable))
+    script = folder / "bin" / "authwatch"
+    script.write_text(f"#!{python}\nimport sys\nfrom authwatch import main\nsys.exit(main())\n")
+    script.chmod(0o755)
+    shutil.copy(authwatch.__file__, site)
+    command = [str(script)]
+    installation = [str(site / "authwatch.py"), str(python), str(folder), str(site)]
+    monkeypatch.setattr(authwatch, "this_command", lambda: command)
+    monkeypatch.setattr(authwatch, "this_installation", lambda: installation)
+    return command
+
+
+@pytest.fixture(autouse=True)
+def installed(safe_place, monkeypatch):
+    """authwatch in a venv under an opt folder that root alone may change (it
+    is group-writable, but the group is root's), setup run as its command;
+    return the venv."""
+    opt = safe_place / "opt"
+    opt.mkdir()
+    opt.chmod(0o775)
+    install(monkeypatch, opt / "authwatch")
+    return opt / "authwatch"
+
+
+def home_of_another(place):
+    """Return a home folder in place that the user nobody owns, as a user's own."""
+    home = place / "home" / "alice"
+    home.mkdir(parents=True)
+    os.chown(home, NOBODY, -1)
+    return home
 
 
 @pytest.fixture
@@ -26,10 +93,23 @@ def root(tmp_path):
     return top
 
 
-def setup(root, server, *extra):
+KEYS = {"AUTHWATCH_PUSHOVER_TOKEN": TOKEN, "AUTHWATCH_PUSHOVER_USER": USER_KEY}
+
+
+def setup(root, server, *extra, environ=KEYS):
+    """Run setup under root, sending to server, with extra arguments and the
+    keys in the environment (on the command line every user sees them)."""
     api_url = server.url_for("/1/messages.json")
     return run_main(
-        "setup", "--root", str(root), "--api-url", api_url, "--yes", *extra, host="web1"
+        "setup",
+        "--root",
+        str(root),
+        "--api-url",
+        api_url,
+        "--yes",
+        *extra,
+        environ=environ,
+        host="web1",
     )
 
 
@@ -61,11 +141,11 @@ def write_config(root, text):
 
 def command():
     """The command the schedule runs when setup runs from the tests."""
-    return f"{sys.executable} {os.path.abspath(authwatch.__file__)}"
+    return " ".join(authwatch.this_command())
 
 
 def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert (result.status, result.stderr) == (0, "")
     assert result.stdout == (
         "Pushover accepted the test message (request e460545a-8e5c-4d2c-8c1c-1f2bd9c0e0f4)\n"
@@ -94,7 +174,7 @@ def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
     assert "alice" in (state / "logins.json").read_text()
 
     before = files(root)
-    again = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    again = setup(root, pushover)
     assert (again.status, again.stderr) == (0, "")
     assert again.stdout == "source: /var/log/auth.log\nnothing changed: authwatch is set up\n"
     assert files(root) == before
@@ -102,7 +182,7 @@ def test_setup_writes_the_config_and_cron_runs_once_and_learns(root, pushover):
 
 
 def test_setup_with_a_timer_writes_units_that_systemd_accepts(root, pushover):
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, "--schedule", "timer")
     assert result.status == 0, result.stderr
     units = root / "etc" / "systemd" / "system"
     service = (units / "authwatch.service").read_text()
@@ -126,7 +206,7 @@ def test_setup_with_a_timer_writes_units_that_systemd_accepts(root, pushover):
 
 
 def test_remove_takes_the_schedule_away_and_purge_the_config_and_state(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    setup(root, pushover, "--schedule", "timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     removed = setup(root, pushover, "--remove")
@@ -151,7 +231,7 @@ def test_a_refused_token_writes_nothing(root, httpserver):
         {"status": 0, "token": "invalid", "errors": ["application token is invalid"]}, status=400
     )
     before = files(root)
-    result = setup(root, httpserver, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, httpserver)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
         "authwatch: error: Pushover refused [pushover] token (HTTP 400):"
@@ -164,7 +244,7 @@ def test_an_existing_config_keeps_its_settings_and_its_keys_without_force(root, 
     config = write_config(
         root, f"# mine\n[pushover]\n#token =\nuser = {USER_KEY}\n\n[alerts]\nmax_messages = 3\n"
     )
-    result = setup(root, pushover, "--token", TOKEN)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     text = config.read_text()
     assert text.startswith(
@@ -172,30 +252,83 @@ def test_an_existing_config_keeps_its_settings_and_its_keys_without_force(root, 
     )
     assert f"token = {TOKEN}\nuser = {USER_KEY}\n" in text
     assert "[alerts]\nmax_messages = 3\n" in text
-    refused = setup(root, pushover, "--token", OTHER_TOKEN)
+    other = {**KEYS, "AUTHWATCH_PUSHOVER_TOKEN": OTHER_TOKEN}
+    refused = setup(root, pushover, environ=other)
     assert refused.status == authwatch.ExitStatus.CONFIG_ERROR
     assert refused.stderr == (
         "authwatch: error: the config holds another Pushover token: --force replaces it\n"
     )
     assert config.read_text() == text
-    forced = setup(root, pushover, "--token", OTHER_TOKEN, "--force")
+    forced = setup(root, pushover, "--force", environ=other)
     assert forced.status == 0
     assert f"token = {OTHER_TOKEN}\n" in config.read_text()
 
 
 def test_setup_without_keys_asks_for_them_or_says_how_to_give_them(root, pushover):
-    result = setup(root, pushover)
+    result = setup(root, pushover, environ={})
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
-        "authwatch: error: give the Pushover keys: --token and --user, or"
-        " AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER\n"
+        "authwatch: error: give the Pushover keys: AUTHWATCH_PUSHOVER_TOKEN (or --token-file)"
+        " and AUTHWATCH_PUSHOVER_USER, or --token and --user\n"
     )
-    environ = {"AUTHWATCH_PUSHOVER_TOKEN": TOKEN, "AUTHWATCH_PUSHOVER_USER": USER_KEY}
-    api_url = pushover.url_for("/1/messages.json")
-    by_environment = run_main(
-        "setup", "--root", str(root), "--api-url", api_url, "--yes", environ=environ
+    by_environment = setup(root, pushover)
+    assert (by_environment.status, by_environment.stderr) == (0, "")
+
+
+def test_keys_on_the_command_line_are_taken_with_a_warning_that_every_user_sees_them(
+    root, pushover
+):
+    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, environ={})
+    assert result.status == 0
+    assert result.stderr == (
+        "authwatch: every user may read --token and --user in the list of processes: give the"
+        " keys at the prompt, in AUTHWATCH_PUSHOVER_TOKEN and AUTHWATCH_PUSHOVER_USER, or the"
+        " token with --token-file\n"
     )
-    assert by_environment.status == 0, by_environment.stderr
+    assert sent_forms(pushover)[0]["token"] == TOKEN
+
+
+def test_the_token_file_gives_the_token_in_its_first_line(root, pushover, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(f"  {TOKEN}  \nsecond line\n")
+    token.chmod(0o400)
+    user = {"AUTHWATCH_PUSHOVER_USER": USER_KEY}
+    result = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert (result.status, result.stderr) == (0, "")
+    assert sent_forms(pushover)[0]["token"] == TOKEN
+    config = root / "etc" / "authwatch" / "authwatch.ini"
+    assert authwatch.load_config(str(config), {}, {}, True).token == TOKEN
+    both = setup(root, pushover, "--token-file", str(token), "--token", TOKEN, environ=user)
+    assert both.status == authwatch.ExitStatus.CONFIG_ERROR
+    token.write_text("\n" + TOKEN)
+    empty = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert (
+        empty.stderr == f"authwatch: error: --token-file {token}: its first line holds no token\n"
+    )
+
+
+def test_a_token_file_that_others_may_read_or_that_is_anothers_is_refused(root, pushover, tmp_path):
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o644)
+    user = {"AUTHWATCH_PUSHOVER_USER": USER_KEY}
+    before = files(root)
+    readable = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert readable.status == authwatch.ExitStatus.STATE_ERROR
+    assert readable.stderr == (
+        f"authwatch: error: {token} may be read or written by other users: refusing its token"
+        " (chmod 600 it; and if others have read it, make a new token)\n"
+    )
+    token.chmod(0o600)
+    os.chown(token, NOBODY, -1)
+    anothers = setup(root, pushover, "--token-file", str(token), environ=user)
+    assert anothers.status == authwatch.ExitStatus.STATE_ERROR
+    assert anothers.stderr == (
+        f"authwatch: error: {token} belongs to uid {NOBODY}, not to this user (uid 0):"
+        " refusing its token\n"
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
 
 
 def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushover):
@@ -213,11 +346,8 @@ def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushov
             "--root",
             str(tmp_path),
             "--yes",
-            "--token",
-            TOKEN,
-            "--user",
-            USER_KEY,
         ],
+        env={**os.environ, **KEYS},
         capture_output=True,
         text=True,
     )
@@ -230,12 +360,11 @@ def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushov
 
 
 def test_switching_the_schedule_takes_the_other_away(root, pushover):
-    keys = ("--token", TOKEN, "--user", USER_KEY)
-    setup(root, pushover, *keys, "--schedule", "cron")
-    timer = setup(root, pushover, *keys, "--schedule", "timer")
+    setup(root, pushover, "--schedule", "cron")
+    timer = setup(root, pushover, "--schedule", "timer")
     assert f"removed {root}/etc/cron.d/authwatch\n" in timer.stdout
     assert not (root / "etc" / "cron.d" / "authwatch").exists()
-    cron = setup(root, pushover, *keys, "--schedule", "cron")
+    cron = setup(root, pushover, "--schedule", "cron")
     assert f"removed {root}/etc/systemd/system/authwatch.timer\n" in cron.stdout
     assert not (
         root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
@@ -259,7 +388,7 @@ def test_keys_written_any_way_configparser_reads_them_are_replaced_not_doubled(
     root, pushover, written
 ):
     config = write_config(root, f"[pushover] ; the keys\n{written.format(TOKEN)}\n")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     assert config.read_text().lower().count("token") == 1
 
@@ -296,14 +425,82 @@ def test_links_in_the_root_that_lead_out_of_it_are_refused(tmp_path, pushover):
     (root / "var" / "log" / "auth.log").write_text("")
     (root / "etc").symlink_to(outside / "etc")
     (root / "var" / "lib").symlink_to(outside / "lib")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
-    assert "leads out of" in result.stderr
+    assert result.stderr == (
+        f"authwatch: error: {root}/etc is a symbolic link, which setup does not follow under"
+        " --root\n"
+    )
     assert sent_forms(pushover) == []
     purged = setup(root, pushover, "--purge")
     assert purged.status == authwatch.ExitStatus.STATE_ERROR
     assert os.listdir(outside / "etc") == []
     assert (outside / "lib" / "authwatch" / "keep").exists()
+    (root / "etc").unlink()
+    write_config(root, "[state]\ndir = /../host/lib/authwatch\n")
+    climbing = setup(root, pushover)
+    assert climbing.status == authwatch.ExitStatus.STATE_ERROR
+    assert climbing.stderr == (
+        f"authwatch: error: {outside}/lib/authwatch leads out of {root}: refusing it\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "link, target",
+    [
+        ("var/lib/authwatch", "host/authwatch"),  # the state dir's last part, out of the root
+        ("var/lib", "root/srv"),  # a middle part, to a folder of the image itself
+        ("var/log/auth.log", "host/auth.log"),  # what the first run and --learn read
+        ("var/log/auth.log.1", "host/auth.log.1"),  # what --learn reads
+        ("etc/cron.d/authwatch", "host/authwatch.cron"),  # what setup writes
+        ("etc/authwatch", "host/authwatch"),  # the config's folder
+    ],
+)
+def test_a_link_in_any_part_of_a_path_under_the_root_is_refused_before_anything_is_done(
+    root, pushover, link, target
+):
+    host = root.parent / "host"
+    (host / "authwatch").mkdir(parents=True)
+    (host / "auth.log").write_text(accepted("mallory", "203.0.113.66") + "\n")
+    (host / "auth.log.1").write_text(accepted("mallory", "203.0.113.66") + "\n")
+    (host / "authwatch.cron").write_text(f"{authwatch.SETUP_MARK}\n")
+    (root / "srv").mkdir()
+    if link == "var/log/auth.log":
+        (root / link).unlink()
+    (root / link).parent.mkdir(parents=True, exist_ok=True)
+    (root / link).symlink_to(root.parent / target)
+    before, host_before = files(root), files(host)
+    options = ("--schedule", "cron", "--force")
+    result = setup(root, pushover, *options)
+    assert result.status == authwatch.ExitStatus.STATE_ERROR
+    assert result.stderr == (
+        f"authwatch: error: {root / link} is a symbolic link, which setup does not follow"
+        " under --root\n"
+    )
+    assert (files(root), files(host)) == (before, host_before)
+    assert sent_forms(pushover) == []
+    purged = setup(root, pushover, "--purge")
+    if link.startswith("var/log/"):  # not among what --purge removes
+        assert (purged.status, purged.stdout) == (0, "nothing to remove\n")
+    else:
+        assert purged.status == authwatch.ExitStatus.STATE_ERROR
+    assert (files(root), files(host)) == (before, host_before)
+
+
+def test_a_merged_usr_image_enables_the_packages_timer_in_usr_lib(root, pushover, monkeypatch):
+    # Debian 12 and later: /lib is a link to usr/lib; the package's units are in /usr/lib
+    units = root / "usr" / "lib" / "systemd" / "system"
+    units.mkdir(parents=True)
+    (root / "lib").symlink_to("usr/lib")
+    (root / "usr" / "lib" / "systemd" / "systemd").write_text("")  # the image's init
+    (units / "authwatch.timer").write_text(authwatch.TIMER_UNIT.format(mark=authwatch.PACKAGE_MARK))
+    monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
+    result = setup(root, pushover)
+    assert result.status == 0, result.stderr
+    wants = root / "etc" / "systemd" / "system" / "timers.target.wants" / "authwatch.timer"
+    assert os.readlink(wants) == "/usr/lib/systemd/system/authwatch.timer"
+    assert setup(root, pushover).stdout.endswith("nothing changed: authwatch is set up\n")
+    assert setup(root, pushover, "--remove").stdout == f"removed {wants}\n"
 
 
 def test_what_setup_did_not_write_is_neither_replaced_nor_removed(root, pushover):
@@ -312,14 +509,14 @@ def test_what_setup_did_not_write_is_neither_replaced_nor_removed(root, pushover
     (units / "timers.target.wants" / "authwatch.timer").symlink_to("/lib/systemd/system/x.timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
-    refused = setup(root, pushover, *keys)
+    options = ("--schedule", "cron")
+    refused = setup(root, pushover, *options)
     assert refused.status == authwatch.ExitStatus.STATE_ERROR
     assert refused.stderr == (
         f"authwatch: error: {root}/etc/cron.d/authwatch is not authwatch setup's:"
         " --force replaces it\n"
     )
-    assert setup(root, pushover, *keys, "--force").status == 0
+    assert setup(root, pushover, *options, "--force").status == 0
     assert setup(root, pushover, "--remove").stdout == f"removed {root}/etc/cron.d/authwatch\n"
     assert (units / "timers.target.wants" / "authwatch.timer").is_symlink()
 
@@ -328,7 +525,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
     folder = root / "etc" / "authwatch"
     folder.mkdir(parents=True)
     folder.chmod(0o777)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {folder} may be written by other users: refusing it (chmod go-w)\n"
@@ -338,7 +535,7 @@ def test_a_config_folder_every_user_may_write_is_refused(root, pushover):
 
 def test_the_state_dir_the_config_names_is_the_one_set_up(root, pushover):
     write_config(root, "[state]\ndir = /srv/authwatch\n")
-    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert setup(root, pushover).status == 0
     assert (root / "srv" / "authwatch" / "var_log_auth.log.offset").exists()
     assert not (root / "var" / "lib" / "authwatch").exists()
     assert setup(root, pushover, "--purge").stdout.endswith(f"removed {root}/srv/authwatch\n")
@@ -348,7 +545,7 @@ def test_an_image_whose_journal_has_no_files_yet_is_set_up_all_the_same(tmp_path
     pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
     root = tmp_path / "image"
     (root / "var" / "log" / "journal").mkdir(parents=True)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == 0, result.stderr
     assert "source: the systemd journal\n" in result.stdout
     assert (
@@ -360,13 +557,11 @@ def test_setup_refuses_what_it_cannot_read_or_write_as_one_line(root, pushover):
     config = root / "etc" / "authwatch" / "authwatch.ini"
     config.parent.mkdir(parents=True)
     config.write_bytes(b"[pushover]\ntoken = \xff\n")
-    not_utf8 = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    not_utf8 = setup(root, pushover)
     assert not_utf8.status == authwatch.ExitStatus.CONFIG_ERROR
     assert not_utf8.stderr.startswith(f"authwatch: error: cannot read {config}: ")
     config.unlink()
-    injected = setup(
-        root, pushover, "--token", TOKEN, "--user", USER_KEY, "--api-url", "x\nttl = 60"
-    )
+    injected = setup(root, pushover, "--api-url", "x\nttl = 60")
     assert injected.status == authwatch.ExitStatus.CONFIG_ERROR
     assert injected.stderr == "authwatch: error: [pushover] api_url: a value of one line, please\n"
     assert not config.exists()
@@ -377,7 +572,7 @@ def test_purge_removes_a_state_dir_only_when_it_holds_authwatchs_files_alone(roo
     config.parent.mkdir(parents=True)
     config.write_text("[state]\ndir = /var\n")
     config.chmod(0o600)
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    setup(root, pushover)
     purged = setup(root, pushover, "--purge")
     assert purged.status == 0
     assert f"kept {root}/var: it holds " in purged.stdout
@@ -385,7 +580,7 @@ def test_purge_removes_a_state_dir_only_when_it_holds_authwatchs_files_alone(roo
 
 
 def test_remove_works_when_the_config_cannot_be_read(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    setup(root, pushover)
     config = root / "etc" / "authwatch" / "authwatch.ini"
     config.write_bytes(b"garbage line \xff\n")
     removed = setup(root, pushover, "--remove")
@@ -393,8 +588,10 @@ def test_remove_works_when_the_config_cannot_be_read(root, pushover):
     assert not (root / "etc" / "cron.d" / "authwatch").exists()
 
 
-def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
-    setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+def test_a_refusal_comes_before_anything_is_written_or_sent(
+    root, pushover, safe_place, monkeypatch
+):
+    setup(root, pushover, "--schedule", "timer")
     (root / "etc" / "cron.d").mkdir()
     (root / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     before, sent = files(root), len(sent_forms(pushover))
@@ -406,16 +603,111 @@ def test_a_refusal_comes_before_anything_is_written_or_sent(root, pushover):
     (fresh / "etc" / "cron.d").mkdir(parents=True)
     (fresh / "etc" / "cron.d" / "authwatch").write_text("*/5 * * * * root my-own-job\n")
     before = files(fresh)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "cron")
-    assert setup(fresh, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    options = ("--schedule", "cron")
+    assert setup(fresh, pushover, *options).status == authwatch.ExitStatus.STATE_ERROR
     assert files(fresh) == before
     assert len(sent_forms(pushover)) == sent
+    before = files(root)
+    install(monkeypatch, home_of_another(safe_place) / "venv")  # the same, as alice's
+    moved = setup(root, pushover, "--force")
+    assert moved.status == authwatch.ExitStatus.STATE_ERROR
+    assert files(root) == before  # the timer still runs root's
+    assert len(sent_forms(pushover)) == sent
+
+
+def venv_in_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    install(monkeypatch, home / "venv")
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def venv_in_a_folder_a_group_may_write(place, monkeypatch, root):
+    folder = place / "srv"
+    folder.mkdir()
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o775)
+    install(monkeypatch, folder / "authwatch")
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
+
+
+def venv_in_a_folder_every_user_may_write(place, monkeypatch, root):
+    folder = place / "tmp"
+    folder.mkdir()
+    folder.chmod(0o1777)  # sticky, as /tmp: another user cannot remove it, but can make the venv
+    install(monkeypatch, folder / "venv")
+    return f"{folder} may be written by every user: {ANOTHERS}"
+
+
+def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    script = home / "authwatch"
+    shutil.copy(authwatch.this_command()[0], script)  # the safe venv's, a copy of alice's
+    link = place / "usr" / "local" / "bin" / "authwatch"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(script)
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(link)])
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def interpreter_in_a_home(place, monkeypatch, root):
+    home = home_of_another(place)
+    (home / "bin").mkdir()
+    (home / "bin" / "python3").symlink_to(os.path.realpath(sys.executable))
+    [script] = authwatch.this_command()
+    text = Path(script).read_text()
+    Path(script).write_text(f"#!{home}/bin/python3\n" + text.split("\n", 1)[1])
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def module_in_a_home(place, monkeypatch, root):
+    # an editable install: the venv is root's, the module it imports alice's
+    home = home_of_another(place)
+    installation = [str(home / "src" / "authwatch.py"), *authwatch.this_installation()[1:]]
+    monkeypatch.setattr(authwatch, "this_installation", lambda: installation)
+    return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def config_of_another(place, monkeypatch, root):
+    config = write_config(root, "[pushover]\n")
+    os.chown(config, NOBODY, -1)
+    return (
+        f"{config} is uid {NOBODY}'s: root's schedule would read a config that another user can"
+        " change: make it root's alone (chown root:root, chmod go-w)"
+    )
+
+
+@pytest.mark.parametrize("schedule", ["cron", "timer"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        venv_in_a_home,
+        venv_in_a_folder_a_group_may_write,
+        venv_in_a_folder_every_user_may_write,
+        link_from_a_safe_place_to_a_home,
+        interpreter_in_a_home,
+        module_in_a_home,
+        config_of_another,
+    ],
+    ids=lambda make: make.__name__,
+)
+def test_a_schedule_that_root_runs_refuses_what_another_user_can_change(
+    root, pushover, safe_place, monkeypatch, make, schedule
+):
+    why = make(safe_place, monkeypatch, root)
+    before = files(root)
+    result = setup(root, pushover, "--schedule", schedule)
+    assert (result.status, result.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {why}\n",
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
 
 
 def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
     write_config(root, "[state]\ndir = /srv/authwatch\n")
     before = files(root)
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
+    result = setup(root, pushover, "--schedule", "timer")
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "the timer's runs keep their state where systemd gives it" in result.stderr
     assert files(root) == before
@@ -446,8 +738,8 @@ def test_a_link_among_the_units_that_leads_out_of_the_root_is_refused(root, push
     units = root / "etc" / "systemd" / "system"
     units.mkdir(parents=True)
     (units / "timers.target.wants").symlink_to(outside)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    assert setup(root, pushover, *keys).status == authwatch.ExitStatus.STATE_ERROR
+    options = ("--schedule", "timer")
+    assert setup(root, pushover, *options).status == authwatch.ExitStatus.STATE_ERROR
     assert os.listdir(outside) == []
 
 
@@ -490,15 +782,15 @@ def packaged(root, monkeypatch):
 
 
 def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, pushover, packaged):
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    result = setup(root, pushover, *keys)
+    options = ("--schedule", "timer")
+    result = setup(root, pushover, *options)
     assert result.status == 0, result.stderr
     system = root / "etc" / "systemd" / "system"
     wants = system / "timers.target.wants" / "authwatch.timer"
-    assert f"schedule: enabled authwatch.timer ({wants} -> {authwatch.PACKAGED_TIMER})\n" in (
+    assert f"schedule: enabled authwatch.timer ({wants} -> {authwatch.PACKAGED_TIMERS[0]})\n" in (
         result.stdout
     )
-    assert os.readlink(wants) == authwatch.PACKAGED_TIMER
+    assert os.readlink(wants) == authwatch.PACKAGED_TIMERS[0]
     assert sorted(os.listdir(system)) == ["timers.target.wants"]  # no copies to shadow it
     assert setup(root, pushover).stdout.endswith("nothing changed: authwatch is set up\n")
     assert setup(root, pushover, "--remove").stdout == f"removed {wants}\n"
@@ -506,29 +798,30 @@ def test_with_the_package_setup_enables_its_timer_rather_than_copying_it(root, p
 
 
 def test_the_package_replaces_the_units_setup_copied_before_it(
-    root, pushover, packaged, monkeypatch
+    root, pushover, packaged, monkeypatch, installed
 ):
-    monkeypatch.setattr(authwatch, "this_command", lambda: [sys.executable, authwatch.__file__])
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    assert setup(root, pushover, *keys).status == 0
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(installed / "bin" / "authwatch")])
+    options = ("--schedule", "timer")
+    assert setup(root, pushover, *options).status == 0
     monkeypatch.setattr(authwatch, "this_command", lambda: ["/usr/bin/authwatch"])
     result = setup(root, pushover)
     system = root / "etc" / "systemd" / "system"
     assert f"removed {system}/authwatch.service\n" in result.stdout
     assert (
-        os.readlink(system / "timers.target.wants" / "authwatch.timer") == authwatch.PACKAGED_TIMER
+        os.readlink(system / "timers.target.wants" / "authwatch.timer")
+        == authwatch.PACKAGED_TIMERS[0]
     )
 
 
 def test_setup_prepares_the_log_the_config_names_or_says_it_is_not_there(root, pushover):
     write_config(root, "[source]\npath = /var/log/custom.log\n")
     before = files(root)
-    missing = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    missing = setup(root, pushover)
     assert missing.status == authwatch.ExitStatus.SOURCE_ERROR
     assert missing.stderr == "authwatch: error: no /var/log/custom.log to read\n"
     assert files(root) == before
     (root / "var" / "log" / "custom.log").write_text("")
-    assert setup(root, pushover, "--token", TOKEN, "--user", USER_KEY).status == 0
+    assert setup(root, pushover).status == 0
     assert (root / "var" / "lib" / "authwatch" / "var_log_custom.log.offset").exists()
 
 
@@ -537,8 +830,8 @@ def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written
     units.mkdir(parents=True)
     (units / "timers.target.wants").write_text("")
     before = files(root)
-    keys = ("--token", TOKEN, "--user", USER_KEY, "--schedule", "timer")
-    result = setup(root, pushover, *keys)
+    options = ("--schedule", "timer")
+    result = setup(root, pushover, *options)
     assert result.status == authwatch.ExitStatus.STATE_ERROR
     assert result.stderr == (
         f"authwatch: error: {units}/timers.target.wants is no folder:"
@@ -549,7 +842,7 @@ def test_a_file_where_the_timer_is_enabled_is_refused_before_anything_is_written
 
 def test_a_path_with_a_nul_in_the_config_is_a_config_error(root, pushover):
     write_config(root, "[state]\ndir = /srv/a\0b\n[geoip]\ncity_db = /x\0y\n")
-    result = setup(root, pushover, "--token", TOKEN, "--user", USER_KEY)
+    result = setup(root, pushover)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "[state] dir: not a path" in result.stderr
     assert "[geoip] city_db: not a path" in result.stderr
