@@ -18,6 +18,7 @@ from helpers import (
     sent_forms,
     write_journal,
 )
+from machine import HOST
 
 import authwatch
 
@@ -249,3 +250,42 @@ def test_the_summaries_of_all_hosts_share_their_room(monkeypatch):
     alerts = authwatch.Alerts(dict(authwatch.DEFAULT_PRIORITIES))
     digest = authwatch.digest_message(summaries["host49"], alerts, {})
     assert "more logins" in digest.body and digest.priority == 1
+
+
+# A local user's flood of the attack, through a real rsyslogd: datagrams of
+# sshd's "Login name ... does not match stored username" (facility authpriv,
+# 10 * 8 + info), each from a pid of its own, as fast as /dev/log takes them.
+FLOOD_SENDER = """
+import socket, sys
+count, size = int(sys.argv[1]), int(sys.argv[2])
+log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+log.connect("/dev/log")
+for number in range(count):
+    name = f"{number:06d}".ljust(size, "A")
+    line = f"<86>sshd[{10000 + number}]: Login name {name} does not match stored username x"
+    log.send(line.encode())
+"""
+
+
+def test_a_users_flood_through_rsyslog_keeps_a_run_small_and_the_login_after_it_arrives(
+    machine, tmp_path, config_file, pushover
+):
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    config = config_file()
+    assert cron_run(config, log).status == 0  # the position: the log's end
+    machine.add_user("mallory")
+    flood = ["/usr/bin/python3", "-c", FLOOD_SENDER, "10000", "7800"]
+    machine.run(*flood, user="mallory", timeout=300)
+    # a root login after the flood, as sshd writes it (logger standing for it)
+    login = "Accepted password for root from 203.0.113.9 port 52144 ssh2"
+    machine.run("logger", "-p", "authpriv.info", "-t", "sshd", "--id=4242", login)
+    machine.wait_for(lambda: login in log.read_text(errors="replace"), "rsyslogd to write", 120)
+    assert log.read_text(errors="replace").count("does not match stored username") == 10000
+
+    result, peak = run_measured(tmp_path, "--config", config, "--log", str(log))
+    assert result.status == 0, result.stderr
+    assert peak <= PEAK
+    titles = [form["title"] for form in sent_forms(pushover)]
+    assert f"{HOST}: SSH login root from 203.0.113.9" in titles
+    assert f"{HOST}: 10000 failed logins from 0 addresses" in titles
