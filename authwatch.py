@@ -2985,6 +2985,7 @@ def follow_connections(events):
 
 MEMORY_USERS = 1000  # users remembered, of all hosts: the least recently seen go first
 MEMORY_ORIGINS = 50  # origins remembered per user: the least recently seen go first
+MEMORY_BYTES = 4 * 1024 * 1024  # what they may take (see kept_size()): the least recent go first
 # Addresses that say what they are without a lookup (RFC 1918, 6598, 4193;
 # loopback; link-local): not Python's is_private, which also takes the
 # documentation ranges for private.
@@ -3251,7 +3252,7 @@ def bounded_memory(memory, now, forget_after):
     """Given the memory, the Unix time now and after how many days an origin
     is forgotten, return the memory without what is forgotten: origins not
     seen for forget_after days, and past MEMORY_ORIGINS per user and
-    MEMORY_USERS in all, the least recently seen."""
+    MEMORY_USERS or MEMORY_BYTES in all, the least recently seen."""
     horizon = now - forget_after * 86400
     users = []
     for host, known_users in memory.items():
@@ -3264,8 +3265,11 @@ def bounded_memory(memory, now, forget_after):
             if recent:
                 users.append((recent[0][1][1], host, user, dict(recent)))
     users.sort(key=lambda item: item[0], reverse=True)
-    bounded = {}
+    bounded, size = {}, 0
     for _, host, user, known in users[:MEMORY_USERS]:
+        size += kept_size((host, user, *known.items()))
+        if size > MEMORY_BYTES:
+            break
         bounded.setdefault(host, {})[user] = known
     return bounded
 
@@ -4994,7 +4998,8 @@ def locator(geoip):
             as_org=text_at(system, "autonomous_system_organization"),
         )
 
-    return place_of
+    # a text longer than any address (with its zone) is none: not kept in the cache
+    return lambda ip: place_of(ip) if len(ip) <= 64 else None
 
 
 MAX_PLACE_NAME = 60  # a name a database holds, shortened: it goes into titles
@@ -5197,15 +5202,18 @@ OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
 QUOTA = "pushover.json"  # what Pushover last said of the monthly quota
 
 
-def read_json_state(path, default):
-    """Given a JSON state file and what to return when it does not exist,
-    return its contents.
+def read_json_state(path, default, limit):
+    """Given a JSON state file, what to return when it does not exist and
+    the most bytes it may hold (authwatch writes less), return its contents.
 
-    Raise StateError if it cannot be read or is not JSON.
+    Raise StateError if it cannot be read, is larger or is not JSON.
     """
     try:
         with open(path, encoding="utf-8") as file:
-            check_owned(path, os.fstat(file.fileno()))
+            status = os.fstat(file.fileno())
+            check_owned(path, status)
+            if status.st_size > limit:
+                raise ValueError(f"larger than {size_text(limit)}")
             return json.load(file)
     except FileNotFoundError:
         return default
@@ -5223,7 +5231,7 @@ def read_memory(state_dir, move_damaged=True):
     """
     path = os.path.join(state_dir, LOGINS)
     try:
-        stored = read_json_state(path, None)
+        stored = read_json_state(path, None, 4 * MEMORY_BYTES)
         return (None if stored is None else checked_memory(stored)), []
     except (StateError, TypeError, ValueError, AttributeError, KeyError):
         notice = set_aside(path, "what it knew of logins is forgotten", move_damaged)
@@ -5243,6 +5251,9 @@ def checked_memory(stored):
     memory = {}
     for host, users in stored["hosts"].items():
         for user, known in users.items():
+            # names as a run keeps them (an older version kept them whole)
+            host, user = (kept_text(str(name), KEPT_NAME) for name in (host, user))
+            kept = memory.setdefault(host, {}).setdefault(user, {})
             for origin, (first, last, count, place) in known.items():
                 if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
                     raise TypeError
@@ -5250,12 +5261,8 @@ def checked_memory(stored):
                     0 <= first <= last < LAST_TIME and count > 0 and re.fullmatch(ORIGIN, origin)
                 ):
                     raise ValueError
-                memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
-                    first,
-                    last,
-                    count,
-                    place,
-                ]
+                place = kept_text(place, KEPT_NAME)
+                kept[kept_text(origin, KEPT_TEXT)] = [first, last, count, place]
     return memory
 
 
@@ -5285,6 +5292,11 @@ def set_aside(path, loss, move_damaged):
     return notice
 
 
+# what the outbox holds at most: [alerts] max_messages (50 at most), each within
+# Pushover's limits and the titles and logins of MAX_PARTS messages folded in
+OUTBOX_BYTES = 64 * 1024 * 1024
+
+
 class Outbox(NamedTuple):
     """What waits in the state directory for Pushover: the Messages, notices
     for the next message (a message Pushover refused), and the positions the
@@ -5305,7 +5317,7 @@ def read_outbox(state_dir, move_damaged=True):
     """
     path = os.path.join(state_dir, OUTBOX)
     try:
-        stored = read_json_state(path, {})
+        stored = read_json_state(path, {}, OUTBOX_BYTES)
         return Outbox(
             [stored_message(fields) for fields in stored.get("messages", [])],
             [str(notice) for notice in stored.get("notices", [])],
@@ -5329,7 +5341,16 @@ def stored_message(fields):
         raise TypeError("not a message")
     if not -2 <= message.priority <= 2 or not 0 <= message.folded < 2**31:
         raise ValueError("not a message")
-    logins = tuple((str(user), str(origin), int(count)) for user, origin, count in message.logins)
+    if (
+        max(len(message.parts), len(message.logins)) > MAX_PARTS
+        or max(map(len, (message.title, *message.parts))) > MAX_TITLE
+        or len(message.body) > MAX_MESSAGE
+    ):
+        raise ValueError("larger than authwatch writes")
+    logins = tuple(
+        (kept_text(str(user), KEPT_NAME), kept_text(str(origin), KEPT_NAME), int(count))
+        for user, origin, count in message.logins
+    )
     return message._replace(parts=tuple(message.parts), logins=logins)
 
 
@@ -5392,7 +5413,7 @@ def read_quota(state_dir, now):
     """
     path = os.path.join(state_dir, QUOTA)
     try:
-        quota = read_json_state(path, {})
+        quota = read_json_state(path, {}, 64 * 1024)
     except StateError as error:
         report.warning("%s: ignored", error)
         return {}

@@ -324,6 +324,8 @@ DAMAGED = {
     "no logins": '{"version": 1, "hosts": {"web1": {"alice": {"local": [1, 2, 0, ""]}}}}',
     "an origin of no kind": '{"version": 1, "hosts": {"web1": {"alice":'
     ' {"garbage": [1, 2, 3, ""]}}}}',
+    "larger than authwatch writes": '{"version": 1, "hosts": {"web1": {"alice": {"local":'
+    f' [1, 2, 3, "{"p" * 16 * 1024 * 1024}"]}}}}}}}}',
 }
 
 

@@ -252,6 +252,34 @@ def test_the_summaries_of_all_hosts_share_their_room(monkeypatch):
     assert "more logins" in digest.body and digest.priority == 1
 
 
+def test_the_memory_of_logins_is_bounded_in_bytes():
+    origins = [f"host:{number:02d}".ljust(256, "h") for number in range(50)]
+    memory = {
+        "web1": {
+            f"{user:04d}".ljust(256, "u"): {origin: [user, user, 1, "p" * 60] for origin in origins}
+            for user in range(1000)
+        }
+    }
+    bounded = authwatch.bounded_memory(memory, 1000, 400)["web1"]
+    size = sum(authwatch.kept_size((user, *known.items())) for user, known in bounded.items())
+    assert size <= authwatch.MEMORY_BYTES
+    assert sorted(bounded) == sorted(memory["web1"])[-len(bounded) :]  # the most recent
+    assert len(bounded) > 50
+
+
+def test_names_in_a_memory_written_before_are_cut_as_a_run_keeps_them():
+    user, origin = "u" * 70_000, "host:" + "h" * 70_000
+    stored = {"version": 1, "hosts": {"web1": {user: {origin: [1, 2, 3, "p" * 70_000]}}}}
+    [(kept, known)] = authwatch.checked_memory(stored)["web1"].items()
+    assert kept == authwatch.kept_text(user, authwatch.KEPT_NAME)
+    assert list(known.items()) == [
+        (
+            authwatch.kept_text(origin, authwatch.KEPT_TEXT),
+            [1, 2, 3, authwatch.kept_text("p" * 70_000, authwatch.KEPT_NAME)],
+        )
+    ]
+
+
 # A local user's flood of the attack, through a real rsyslogd: datagrams of
 # sshd's "Login name ... does not match stored username" (facility authpriv,
 # 10 * 8 + info), each from a pid of its own, as fast as /dev/log takes them.
