@@ -2354,7 +2354,7 @@ def kept_event(event):
     command cut to KEPT_TEXT characters, each name to KEPT_NAME (see
     kept_text()).  Every field is a piece of the line or the message, but
     the journal's forger."""
-    if max(len(event.line), len(event.message), len(event.forger or "")) <= KEPT_NAME:
+    if len(event.line) <= KEPT_NAME >= len(event.message) and event.forger is None:
         return event  # as most are
     return event._replace(
         line=kept_text(event.line, KEPT_TEXT),
@@ -2379,18 +2379,17 @@ class Room:
     def __init__(self, size):
         self.left = size
 
-    def take(self, *kept):
-        """Given what is to be kept, return whether there is room for it,
-        taking the room if so."""
-        size = sum(map(kept_size, kept))
+    def take(self, size):
+        """Given the bytes that what is to be kept takes, return whether there
+        is room for it, taking the room if so."""
         if size > self.left:
             return False
         self.left -= size
         return True
 
-    def give(self, *kept):
-        """Given what is no longer kept (as it was taken), give its room back."""
-        self.left += sum(map(kept_size, kept))
+    def give(self, size):
+        """Given the bytes that what is no longer kept took, give them back."""
+        self.left += size
 
 
 SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
@@ -2914,7 +2913,11 @@ def follow_connections(events):
         if event.connection is None or event.program not in CONNECTION_PROGRAMS:
             yield event
             continue
-        key = (kept_text(event.host, KEPT_NAME), event.connection)
+        host = event.host
+        key = (
+            host if host is None or len(host) <= KEPT_NAME else kept_text(host, KEPT_NAME),
+            event.connection,
+        )
         if (
             event.program in ALONE_PROBES.get(event.rule, ())
             and event.port
@@ -2936,7 +2939,7 @@ def follow_connections(events):
         if event.ip:
             addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
-            ip = kept_text(event.ip, KEPT_NAME)
+            ip = event.ip if len(event.ip) <= KEPT_NAME else kept_text(event.ip, KEPT_NAME)
             addresses[key] = (ip, port)
             if len(addresses) > RECENT_CONNECTIONS:
                 del addresses[next(iter(addresses))]
@@ -3354,7 +3357,7 @@ KEPT_EVENTS = 200  # distinct privilege and known-login lines kept per host; mor
 # flood of forged ones cannot push a real one out; past this many, logins are counted.
 KEPT_LOGINS = 10_000
 KEPT_OTHER_LINES = 20
-KEPT_NAMES_COUNTED = 2048  # failures' addresses and user names counted by name: see TopCounter
+KEPT_NAMES_COUNTED = 4096  # failures' addresses and user names counted by name: see TopCounter
 # What the summaries of a run may keep, in bytes (see Room), of all hosts
 # together: the logins and what the memory of logins learns of them; the
 # privilege, known-login and other lines; the names that failures are
@@ -3427,20 +3430,22 @@ class TopCounter(Counter):
 
     def add(self, name, weight):
         """Given a name and how much it counts, count it if there is room."""
-        if name not in self and not self.room.take(name):
+        if name in self:
+            self[name] += weight
+        elif not self.room.take(kept_size(name)):
             self.dropped = True
-            return
-        self[name] += weight
-        if len(self) > 2 * KEPT_NAMES_COUNTED:
-            for other, _ in self.most_common()[KEPT_NAMES_COUNTED:]:
-                self.remove(other)
-            self.dropped = True
+        else:
+            self[name] = weight
+            if len(self) > 2 * KEPT_NAMES_COUNTED:
+                for other, _ in self.most_common()[KEPT_NAMES_COUNTED:]:
+                    self.remove(other)
+                self.dropped = True
 
     def remove(self, name):
         """Given a name, forget it and its count, giving its room back."""
         if name in self:
             del self[name]
-            self.room.give(name)
+            self.room.give(kept_size(name))
 
 
 def summary_rooms():
@@ -3503,9 +3508,9 @@ class HostSummary:
         if event.rule in ECHO_RULES:
             key = (event.program, event.pid, event.user)
             if self.told.pop(key, None):
-                room.give(key)
+                room.give(kept_size(key))
                 return  # told already, once
-            if key not in self.echoes and not room.take(key, event):
+            if key not in self.echoes and not room.take(kept_size((key, event))):
                 self.count(event)  # no room to hold it
                 return
             held = self.echoes.setdefault(key, [event, 0])
@@ -3518,10 +3523,10 @@ class HostSummary:
             key = (event.program, event.pid, event.user)
             if key in self.echoes:
                 self.release(key)
-            elif room.take(key):
+            elif room.take(kept_size(key)):
                 self.told[key] = True  # its PAM line may come after it
                 if len(self.told) > RECENT_CONNECTIONS:
-                    room.give(self.told.popitem(last=False)[0])
+                    room.give(kept_size(self.told.popitem(last=False)[0]))
         if kind in FAILURE_KINDS:
             self.add_failure(event)
         elif (
@@ -3542,7 +3547,7 @@ class HostSummary:
         """Given the key of a held PAM failure, return it (and how many times
         it was written), giving its room back."""
         held = self.echoes.pop(key)
-        self.rooms["held"].give(key, held[0])
+        self.rooms["held"].give(kept_size((key, held[0])))
         return held
 
     def count_held(self, held):
@@ -3595,12 +3600,12 @@ class HostSummary:
         key = (event.user or "?", login_where(event), event.fingerprint)
         sighting = self.sightings.pop(key, None)
         if sighting is None:
-            if self.rooms["logins"].take(key):
+            if self.rooms["logins"].take(kept_size(key)):
                 self.sightings[key] = [event.time, event.time, event.count]
             if len(self.sightings) > KEPT_LOGINS:
                 forgotten = next(iter(self.sightings))
                 del self.sightings[forgotten]
-                self.rooms["logins"].give(forgotten)
+                self.rooms["logins"].give(kept_size(forgotten))
             return
         self.sightings[key] = sighting  # the most recent last
         if event.time and (sighting[0] is None or event.time < sighting[0]):
@@ -3630,7 +3635,7 @@ class HostSummary:
                 and told[1] == 1
                 and told[0][:4] == event[:4]
                 and not (told[0].ip or told[0].tty)
-                and self.rooms["logins"].take(event)  # besides the first telling's room
+                and self.rooms["logins"].take(kept_size(event))  # besides the first telling's
             ):  # login's PAM session came first: keep where the login came from
                 del self.logins[self.last_login]
                 self.last_login = login_key(event)
@@ -3687,7 +3692,7 @@ class HostSummary:
         """Given a kind of room (see ROOMS), a collection, how many entries it
         may hold and what is to be kept in it, return whether it may be (then
         its room is taken)."""
-        return len(kept) < limit and self.rooms[room].take(*what)
+        return len(kept) < limit and self.rooms[room].take(kept_size(what))
 
     def note_time(self, group, stamp):
         """Given a group of events ("digest", "known", "privilege") and the
@@ -3718,7 +3723,9 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
     summaries = {}
     rooms = summary_rooms()  # for all of them together
     for event in events:
-        host = kept_text(event.host, KEPT_NAME) or local_host
+        host = event.host or local_host
+        if len(host) > KEPT_NAME:
+            host = kept_text(host, KEPT_NAME)
         if host not in summaries and len(summaries) >= HOSTS:
             host = OTHER_HOSTS
         if host not in summaries:
