@@ -317,3 +317,15 @@ def test_a_users_flood_through_rsyslog_keeps_a_run_small_and_the_login_after_it_
     titles = [form["title"] for form in sent_forms(pushover)]
     assert f"{HOST}: SSH login root from 203.0.113.9" in titles
     assert f"{HOST}: 10000 failed logins from 0 addresses" in titles
+
+
+def test_recent_connections_of_all_hosts_share_their_room(monkeypatch):
+    monkeypatch.setitem(authwatch.ROOMS, "held", 100 * authwatch.CONNECTION_ROOM)
+    lines = [
+        f"Nov 27 11:50:00 host{number % 10} sshd[{number}]: Failed password for root"
+        f" from 198.51.100.7 port {1024 + number} ssh2"
+        for number in range(1000)
+    ]
+    summaries = authwatch.summarise(events(lines), "web1")
+    assert sum(len(summary.connections) for summary in summaries.values()) == 100
+    assert sum(authwatch.failure_count(summary) for summary in summaries.values()) == 1000
