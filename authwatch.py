@@ -7194,7 +7194,12 @@ def main(
             raise UsageError("--json goes with --dry-run (see --help)")
         if options.test_notification and options.dry_run:
             raise UsageError("--test-notification sends: it does not go with --dry-run")
-        if options.learn and (options.dry_run or options.test_notification or options.from_start):
+        if options.learn and (
+            options.dry_run
+            or options.test_notification
+            or options.from_start
+            or options.max_read is not None
+        ):
             raise UsageError("--learn goes alone: it reads everything and sends nothing")
         config_path = find_config_file(options.config, environ)
         report.info("config: %s", config_path or "none")
