@@ -270,6 +270,24 @@ def export_entry(fields):
     return out + b"\n"
 
 
+def sshd_entry(realtime, pid, message, program="sshd"):
+    """Return a journal entry (export format) of sshd's on web1, at realtime
+    (µs since the epoch), as journald records it."""
+    return export_entry(
+        {
+            "__REALTIME_TIMESTAMP": realtime,
+            "_BOOT_ID": "1" * 32,
+            "_MACHINE_ID": "2" * 32,
+            "_HOSTNAME": "web1",
+            "SYSLOG_IDENTIFIER": program,
+            "SYSLOG_FACILITY": "4",
+            "_PID": str(pid),
+            "_COMM": program,
+            "MESSAGE": message,
+        }
+    )
+
+
 # The tests' own GeoIP databases: a few documentation networks, placed as if
 # they were real ones (MaxMind's GeoLite2 layout, which DB-IP's lite
 # databases share).

@@ -13,9 +13,9 @@ from helpers import (
     accepted,
     append,
     cron_run,
-    export_entry,
     run_measured,
     sent_forms,
+    sshd_entry,
     write_journal,
 )
 from machine import HOST
@@ -109,29 +109,13 @@ def journal_flood(folder, size, count):
     of size bytes (which journal-remote compresses, as journald does), then
     the real root login."""
     start = int(NOW.timestamp() - 600) * 1_000_000
-
-    def entry(number, pid, message):
-        return export_entry(
-            {
-                "__REALTIME_TIMESTAMP": start + number,
-                "_BOOT_ID": "1" * 32,
-                "_MACHINE_ID": "2" * 32,
-                "_HOSTNAME": "web1",
-                "SYSLOG_IDENTIFIER": "sshd",
-                "SYSLOG_FACILITY": "4",
-                "_PID": str(pid),
-                "_COMM": "sshd",
-                "MESSAGE": message,
-            }
-        )
-
-    write_journal(folder, entry(0, 1, "Server listening on 0.0.0.0 port 22."))
+    write_journal(folder, sshd_entry(start, 1, "Server listening on 0.0.0.0 port 22."))
     name = "A" * (size - 50)
     for number in range(1, count + 1):
         mismatch = f"Login name {name} does not match stored username x"
-        write_journal(folder, entry(number, 10000 + number, mismatch))
+        write_journal(folder, sshd_entry(start + number, 10000 + number, mismatch))
     login = "Accepted password for root from 203.0.113.9 port 52144 ssh2"
-    write_journal(folder, entry(count + 1, 4242, login))
+    write_journal(folder, sshd_entry(start + count + 1, 4242, login))
 
 
 @needs_journal

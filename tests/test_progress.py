@@ -15,9 +15,9 @@ from helpers import (
     accepted,
     append,
     cron_run,
-    export_entry,
     run_main,
     sent_forms,
+    sshd_entry,
     stored_offset,
     write_journal,
 )
@@ -143,19 +143,7 @@ def test_the_journal_is_read_in_runs_that_each_get_further(tmp_path, config_file
     start = 1795777200_000000  # 2026-11-27 11:00:00
 
     def entry(at, pid, message):
-        return export_entry(
-            {
-                "__REALTIME_TIMESTAMP": start + at,
-                "_BOOT_ID": "1" * 32,
-                "_MACHINE_ID": "2" * 32,
-                "_HOSTNAME": "web1",
-                "SYSLOG_IDENTIFIER": "sshd-session",
-                "SYSLOG_FACILITY": "4",
-                "_PID": str(pid),
-                "_COMM": "sshd-session",
-                "MESSAGE": message,
-            }
-        )
+        return sshd_entry(start + at, pid, message, "sshd-session")
 
     write_journal(folder, entry(0, 1, "Server listening on 0.0.0.0 port 22."))
     journal = ["--config", config_file(), "--journal-dir", str(folder), "--state-dir", str(state)]
