@@ -196,7 +196,7 @@ MESSAGE_OPTIONS = ("sound", "device", "url", "url_title", "ttl")
 # Every key a config file may hold; anything else is reported as a typo.
 CONFIG_KEYS = {
     "pushover": ("token", "user", "api_url") + MESSAGE_OPTIONS,
-    "source": ("type", "path", "journal_dir"),
+    "source": ("type", "path", "journal_dir", "max_read"),
     "state": ("dir",),
     "filter": ("ignore", "default_ignore"),
     "alerts": ("max_messages", "failure_threshold", "quota_reserve", "retry", "expire"),
@@ -206,6 +206,12 @@ CONFIG_KEYS = {
     "geoip": ("city_db", "asn_db"),
 }
 INSTALL_MAXMINDDB = "pip install 'authwatch[geoip]', or apt install python3-maxminddb"
+# What a scheduled run reads at most ([source] max_read, --max-read), far more
+# than a busy server writes in five minutes: a backlog is read in steps.
+DEFAULT_MAX_READ = 256 * 1024 * 1024
+SIZE = re.compile(r"(?P<number>\d{1,15})(?P<unit>[KMG]?)", re.IGNORECASE)
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+MIN_READ = 64 * 1024  # a smaller budget: one line at a time
 
 
 class Allow(NamedTuple):
@@ -253,6 +259,7 @@ class Config(NamedTuple):
     alerts: Alerts
     geoip: GeoIP = GeoIP()
     forget_after: int = 400  # days after which a login's origin is forgotten
+    max_read: int | None = DEFAULT_MAX_READ  # bytes a scheduled run reads at most; None: all
 
 
 def find_config_file(explicit, environ):
@@ -420,6 +427,18 @@ class ConfigReader:
         """Return a list value: words separated by commas, spaces or lines."""
         return tuple(self.text(section, key, "").replace(",", " ").split())
 
+    def size(self, section, key, default):
+        """Return a read budget in bytes (None: no limit; see read_size()), or
+        the default."""
+        value = self.text(section, key)
+        if value is None:
+            return default
+        try:
+            return read_size(value)
+        except ValueError as error:
+            self.problem(section, key, str(error))
+            return default
+
     def integer(self, section, key, default, minimum, maximum=None):
         """Return a whole number from minimum to maximum (None: no limit), or
         the default."""
@@ -435,6 +454,22 @@ class ConfigReader:
             self.problem(section, key, f"must be a whole number {minimum}{upper}, not {value!r}")
             return default
         return number
+
+
+def read_size(text):
+    """Given a read budget as the config and --max-read write it ("256M",
+    "64K", "1G", a number of bytes; "0" or "off": no limit), return it in
+    bytes, or None for no limit.
+
+    Raise ValueError, saying what it must be, if it is none or too small.
+    """
+    match = SIZE.fullmatch(text.strip())
+    if text.strip().lower() == "off" or (match and int(match["number"]) == 0):
+        return None
+    size = int(match["number"]) * SIZE_UNITS[match["unit"].lower()] if match else 0
+    if size < MIN_READ:
+        raise ValueError(f"must be 64K or more (K, M, G: KiB, MiB, GiB), 0 or off, not {text!r}")
+    return size
 
 
 def pushover_key(reader, environ, key, env_name, needed):
@@ -524,6 +559,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
     forget_after = reader.integer(
         "logins", "forget_after", Config._field_defaults["forget_after"], 1
     )
+    max_read = reader.size("source", "max_read", DEFAULT_MAX_READ)
 
     if reader.problems:
         raise ConfigError("\n".join(reader.problems))
@@ -544,6 +580,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
         alerts=alerts,
         geoip=geoip,
         forget_after=forget_after,
+        max_read=max_read,
     )
 
 
@@ -2308,6 +2345,83 @@ JSON_FIELDS = (
 )
 # fmt: on
 
+# What a run keeps beyond the line it is reading is cut to this many
+# characters: an Event's line, message and command (Pushover shows 1,024
+# characters in all, and each line of a message is cut to MAX_LINE_LENGTH),
+# and each name in it: a user, target, address, host, program, terminal,
+# method, key (sshd itself writes most user names as %.100s).
+KEPT_TEXT = 512
+KEPT_NAME = 256
+# fmt: off
+KEPT_NAMES = (
+    "host", "program", "user", "target", "ip", "method", "key_type", "fingerprint", "tty", "forger",
+)
+# fmt: on
+CUT = re.compile(r"…\[\+([\d,]{1,30}) bytes\]")  # what cut_note() writes
+
+
+def cut_note(count):
+    """Given how many bytes of a text were cut, return what says so after its
+    head: "…[+61,234 bytes]"."""
+    return f"…[+{count:,} bytes]"
+
+
+def kept_text(text, limit):
+    """Given text (or None) and how many characters of it may be kept, return
+    it, or its first characters and a note of how many bytes were cut, in all
+    (a note of an earlier cut at its end counts too)."""
+    if text is None or len(text) <= limit:
+        return text
+    rest = text[limit:]
+    cut = len(rest.encode("utf-8", "replace"))
+    earlier = CUT.search(rest, max(len(rest) - 48, 0)) if rest.endswith(" bytes]") else None
+    if earlier and earlier.end() == len(rest):
+        cut += int(earlier[1].replace(",", "")) - len(earlier[0].encode())
+    return text[:limit] + cut_note(cut)
+
+
+def kept_event(event):
+    """Given an Event, return it as a run keeps it: its line, message and
+    command cut to KEPT_TEXT characters, each name to KEPT_NAME (see
+    kept_text()).  Every field is a piece of the line or the message, but
+    the journal's forger."""
+    if len(event.line) <= KEPT_NAME >= len(event.message) and event.forger is None:
+        return event  # as most are
+    return event._replace(
+        line=kept_text(event.line, KEPT_TEXT),
+        message=kept_text(event.message, KEPT_TEXT),
+        command=kept_text(event.command, KEPT_TEXT),
+        **{name: kept_text(getattr(event, name), KEPT_NAME) for name in KEPT_NAMES},
+    )
+
+
+def kept_size(value):
+    """Given what a run keeps (text, a number, a tuple or list of them, an
+    Event), return the bytes it takes, about: its objects' own sizes."""
+    if isinstance(value, (tuple, list)):
+        return sys.getsizeof(value) + sum(kept_size(item) for item in value)
+    return sys.getsizeof(value)
+
+
+class Room:
+    """How many bytes (see kept_size()) one kind of what a run keeps may
+    still take, for all hosts together: many hosts do not multiply it."""
+
+    def __init__(self, size):
+        self.left = size
+
+    def take(self, size):
+        """Given the bytes that what is to be kept takes, return whether there
+        is room for it, taking the room if so."""
+        if size > self.left:
+            return False
+        self.left -= size
+        return True
+
+    def give(self, size):
+        """Given the bytes that what is no longer kept took, give them back."""
+        self.left += size
+
 
 SECONDS = [datetime.timedelta(seconds=second) for second in range(60)]
 
@@ -2795,7 +2909,11 @@ def judged(event, writer):
 
 
 RECENT_CONNECTIONS = 4096  # processes remembered (addresses, held echoes); their lines come close
-WAITING_LINES = 64  # lines of one connection that may wait for its address
+# Failures that may wait for their connection's address, of all connections
+# together, and the bytes they may take (see kept_size()): past either, the
+# oldest go on without it.
+WAITING_EVENTS = 4096
+WAITING_BYTES = 4 * 1024 * 1024
 
 
 def is_address(text):
@@ -2816,15 +2934,21 @@ def follow_connections(events):
     is followed by "Connection closed by ADDR port N").  A failure whose
     address never comes is yielded without one, at the latest at the end.
     A line of ALONE_PROBES that is all a connection wrote is a probe.
-    Memory stays bounded: the oldest connections are forgotten first.
+    Memory stays bounded: the oldest connections are forgotten first, and
+    what waits is kept_event()s, at most WAITING_EVENTS in WAITING_BYTES.
     """
     addresses = {}  # connection -> (ip, port), the oldest first
-    waiting = {}  # connection -> [failures without an address], the oldest first
+    waiting = {}  # connection -> [(failure without an address, its size)], the oldest first
+    waiting_count = waiting_bytes = 0
     for event in events:
         if event.connection is None or event.program not in CONNECTION_PROGRAMS:
             yield event
             continue
-        key = (event.host, event.connection)
+        host = event.host
+        key = (
+            host if host is None or len(host) <= KEPT_NAME else kept_text(host, KEPT_NAME),
+            event.connection,
+        )
         if (
             event.program in ALONE_PROBES.get(event.rule, ())
             and event.port
@@ -2846,29 +2970,40 @@ def follow_connections(events):
         if event.ip:
             addresses.pop(key, None)  # put back last: the newest
             port = event.port or (known[1] if known and known[0] == event.ip else None)
-            addresses[key] = (event.ip, port)
+            ip = event.ip if len(event.ip) <= KEPT_NAME else kept_text(event.ip, KEPT_NAME)
+            addresses[key] = (ip, port)
             if len(addresses) > RECENT_CONNECTIONS:
                 del addresses[next(iter(addresses))]
             if waiting:
-                for held in waiting.pop(key, ()):
-                    yield held._replace(ip=event.ip, port=held.port or port)
+                for failure, size in waiting.pop(key, ()):
+                    waiting_count -= 1
+                    waiting_bytes -= size
+                    yield failure._replace(ip=ip, port=failure.port or port)
         elif key in addresses:
             ip, port = addresses[key]
             event = event._replace(ip=ip, port=event.port or port)
         elif event.kind in FAILURE_KINDS:
-            held = waiting.setdefault(key, [])
-            held.append(event)
-            if len(held) > WAITING_LINES:
-                yield held.pop(0)
-            if len(waiting) > RECENT_CONNECTIONS:
-                yield from waiting.pop(next(iter(waiting)))
+            event = kept_event(event)
+            size = kept_size(event)
+            waiting.setdefault(key, []).append((event, size))
+            waiting_count += 1
+            waiting_bytes += size
+            while waiting_count > WAITING_EVENTS or waiting_bytes > WAITING_BYTES:
+                oldest = next(iter(waiting))
+                failure, size = waiting[oldest].pop(0)
+                if not waiting[oldest]:
+                    del waiting[oldest]
+                waiting_count -= 1
+                waiting_bytes -= size
+                yield failure
             continue
         if event.rule in CONNECTION_ENDS:
             addresses.pop(key, None)  # its pid may serve another connection later
         if event.kind != "connection":
             yield event
-    for held in waiting.values():
-        yield from held
+    for failures in waiting.values():
+        for failure, _ in failures:
+            yield failure
 
 
 ### Knowing the usual logins (pure) #########################################
@@ -2884,6 +3019,7 @@ def follow_connections(events):
 
 MEMORY_USERS = 1000  # users remembered, of all hosts: the least recently seen go first
 MEMORY_ORIGINS = 50  # origins remembered per user: the least recently seen go first
+MEMORY_BYTES = 4 * 1024 * 1024  # what they may take (see kept_size()): the least recent go first
 # Addresses that say what they are without a lookup (RFC 1918, 6598, 4193;
 # loopback; link-local): not Python's is_private, which also takes the
 # documentation ranges for private.
@@ -3150,7 +3286,7 @@ def bounded_memory(memory, now, forget_after):
     """Given the memory, the Unix time now and after how many days an origin
     is forgotten, return the memory without what is forgotten: origins not
     seen for forget_after days, and past MEMORY_ORIGINS per user and
-    MEMORY_USERS in all, the least recently seen."""
+    MEMORY_USERS or MEMORY_BYTES in all, the least recently seen."""
     horizon = now - forget_after * 86400
     users = []
     for host, known_users in memory.items():
@@ -3163,8 +3299,11 @@ def bounded_memory(memory, now, forget_after):
             if recent:
                 users.append((recent[0][1][1], host, user, dict(recent)))
     users.sort(key=lambda item: item[0], reverse=True)
-    bounded = {}
+    bounded, size = {}, 0
     for _, host, user, known in users[:MEMORY_USERS]:
+        size += kept_size((host, user, *known.items()))
+        if size > MEMORY_BYTES:
+            break
         bounded.setdefault(host, {})[user] = known
     return bounded
 
@@ -3294,6 +3433,23 @@ UID0_RULES = frozenset(("pam_session_login_uid0",))
 TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
 UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused"))  # shown as written
 MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
+KEPT_NAMES_COUNTED = 4096  # failures' addresses and user names counted by name: see TopCounter
+# What the summaries of a run may keep, in bytes (see Room), of all hosts
+# together: the logins and what the memory of logins learns of them; the
+# privilege, known-login and other lines; the names that failures are
+# counted by; and what is held a moment (recent connections, PAM failures
+# that their program may tell again, and those it told).
+ROOMS = {
+    "logins": 12 * 1024 * 1024,
+    "lines": 2 * 1024 * 1024,
+    "names": 4 * 1024 * 1024,
+    "held": 8 * 1024 * 1024,
+}
+# what the held room counts for a recent connection: its key and an address
+# of KEPT_NAME characters of any kind (kept_size())
+CONNECTION_ROOM = 1536
+HOSTS = 100  # hosts with a summary of their own: the lines of more count under OTHER_HOSTS
+OTHER_HOSTS = "other hosts"
 # What clean() replaces, by Unicode category: controls (C0, C1), format
 # characters (zero-width ones, direction marks and overrides, the soft hyphen,
 # the BOM, tags), line and paragraph separators.
@@ -3352,6 +3508,45 @@ class MemoryNote(NamedTuple):
     place: str
 
 
+class TopCounter(Counter):
+    """A Counter of names (the addresses or user names of failures), bounded
+    in entries and bytes: past 2 × KEPT_NAMES_COUNTED names, only the
+    KEPT_NAMES_COUNTED most counted stay (one counted again later starts
+    anew), so that a flood of names seen once cannot push out the most
+    frequent; a name that its Room has no place for is not counted by name.
+    dropped tells whether some name was not kept.
+    """
+
+    def __init__(self, room):
+        super().__init__()
+        self.room = room
+        self.dropped = False
+
+    def add(self, name, weight):
+        """Given a name and how much it counts, count it if there is room."""
+        if name in self:
+            self[name] += weight
+        elif not self.room.take(kept_size(name)):
+            self.dropped = True
+        else:
+            self[name] = weight
+            if len(self) > 2 * KEPT_NAMES_COUNTED:
+                for other, _ in self.most_common()[KEPT_NAMES_COUNTED:]:
+                    self.remove(other)
+                self.dropped = True
+
+    def remove(self, name):
+        """Given a name, forget it and its count, giving its room back."""
+        if name in self:
+            del self[name]
+            self.room.give(kept_size(name))
+
+
+def summary_rooms():
+    """Return the Rooms of what one run's summaries keep, by ROOMS."""
+    return {kind: Room(size) for kind, size in ROOMS.items()}
+
+
 class HostSummary:
     """What one host's events add up to, in bounded memory however many
     there are: the logins, the distinct privilege lines with their counts,
@@ -3361,12 +3556,16 @@ class HostSummary:
     "Failed password", "maximum authentication attempts exceeded", ...), so
     failures are counted once per connection: per sshd process id.  Recent
     connections are remembered (a bounded number: their lines come close
-    together) so that memory stays flat through a storm.
+    together) so that memory stays flat through a storm.  What it keeps is
+    kept_event()s, bounded in entries and, with the summaries of the other
+    hosts, in bytes (rooms, see ROOMS): past either, an event is counted,
+    not kept.
     """
 
-    def __init__(self, host, allow=NO_ALLOWLIST):
+    def __init__(self, host, allow=NO_ALLOWLIST, rooms=None):
         self.host = host
         self.allow = allow
+        self.rooms = rooms or summary_rooms()
         self.counts = Counter()  # events by kind; failures by connection; "login": unknown ones
         # login_key() -> [its first unknown login Event, how many]
         self.logins = {}
@@ -3383,14 +3582,15 @@ class HostSummary:
         # writer_of() other and forged events -> [count, the first FEW_LINES
         # (program, message), shortened]
         self.writers = {}
-        self.failure_ips = Counter()
-        self.failure_users = Counter()
+        self.failure_ips = TopCounter(self.rooms["names"])
+        self.failure_users = TopCounter(self.rooms["names"])
         # Event.connection -> [the kind it counts as, the ip counted, user counted]
         self.connections = OrderedDict()
         self.latest = {}  # "privilege", "digest" or "known" -> the time of its newest event
         self.last_act = None  # (program, pid, kind, target, user, rules told): see is_echo()
         self.echoes = {}  # (program, user) -> PAM failures their program may tell again
-        self.told = {}  # (program, user) whose failure their program told in its own words
+        # (program, user) whose failure their program told in its own words
+        self.told = OrderedDict()
 
     def add(self, event):
         """Given an Event, count it (as many times as its line was written),
@@ -3398,25 +3598,33 @@ class HostSummary:
         program may tell again in its own words (see finish()).  A forged or
         unverified line is counted as it is: what is not proven neither
         holds nor cancels a real one."""
+        event = kept_event(event)
         if event.kind == "forged" or event.unverified:
             self.count(event)
             return
+        room = self.rooms["held"]
         if event.rule in ECHO_RULES:
             key = (event.program, event.pid, event.user)
             if self.told.pop(key, None):
+                room.give(kept_size(key))
                 return  # told already, once
+            if key not in self.echoes and not room.take(kept_size((key, event))):
+                self.count(event)  # no room to hold it
+                return
             held = self.echoes.setdefault(key, [event, 0])
             held[1] += event.count
             if len(self.echoes) > RECENT_CONNECTIONS:
-                self.count_held(self.echoes.pop(next(iter(self.echoes))))
+                self.count_held(self.release(next(iter(self.echoes))))
             return
         kind = event.kind
         if kind in TOLD_IN_OWN_WORDS and event.program in ECHOING_PROGRAMS:
             key = (event.program, event.pid, event.user)
-            if self.echoes.pop(key, None) is None:
+            if key in self.echoes:
+                self.release(key)
+            elif room.take(kept_size(key)):
                 self.told[key] = True  # its PAM line may come after it
                 if len(self.told) > RECENT_CONNECTIONS:
-                    del self.told[next(iter(self.told))]
+                    room.give(kept_size(self.told.popitem(last=False)[0]))
         if kind in FAILURE_KINDS:
             self.add_failure(event)
         elif (
@@ -3430,9 +3638,15 @@ class HostSummary:
         """Count the PAM failures held that no line of their program told
         again: sudo-rs writes no failure of its own, RHEL's su writes its own
         to another log."""
-        for held in self.echoes.values():
-            self.count_held(held)
-        self.echoes.clear()
+        while self.echoes:
+            self.count_held(self.release(next(iter(self.echoes))))
+
+    def release(self, key):
+        """Given the key of a held PAM failure, return it (and how many times
+        it was written), giving its room back."""
+        held = self.echoes.pop(key)
+        self.rooms["held"].give(kept_size((key, held[0])))
+        return held
 
     def count_held(self, held):
         """Given a held PAM failure and how many times it was written, count it."""
@@ -3447,16 +3661,18 @@ class HostSummary:
         elif event.kind in PRIVILEGE_KINDS:
             act = act_of(event)
             line = (act, privilege_line(event))
-            if line in self.privilege or len(self.privilege) < KEPT_EVENTS:
+            if line in self.privilege or self.keeps("lines", self.privilege, KEPT_EVENTS, line):
                 self.privilege[line] += count
-            if event.kind != "account" and (act in self.acts or len(self.acts) < KEPT_EVENTS):
+            if event.kind != "account" and (
+                act in self.acts or self.keeps("lines", self.acts, KEPT_EVENTS, act)
+            ):
                 self.acts[act] += count
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
             self.sight(event, self.known_sightings)
             line = known_login_line(event)
-            if line in self.known or len(self.known) < KEPT_EVENTS:
+            if line in self.known or self.keeps("lines", self.known, KEPT_EVENTS, line):
                 self.known[line] += count
             self.counts["known_login"] += count
             self.note_time("known", event.time)
@@ -3465,18 +3681,19 @@ class HostSummary:
             key = self.last_login = login_key(event)
             if key in self.logins:
                 self.logins[key][1] += count
-            elif len(self.logins) < KEPT_LOGINS:
+            elif self.keeps("logins", self.logins, KEPT_LOGINS, key, event):
                 self.logins[key] = [event, count]
             self.counts["login"] += count
         else:  # other lines, and forged ones
-            if event.kind == "forged" and len(self.forged) < KEPT_OTHER_LINES:
+            if event.kind == "forged" and self.keeps("lines", self.forged, KEPT_OTHER_LINES, event):
                 self.forged.append(event)
             writer = writer_of(event)
-            if writer in self.writers or len(self.writers) < KEPT_EVENTS:
+            if writer in self.writers or self.keeps("lines", self.writers, KEPT_EVENTS, writer):
                 written = self.writers.setdefault(writer, [0, []])
                 written[0] += count
-                if len(written[1]) < FEW_LINES:
-                    written[1].append((event.program, shorten(event.message, MAX_LINE_LENGTH)))
+                text = (event.program, shorten(event.message, MAX_LINE_LENGTH))
+                if len(written[1]) < FEW_LINES and self.rooms["lines"].take(kept_size(text)):
+                    written[1].append(text)
             self.note_time("digest", event.time)
             self.counts[event.kind] += count
 
@@ -3490,9 +3707,12 @@ class HostSummary:
         key = (event.user or "?", login_where(event), event.fingerprint)
         sighting = sightings.pop(key, None)
         if sighting is None:
-            sightings[key] = [event.time, event.time, event.count]
+            if self.rooms["logins"].take(kept_size(key)):
+                sightings[key] = [event.time, event.time, event.count]
             if len(sightings) > KEPT_LOGINS:
-                del sightings[next(iter(sightings))]
+                forgotten = next(iter(sightings))
+                del sightings[forgotten]
+                self.rooms["logins"].give(kept_size(forgotten))
             return
         sightings[key] = sighting  # the most recent last
         if event.time and (sighting[0] is None or event.time < sighting[0]):
@@ -3522,6 +3742,7 @@ class HostSummary:
                 and told[1] == 1
                 and told[0][:4] == event[:4]
                 and not (told[0].ip or told[0].tty)
+                and self.rooms["logins"].take(kept_size(event))  # besides the first telling's
             ):  # login's PAM session came first: keep where the login came from
                 del self.logins[self.last_login]
                 self.last_login = login_key(event)
@@ -3541,10 +3762,11 @@ class HostSummary:
         if counted is None:
             counted = [event.kind, False, False]
             self.counts[event.kind] += 1 if key else event.count
-            if key:
+            if key and self.rooms["held"].take(CONNECTION_ROOM):
                 self.connections[key] = counted
                 if len(self.connections) > RECENT_CONNECTIONS:
                     self.connections.popitem(last=False)
+                    self.rooms["held"].give(CONNECTION_ROOM)
         elif TELLING[event.kind] > TELLING[counted[0]]:
             # a probe's connection that turns out an attempt (a key that did not
             # fit ends with "Received disconnect ... [preauth]" first): count it so
@@ -3561,16 +3783,23 @@ class HostSummary:
         ):
             # the client's host name (PAM's rhost= with sshd's UseDNS), which its
             # owner chooses: the address that a later line names counts instead
-            self.failure_ips[counted[1]] -= 1
-            if self.failure_ips[counted[1]] <= 0:
-                del self.failure_ips[counted[1]]
+            if self.failure_ips[counted[1]] > 1:
+                self.failure_ips[counted[1]] -= 1
+            else:
+                self.failure_ips.remove(counted[1])
             counted[1] = False
         if event.ip and not counted[1]:
-            self.failure_ips[event.ip] += weight
+            self.failure_ips.add(event.ip, weight)
             counted[1] = event.ip
         if event.user and not counted[2]:
-            self.failure_users[event.user] += weight
+            self.failure_users.add(event.user, weight)
             counted[2] = True
+
+    def keeps(self, room, kept, limit, *what):
+        """Given a kind of room (see ROOMS), a collection, how many entries it
+        may hold and what is to be kept in it, return whether it may be (then
+        its room is taken)."""
+        return len(kept) < limit and self.rooms[room].take(kept_size(what))
 
     def note_time(self, group, stamp):
         """Given a group of events ("digest", "known", "privilege") and the
@@ -3595,13 +3824,19 @@ def login_key(event):
 def summarise(events, local_host, allow=NO_ALLOWLIST):
     """Given Events, the local host name and the Allow lists, return a dict
     of host name to HostSummary, in the order the hosts first appear; events
-    without a host belong to local_host.
+    without a host belong to local_host, those of hosts past the first HOSTS
+    to OTHER_HOSTS.
     """
     summaries = {}
+    rooms = summary_rooms()  # for all of them together
     for event in events:
         host = event.host or local_host
+        if len(host) > KEPT_NAME:
+            host = kept_text(host, KEPT_NAME)
+        if host not in summaries and len(summaries) >= HOSTS:
+            host = OTHER_HOSTS
         if host not in summaries:
-            summaries[host] = HostSummary(host, allow)
+            summaries[host] = HostSummary(host, allow, rooms)
         summaries[host].add(event)
     for summary in summaries.values():
         summary.finish()
@@ -3670,6 +3905,15 @@ def and_more(count, noun=None):
     """Given how many were left out and what (a singular noun, or None),
     return e.g. "… and 2 more logins" or "… and 2 more"."""
     return f"… and {plural(count, 'more ' + noun) if noun else f'{count} more'}"
+
+
+def size_text(size):
+    """Given a number of bytes, return it for people: "512 bytes", "64 KiB",
+    "1.2 GiB"."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return plural(size, "byte")
 
 
 def login_place(event):
@@ -3978,6 +4222,8 @@ def failure_headline(summary, detail=""):
     "5 failed logins (1 invalid user) from 3 addresses".
     """
     sources = plural(len(summary.failure_ips), "address", "addresses")
+    if summary.failure_ips.dropped:
+        sources = f"more than {sources}"
     return f"{plural(failure_count(summary), 'failed login')}{detail} from {sources}"
 
 
@@ -4274,6 +4520,15 @@ def format_message(message, held=None):
 MAX_LINE = 64 * 1024  # a longer line keeps this much; the rest is skipped
 
 
+def text_of(data, length):
+    """Given the bytes of a line or a journal field (its first MAX_LINE bytes
+    at least) and how long it is, return it as text: UTF-8 where valid, a
+    replacement mark for each bad byte; past MAX_LINE bytes, its first
+    MAX_LINE and a note of how many were cut."""
+    text = data[:MAX_LINE].decode("utf-8", "replace")
+    return text if length <= MAX_LINE else text + cut_note(length - MAX_LINE)
+
+
 def fingerprint_of(file):
     """Given a binary file (plain or gzip), return a fingerprint of its first
     line, which a rotated copy keeps; None while it has no full line.
@@ -4285,20 +4540,26 @@ def fingerprint_of(file):
     return f"{zlib.crc32(first):08x}{zlib.adler32(first):08x}"
 
 
-READ_SIZE = 1024 * 1024  # read in large pieces, and split them into lines
+# Read in pieces, each split into lines: a piece of the shortest lines is a
+# list of as many objects, so a piece is not larger than this.
+READ_SIZE = 256 * 1024
+NO_LIMIT = sys.maxsize  # an offset that no file reaches
 
 
-def read_lines(file, keep_partial, end=None):
-    """Given a binary file at the place to read from, whether to keep a last
-    line without its newline and the offset to stop at (None: the end), yield
-    its lines, as text: UTF-8 where valid, a replacement mark for each bad
-    byte, without the line ending; a line longer than MAX_LINE bytes yields
-    its first MAX_LINE.  A last line without its newline is yielded only if
+def read_records(file, now, keep_partial, end=None, limit=None):
+    """Given a binary file at the place to read from, the current local time,
+    whether to keep a last line without its newline, the offset to stop at
+    (None: the end) and how many bytes may be read (None: no limit), yield
+    the Record of each line (see text_of(), without the line ending).  Once
+    limit bytes are read, stop before the next full line and return True
+    (a line is read whole, however long: each call reads one at least);
+    else return False.  A last line without its newline is read only if
     keep_partial (the file is rotated and done), else the file is left just
     before it (syslog is still writing it, or it goes past the end asked
     for); otherwise just after what was read.
     """
     start = file.tell()  # of the line being read: counted, not asked for each line
+    stop = NO_LIMIT if limit is None else start + limit
     left = None if end is None else end - start  # a log that grows while it is read
     pending, pending_length = b"", 0  # the line being read: its first bytes, its length
     while left is None or left > 0:
@@ -4309,17 +4570,25 @@ def read_lines(file, keep_partial, end=None):
             break
         pieces = chunk.split(b"\n")
         for piece in pieces[:-1]:  # each ends a line
+            if start >= stop:
+                file.seek(start)
+                return True
+            length = pending_length + len(piece)
             line = pending + piece if pending_length else piece
-            yield line[:MAX_LINE].decode("utf-8", "replace").rstrip("\r")
-            start += pending_length + len(piece) + 1
+            yield parse_line(text_of(line, length).rstrip("\r"), now)
+            start += length + 1
             pending, pending_length = b"", 0
         if len(pending) < MAX_LINE:
             pending = (pending + pieces[-1])[:MAX_LINE]
         pending_length += len(pieces[-1])
     if pending_length and keep_partial:
-        yield pending.decode("utf-8", "replace").rstrip("\r")
+        if start >= stop:
+            file.seek(start)
+            return True
+        yield parse_line(text_of(pending, pending_length).rstrip("\r"), now)
         start += pending_length
     file.seek(start)  # a line syslog is still writing waits for the next run
+    return False
 
 
 def open_log(path):
@@ -4389,8 +4658,10 @@ class Source:
     """Where new records come from: the log file or the journal.  A source is
     used once, in this order:
 
-    1. records(now) yields the Record of everything new, and notice()s what
-       the admin must know (lines that may be missing or repeated);
+    1. records(now) yields the Record of everything new, or of as much as
+       its budget allows (then a notice says that it is catching up), and
+       notice()s what the admin must know (lines that may be missing or
+       repeated);
     2. once it has been read to its end, notices() returns those notices
        and positions() where it got to, as {position file: its text};
     3. save() stores that position.
@@ -4410,6 +4681,8 @@ class Source:
         self.started = False  # records() was asked for
         self.position = None  # where read() ended; None until it has
         self.collected = []  # the notices
+        self.budget = None  # how many bytes read() may read (see read_budget()); None: all
+        self.spent = 0  # how many it has read
 
     def describe(self):
         """Return what is read, for people ("log file /var/log/auth.log")."""
@@ -4467,6 +4740,19 @@ class Source:
         if self.position is None:
             raise RuntimeError(f"{self.describe()} was not read to its end")
 
+    def left(self):
+        """Return how many bytes read() may still read (None: no limit)."""
+        return None if self.budget is None else self.budget - self.spent
+
+    def catching_up(self, read_to, left, left_to):
+        """Given the time of the last line or entry read (or None), what is
+        left unread (for people) and the time of the last one there (or None),
+        notice that the budget ran out before the end: the next run goes on."""
+        self.notice(
+            f"catching up: read {size_text(self.spent)} of {self.describe()}{up_to(read_to)};"
+            f" {left} left{up_to(left_to)}"
+        )
+
 
 class FileSource(Source):
     """The full lines added to a log file since the stored position, also
@@ -4497,13 +4783,26 @@ class FileSource(Source):
                 )
                 current.seek(0, os.SEEK_END)
                 return (inode, end_of_last_full_line(current), fingerprint)
-            offset = 0
-            if stored is not None:
-                offset = yield from self.rotated_records(stored, inode, fingerprint, now)
+            offset, old = self.where_to_go_on(stored, inode, fingerprint)
+            if old is not None:
+                reached = yield from self.rotated_records(old, stored, now)
+                if reached is not None:  # the budget ran out in the rotated file
+                    left = f"the rest of {os.path.basename(old)} and {size_text(end)} of the log"
+                    self.catching_up(time_before(old, reached[1], now), left, None)
+                    return reached
+                offset = 0
             current.seek(offset)
-            for line in read_lines(current, keep_partial=False, end=end):
-                yield parse_line(line, now)
-            return (inode, current.tell(), fingerprint)
+            behind = yield from read_records(current, now, False, end, self.left())
+            self.spent += current.tell() - offset
+            position = (inode, current.tell(), fingerprint)
+            if behind:
+                current.seek(end)
+                self.catching_up(
+                    time_before(self.path, position[1], now),
+                    size_text(end - position[1]),
+                    time_before(self.path, end_of_last_full_line(current), now),
+                )
+            return position
 
     def history(self, now):
         # only what a run has read: a line past the stored position has
@@ -4517,8 +4816,7 @@ class FileSource(Source):
                     end = None
                     if stored and os.fstat(file.fileno()).st_ino == stored[0]:
                         end = stored[1]
-                    for line in read_lines(file, keep_partial=end is None, end=end):
-                        yield parse_line(line, now)
+                    yield from read_records(file, now, end is None, end)
             except UNREADABLE as error:
                 report.warning("cannot read %s, left out: %s", path, one_line(error))
                 continue
@@ -4536,17 +4834,19 @@ class FileSource(Source):
             self.notice(f"{error}: the position was reset; {self.path} is read from its start")
             return (None, 0, None)
 
-    def rotated_records(self, stored, inode, fingerprint, now):
-        """Given the stored position and the current file's inode and
-        fingerprint, yield the Records of the unread tail of the file last
-        read if it was rotated; return where to read the current file from.
+    def where_to_go_on(self, stored, inode, fingerprint):
+        """Given the stored position (or None) and the current file's inode
+        and fingerprint, return (where to read the current file from, the
+        file that the one last read was rotated to, or None): the rotated
+        file's unread tail comes first.  Notice a rotation that may have
+        lost lines.
         """
+        if stored is None or stored[0] is None:
+            return 0, None
         stored_inode, offset, stored_fingerprint = stored
-        if stored_inode is None:
-            return 0
         same = inode == stored_inode and os.stat(self.path).st_size >= offset
         if same and stored_fingerprint in (None, fingerprint):
-            return offset
+            return offset, None
         old, newest = find_rotated(self.path, stored_inode, stored_fingerprint)
         if old is None:
             self.notice(
@@ -4558,22 +4858,52 @@ class FileSource(Source):
                 f"{self.path} was rotated more than once since the last run:"
                 f" lines in the files between {old} and it may be missing"
             )
-        if old is not None:
-            report.info("reading the rest of %s, rotated from %s", old, self.path)
-            try:
-                with open_log(old) as file:
-                    file.seek(offset)
-                    for line in read_lines(file, keep_partial=True):
-                        yield parse_line(line, now)
-            except UNREADABLE as error:
-                self.notice(
-                    f"cannot read the rest of {old} ({one_line(error)}):"
-                    " lines written before the rotation may be missing"
-                )
-        return 0
+        return 0, old
+
+    def rotated_records(self, old, stored, now):
+        """Given the file that the one last read was rotated to, the stored
+        position and the current local time, yield the Records of its unread
+        tail, as far as the budget allows; return None when it is read to
+        its end, else the position reached in it.
+        """
+        report.info("reading the rest of %s, rotated from %s", old, self.path)
+        _, offset, fingerprint = stored
+        try:
+            with open_log(old) as file:
+                file.seek(offset)
+                behind = yield from read_records(file, now, True, limit=self.left())
+                self.spent += file.tell() - offset
+                if behind:
+                    return (os.fstat(file.fileno()).st_ino, file.tell(), fingerprint)
+        except UNREADABLE as error:
+            self.notice(
+                f"cannot read the rest of {old} ({one_line(error)}):"
+                " lines written before the rotation may be missing"
+            )
+        return None
 
     def position_text(self, position):
         return file_position_text(position)
+
+
+def time_before(path, offset, now):
+    """Given a log or rotated log path, an offset just after a full line in
+    it and the current local time, return the time of that line, or None
+    when it has none or cannot be read."""
+    try:
+        with open_log(path) as file:
+            file.seek(max(offset - MAX_LINE, 0))
+            block = file.read(min(offset, MAX_LINE))
+    except UNREADABLE:
+        return None
+    line = block[:-1].rpartition(b"\n")[2]
+    return parse_line(text_of(line, len(line)).rstrip("\r"), now).time
+
+
+def up_to(moment):
+    """Given the time of the last of some lines (or None), return " (to
+    2026-11-27 12:04:59)", or nothing."""
+    return f" (to {moment.astimezone():%Y-%m-%d %H:%M:%S})" if moment else ""
 
 
 def end_of_last_full_line(file):
@@ -4621,6 +4951,7 @@ INSTALL_SYSTEMD_PYTHON = (
 PRIVSEP_USERS = ("sshd",)
 SYSTEM_UIDS = 1000
 JOURNAL_LOOKBACK = 3600 * 1_000_000  # µs: how late an entry may arrive and still be read
+JOURNAL_ENTRY_COST = 256  # what the budget counts for an entry, besides its fields read
 
 
 class JournalSource(Source):
@@ -4660,7 +4991,9 @@ class JournalSource(Source):
         stored = None if self.from_start else self.stored_position(now)
         # the newest entry now: entries of its sequence written later are the next run's
         reader.seek_tail()
-        last = sequence_of(reader._get_cursor()) if reader._previous() else (None, -1)
+        tail = reader._previous()
+        last = sequence_of(reader._get_cursor()) if tail else (None, -1)
+        newest_there = reader._get_realtime() if tail else None
         if self.from_start:
             reader.seek_head()
             cursor, newest, seen = None, 0, {}
@@ -4687,6 +5020,7 @@ class JournalSource(Source):
                 )
                 cursor = None  # said once
             reader.seek_realtime(max(stored.get("start", newest - JOURNAL_LOOKBACK), 0))
+        budget, entries, realtime = self.left(), 0, None
         while reader._next():
             entry_cursor = reader._get_cursor()
             sequence, number = sequence_of(entry_cursor)
@@ -4696,8 +5030,13 @@ class JournalSource(Source):
                 continue  # handled by an earlier run
             if until and not handled(until, sequence, number, reader._get_realtime()):
                 continue
+            self.spent = reader.read_bytes + entries * JOURNAL_ENTRY_COST
+            if budget is not None and self.spent >= budget:
+                self.catching_up(journal_time(realtime), "entries", journal_time(newest_there))
+                break
             realtime = note_entry(reader, seen, entry_cursor)
             cursor, newest = entry_cursor, max(newest, realtime)
+            entries += 1
             yield journal_record(reader, realtime)
         return journal_position(cursor, newest, seen)
 
@@ -4840,6 +5179,8 @@ def open_journal(journal_dir):
         reader = journal.Reader(path=journal_dir) if journal_dir else journal.Reader()
     except OSError as error:
         raise SourceError(f"cannot open the journal: {error.strerror}") from None
+    reader.data_threshold = MAX_LINE  # where libsystemd heeds it, it cuts fields itself
+    reader.read_bytes = 0  # of the fields read by journal_field()
     for facility in AUTH_FACILITIES:
         reader.add_match(SYSLOG_FACILITY=facility)
     reader.add_disjunction()
@@ -4849,13 +5190,19 @@ def open_journal(journal_dir):
 
 
 def journal_field(reader, name):
-    """Given a Reader on an entry, return one field as text (None if absent);
-    invalid UTF-8 is decoded with a replacement mark.
+    """Given a Reader on an entry (see open_journal()), return one field as
+    text (None if absent), cut to MAX_LINE bytes as soon as it is read (see
+    text_of()): one field at a time passes through memory whole (neither
+    libsystemd, which decompresses it whole, nor systemd-python, which
+    returns it whole, heeds the data threshold everywhere).  The run's
+    budget counts the bytes read.
     """
     try:
-        return reader._get(name).decode("utf-8", "replace")
+        data = reader._get(name)
     except KeyError:
         return None
+    reader.read_bytes += len(data)
+    return text_of(data, len(data))
 
 
 def journal_record(reader, realtime):
@@ -4993,7 +5340,8 @@ def locator(geoip):
             as_org=text_at(system, "autonomous_system_organization"),
         )
 
-    return place_of
+    # a text longer than any address (with its zone) is none: not kept in the cache
+    return lambda ip: place_of(ip) if len(ip) <= 64 else None
 
 
 MAX_PLACE_NAME = 60  # a name a database holds, shortened: it goes into titles
@@ -5196,15 +5544,18 @@ OUTBOX = "outbox.json"  # messages built but not yet accepted by Pushover
 QUOTA = "pushover.json"  # what Pushover last said of the monthly quota
 
 
-def read_json_state(path, default):
-    """Given a JSON state file and what to return when it does not exist,
-    return its contents.
+def read_json_state(path, default, limit):
+    """Given a JSON state file, what to return when it does not exist and
+    the most bytes it may hold (authwatch writes less), return its contents.
 
-    Raise StateError if it cannot be read or is not JSON.
+    Raise StateError if it cannot be read, is larger or is not JSON.
     """
     try:
         with open(path, encoding="utf-8") as file:
-            check_owned(path, os.fstat(file.fileno()))
+            status = os.fstat(file.fileno())
+            check_owned(path, status)
+            if status.st_size > limit:
+                raise ValueError(f"larger than {size_text(limit)}")
             return json.load(file)
     except FileNotFoundError:
         return default
@@ -5222,7 +5573,7 @@ def read_memory(state_dir, move_damaged=True):
     """
     path = os.path.join(state_dir, LOGINS)
     try:
-        stored = read_json_state(path, None)
+        stored = read_json_state(path, None, 4 * MEMORY_BYTES)
         return (None if stored is None else checked_memory(stored)), []
     except (StateError, TypeError, ValueError, AttributeError, KeyError):
         notice = set_aside(path, "what it knew of logins is forgotten", move_damaged)
@@ -5242,6 +5593,9 @@ def checked_memory(stored):
     memory = {}
     for host, users in stored["hosts"].items():
         for user, known in users.items():
+            # names as a run keeps them (an older version kept them whole)
+            host, user = (kept_text(str(name), KEPT_NAME) for name in (host, user))
+            kept = memory.setdefault(host, {}).setdefault(user, {})
             for origin, (first, last, count, place) in known.items():
                 if not (type(first) is type(last) is type(count) is int and isinstance(place, str)):
                     raise TypeError
@@ -5249,12 +5603,8 @@ def checked_memory(stored):
                     0 <= first <= last < LAST_TIME and count > 0 and re.fullmatch(ORIGIN, origin)
                 ):
                     raise ValueError
-                memory.setdefault(str(host), {}).setdefault(str(user), {})[str(origin)] = [
-                    first,
-                    last,
-                    count,
-                    place,
-                ]
+                place = kept_text(place, KEPT_NAME)
+                kept[kept_text(origin, KEPT_TEXT)] = [first, last, count, place]
     return memory
 
 
@@ -5284,6 +5634,11 @@ def set_aside(path, loss, move_damaged):
     return notice
 
 
+# what the outbox holds at most: [alerts] max_messages (50 at most), each within
+# Pushover's limits and the titles and logins of MAX_PARTS messages folded in
+OUTBOX_BYTES = 64 * 1024 * 1024
+
+
 class Outbox(NamedTuple):
     """What waits in the state directory for Pushover: the Messages, notices
     for the next message (a message Pushover refused), and the positions the
@@ -5304,7 +5659,7 @@ def read_outbox(state_dir, move_damaged=True):
     """
     path = os.path.join(state_dir, OUTBOX)
     try:
-        stored = read_json_state(path, {})
+        stored = read_json_state(path, {}, OUTBOX_BYTES)
         return Outbox(
             [stored_message(fields) for fields in stored.get("messages", [])],
             [str(notice) for notice in stored.get("notices", [])],
@@ -5330,9 +5685,17 @@ def stored_message(fields):
         raise TypeError("not a message")
     if not -2 <= message.priority <= 2 or not 0 <= message.folded < 2**31:
         raise ValueError("not a message")
-    if len(message.vital) > MAX_PARTS or len(message.notes) > MAX_PARTS:
-        raise ValueError("not a message")
-    logins = tuple((str(user), str(origin), int(count)) for user, origin, count in message.logins)
+    if (
+        max(len(message.parts), len(message.logins), len(message.vital), len(message.notes))
+        > MAX_PARTS
+        or max(map(len, (message.title, *message.parts))) > MAX_TITLE
+        or len(message.body) > MAX_MESSAGE
+    ):
+        raise ValueError("larger than authwatch writes")
+    logins = tuple(
+        (kept_text(str(user), KEPT_NAME), kept_text(str(origin), KEPT_NAME), int(count))
+        for user, origin, count in message.logins
+    )
     return message._replace(
         parts=tuple(message.parts),
         logins=logins,
@@ -5418,7 +5781,7 @@ def read_quota(state_dir, now):
     """
     path = os.path.join(state_dir, QUOTA)
     try:
-        quota = read_json_state(path, {})
+        quota = read_json_state(path, {}, 64 * 1024)
     except StateError as error:
         report.warning("%s: ignored", error)
         return {}
@@ -5449,13 +5812,27 @@ def checked_day(quota):
 
 
 STALE_LOCK = 600  # seconds after which a run holding the lock is said to be stuck
+RUN_RECORD = 64 * 1024  # the most of the lock file that is read: see note_run()
+
+
+class RunLock(NamedTuple):
+    """The lock of the state directory, held by this run."""
+
+    path: str
+    handle: int  # its file descriptor
+    found: bytes  # what the lock file held when this run took the lock
+    # the record of a run that held the lock but did not finish (see
+    # note_run()); {} when the record is damaged; None when there is none
+    unfinished: dict | None
 
 
 @contextlib.contextmanager
 def run_lock(state_dir, now):
     """Given the state directory and the current local time, hold its lock
-    for one run; yield whether this run got it (False: another run is
-    working).  The lock file's time is when its run began.
+    for one run; yield its RunLock (False: another run is working).  The
+    lock file's time is when its run began.  The record that a run writes
+    there (note_run()) is removed when the run ends in any way that Python
+    sees: one found by the next run is of a run that was killed.
     """
     path = os.path.join(state_dir, "lock")
     try:
@@ -5477,9 +5854,46 @@ def run_lock(state_dir, now):
             yield False
             return
         os.utime(handle, (now.timestamp(), now.timestamp()))  # a stuck run shows by its age
-        yield True
+        found = os.pread(handle, RUN_RECORD, 0)
+        try:
+            yield RunLock(path, handle, found, run_record(found) if found else None)
+        finally:
+            if os.pread(handle, RUN_RECORD, 0) != found:  # this run's own record
+                os.ftruncate(handle, 0)
     finally:
         os.close(handle)  # also releases the lock
+
+
+def note_run(lock, record):
+    """Given the RunLock and what this run does (a dict: its pid, when it
+    began, the position it reads from and its budget), write it in the lock
+    file, for the next run to find if this one is killed."""
+    text = json.dumps(record).encode()
+    try:
+        os.pwrite(lock.handle, text, 0)
+        os.ftruncate(lock.handle, len(text))
+    except OSError:  # a full file system: the run goes on without it
+        with contextlib.suppress(OSError):
+            os.ftruncate(lock.handle, 0)  # the record found is said once
+
+
+def run_record(text):
+    """Given what a lock file holds (bytes), return the record of the run
+    that wrote it (see note_run()), or {} if it is damaged."""
+    try:
+        record = json.loads(text)
+        budget, position = record["budget"], record["position"]
+        if not (
+            type(record["pid"]) is int
+            and type(record["began"]) is int
+            and 0 <= record["began"] < LAST_TIME
+            and (budget is None or (type(budget) is int and budget > 0))
+            and (position is None or type(position) is str)
+        ):
+            raise ValueError
+    except (ValueError, TypeError, KeyError, RecursionError):
+        return {}
+    return record
 
 
 ### Delivery ################################################################
@@ -5947,6 +6361,7 @@ def run(options, config, runtime, source=None):
     unread, or in the outbox.
     """
     source = source or open_source(config, options.from_start)
+    source.budget = read_budget(options, config)
     report.info("reading %s (source type %s)", source.describe(), config.source_type)
     if options.dry_run:
         return dry_run(options, config, source, runtime)
@@ -5955,6 +6370,7 @@ def run(options, config, runtime, source=None):
         if not locked:
             report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
+        begin_run(locked, options, config, source, runtime.now)
         outbox = read_outbox(config.state_dir)
         # finish a run that stopped between storing its messages and its position
         store_positions_if_changed(own_positions(outbox.positions, source))
@@ -5982,6 +6398,69 @@ def run(options, config, runtime, source=None):
             source.save()
         deliver(config.state_dir, runtime.session_factory, config, runtime.now)
     return ExitStatus.OK
+
+
+KILLED_FLOOR = 1024 * 1024  # the smallest budget after a run that was killed
+
+
+def read_budget(options, config, unfinished=None):
+    """Given parsed options, the Config and the record of a run that did not
+    finish (see run_lock(); None: none), return how many bytes this run may
+    read (None: no limit): --max-read; else everything for a run by hand
+    (--from-start, --dry-run); else [source] max_read, and after a run that
+    did not finish a quarter of its budget (of the default for one without
+    a limit), but not less than KILLED_FLOOR: if something keeps killing
+    runs, each still gets further than the last.
+    """
+    if options.max_read is not None:
+        return options.max_read or None
+    if options.from_start or options.dry_run:
+        return None
+    if unfinished is None:
+        return config.max_read
+    smaller = max((unfinished.get("budget") or DEFAULT_MAX_READ) // 4, KILLED_FLOOR)
+    return smaller if config.max_read is None else min(smaller, config.max_read)
+
+
+def begin_run(lock, options, config, source, now):
+    """Given the RunLock, parsed options, the Config, the source and the
+    current local time, note what this run does in the lock file; after a
+    run that did not finish, notice it, and read with a smaller budget
+    (see read_budget())."""
+    position = stored_text(source.position_path)
+    if lock.unfinished is not None:
+        source.budget = read_budget(options, config, lock.unfinished)
+        source.notice(unfinished_text(lock, position, source.budget, now))
+    record = {"pid": os.getpid(), "began": int(now.timestamp()), "position": position}
+    note_run(lock, {**record, "budget": source.budget})
+
+
+def unfinished_text(lock, position, budget, now):
+    """Given the RunLock (which found a run that did not finish), the stored
+    position, this run's budget and the current local time, return the
+    notice that says so."""
+    unfinished = lock.unfinished
+    if unfinished:
+        began = datetime.datetime.fromtimestamp(unfinished["began"], now.tzinfo)
+        text = (
+            f"the run of {began:%Y-%m-%d %H:%M:%S} (pid {unfinished['pid']}) was killed"
+            " before it finished, perhaps for memory"
+        )
+        if unfinished["position"] == position:
+            text += ", and stored no position"
+    else:
+        text = f"a run was killed before it finished (its record in {lock.path} is damaged)"
+    return text + (f": this run reads at most {size_text(budget)}" if budget else "")
+
+
+def stored_text(path):
+    """Given a position file, return its text (the start of it), or None if
+    it cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as file:
+            return file.read(RUN_RECORD // 2)
+    except OSError:
+        return None
 
 
 def own_positions(positions, source):
@@ -6912,7 +7391,8 @@ def setup_steps(options, environ, stdin, runtime):
         say("first run: left to the first scheduled one (no journal files here yet)\n")
     else:
         if not os.path.exists(new_source().position_path):
-            run(argparse.Namespace(dry_run=False, from_start=False), config, runtime, new_source())
+            first = argparse.Namespace(dry_run=False, from_start=False, max_read=None)
+            run(first, config, runtime, new_source())
             say("first run: done, from the end of the log on\n")
             changed = True
         if not os.path.exists(os.path.join(state, LOGINS)):
@@ -7087,6 +7567,13 @@ def build_parser():
     )
     parser.add_argument("--from-start", action="store_true", help="read the log from its beginning")
     parser.add_argument(
+        "--max-read",
+        metavar="SIZE",
+        type=max_read_option,
+        help="read at most SIZE (64K, 256M, 1G; off: all) of what is new, and go on from there"
+        " next run (default: [source] max_read, 256M, or all with --from-start and --dry-run)",
+    )
+    parser.add_argument(
         "--dry-run",
         action="store_true",
         help="print what would be sent; send nothing, store nothing",
@@ -7111,6 +7598,14 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"authwatch {__version__}")
     parser.set_defaults(command="run")
     return parser
+
+
+def max_read_option(text):
+    """Given --max-read's value, return it in bytes, 0 for no limit (see read_size())."""
+    try:
+        return read_size(text) or 0
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def build_setup_parser():
@@ -7215,7 +7710,12 @@ def main(
             raise UsageError("--json goes with --dry-run (see --help)")
         if options.test_notification and options.dry_run:
             raise UsageError("--test-notification sends: it does not go with --dry-run")
-        if options.learn and (options.dry_run or options.test_notification or options.from_start):
+        if options.learn and (
+            options.dry_run
+            or options.test_notification
+            or options.from_start
+            or options.max_read is not None
+        ):
             raise UsageError("--learn goes alone: it reads everything and sends nothing")
         config_path = find_config_file(options.config, environ)
         report.info("config: %s", config_path or "none")

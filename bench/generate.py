@@ -12,6 +12,13 @@ a sudo command and a real login.  Deterministic for a seed.
 Formats: classic (Nov 26 19:24:53), rfc3339 (Debian 12's rsyslog) and
 journal (journal export format, for systemd-journal-remote).
 
+--flood BYTES writes a hostile local user's flood instead: lines (or
+MESSAGE fields) of BYTES of sshd's "Login name ... does not match stored
+username x", each from a pid of its own, then one root login.
+
+    bench/generate.py --lines 4096 --flood 65536 > flood.log
+    bench/generate.py --lines 30 --flood 5000000 --format journal | ...
+
 Time stamps advance 0 to 2 s a line (1 s on average, whatever the number of
 hosts), so that about three lines in four start a new second, as in the log
 of a server that writes a line every second or so; lines of a connection
@@ -162,6 +169,12 @@ def main():
         help=f"time of the first line (default {START.isoformat()}; no zone: UTC)",
     )
     parser.add_argument(
+        "--flood",
+        type=int,
+        metavar="BYTES",
+        help="write a local user's flood of lines of BYTES, then a root login (see above)",
+    )
+    parser.add_argument(
         "--per-host",
         metavar="DIR",
         help="write each host's lines to DIR/HOST.log (HOST.export for journal), not stdout",
@@ -174,6 +187,9 @@ def main():
     hosts = [
         Host(name, random.Random(rng.getrandbits(64)), addresses) for name in host_names(options)
     ]
+    if options.flood:
+        write_flood(options, hosts[0], sys.stdout)
+        return
     with contextlib.ExitStack() as stack:
         if options.per_host:
             os.makedirs(options.per_host, exist_ok=True)
@@ -187,6 +203,31 @@ def main():
         else:
             outs = dict.fromkeys((host.name for host in hosts), sys.stdout)
         write(options, hosts, rng, outs)
+
+
+def write_flood(options, host, out):
+    """Write options.lines lines of the flood of options.flood bytes each,
+    a second apart, then a root login, to out."""
+    stamp = (
+        options.start
+        if options.start.tzinfo
+        else options.start.replace(tzinfo=datetime.timezone.utc)
+    )
+    tail = " does not match stored username x"
+    for number in range(options.lines + 1):
+        stamp += datetime.timedelta(seconds=1)
+        if number < options.lines:
+            pid, facility = 10000 + number, 10
+            head = f"Login name {number:06d}"
+            message = head.ljust(options.flood - len(tail) - 60, "A") + tail
+        else:
+            pid, facility = 4242, 4
+            message = "Accepted password for root from 203.0.113.9 port 52144 ssh2"
+        if options.format == "journal":
+            out.write(export_entry(stamp, host, "sshd", pid, facility, message))
+        else:
+            when = f"{stamp:%b} {stamp.day:2} {stamp:%H:%M:%S}"
+            out.write(f"{when} {host.name} sshd[{pid}]: {message}\n")
 
 
 def write(options, hosts, rng, outs):

@@ -17,7 +17,13 @@ usual tools on the same generated data, in one run, and print a table
   journal cases, next to the current code; both are run the same way,
   `python -c "...import authwatch; sys.exit(authwatch.main(sys.argv[1:]))"`,
   and their runs alternate;
-- the no-op run (nothing new) next to `python -c pass`, medians of 20.
+- the no-op run (nothing new) next to `python -c pass`, medians of 20;
+- a hostile local user's flood (bench/generate.py --flood): lines as long as
+  authwatch reads (64 KiB) of sshd's "Login name ... does not match stored
+  username", and a journal of 5 MB MESSAGE fields of it; peak RSS against
+  the target of 64 MiB;
+- progress: a backlog larger than the read budget (--max-read 1M), read by
+  real runs until they catch up; each must end further than the last.
 
 The other rows run the installed console script, as cron does.
 
@@ -59,6 +65,8 @@ PEAK_RSS_MIB = 30  # under
 RSS_FLAT = 1.10  # largest backlog's peak over the smallest's: at most
 JOURNAL_PER_SECOND = 220_000  # at least
 QUIET_TIMES_PYTHON = 3  # at most, medians of 20
+FLOOD_PEAK_MIB = 64  # at most, whatever is written
+PROGRESS_BUDGET = "1M"  # --max-read of the progress case
 
 
 class StandIn(http.server.BaseHTTPRequestHandler):
@@ -142,6 +150,27 @@ class Bench:
                 subprocess.run(command, check=True, stdout=out)
         return path
 
+    def flood(self, name, lines, size, fmt="classic"):
+        """Write a local user's flood of lines (journal entries) of size bytes
+        to the work folder (a log file, or a folder of journal files); return
+        its path."""
+        path = self.path(name)
+        command = [PYTHON, os.path.join(HERE, "generate.py"), "--lines", str(lines)]
+        command += ["--flood", str(size), "--format", fmt]
+        if fmt != "journal":
+            with open(path, "w") as out:
+                subprocess.run(command, check=True, stdout=out)
+            return path
+        os.mkdir(path)
+        export = subprocess.run(command, check=True, stdout=subprocess.PIPE).stdout
+        subprocess.run(
+            [JOURNAL_REMOTE, "-o", os.path.join(path, "flood.journal"), "-"],
+            input=export,
+            check=True,
+            stderr=subprocess.DEVNULL,
+        )
+        return path
+
     def journal_folder(self, name, entries, hosts):
         """Write a folder of journal files, one a host, by systemd-journal-remote
         from generated entries; return its path.
@@ -159,6 +188,14 @@ class Bench:
                     stderr=subprocess.DEVNULL,
                 )
         return folder
+
+
+def stored_offset(state, log):
+    """Return the offset in log that its position file in state holds (as
+    authwatch names and writes it)."""
+    name = os.path.abspath(log).strip("/").replace("/", "_") + ".offset"
+    with open(os.path.join(state, name)) as file:
+        return int(file.read().split()[1])
 
 
 def baseline_folder(rev, work):
@@ -295,6 +332,44 @@ def main():
         )
         bench.found["quiet"] = (quiet, bare)
 
+        # a local user's flood of the longest lines: what a run keeps is bounded
+        count = 1024 if options.quick else 4096
+        flood = bench.flood(f"flood-{count}.log", count, 64 * 1024)
+        took = bench.seconds([*AUTHWATCH, *dry, "--log", flood], 1)
+        rss = bench.peak_rss_mib([*AUTHWATCH, *dry, "--log", flood])
+        mib = os.path.getsize(flood) / 2**20
+        met = f"{'met' if rss <= FLOOD_PEAK_MIB else 'NOT MET'}: ≤ {FLOOD_PEAK_MIB} MiB"
+        bench.row(
+            f"flood of {count:,} lines of 64 KiB, dry run", took, f"{mib / took:,.0f} MiB/s", met,
+            f"{rss:.1f} MiB",
+        )  # fmt: skip
+        bench.found["flood"] = (f"{count:,} lines of 64 KiB", rss)
+
+        # every run makes progress: a backlog larger than the budget, in steps
+        size = sizes[0]
+        backlog = bench.generate(f"progress-{size}.backlog", size)
+        log, state = bench.path("progress.log"), bench.path("progress-state")
+        open(log, "w").close()
+        steps = [*AUTHWATCH, "--config", config, "--state-dir", state, "--log", log, "-q"]
+        steps += ["--max-read", PROGRESS_BUDGET]  # -q: each says it is catching up
+        subprocess.run(steps, check=True, cwd=work)  # the position: the log's end
+        shutil.copyfile(backlog, log)  # the same file, grown
+        offsets, times = [], []
+        while not offsets or offsets[-1] < os.path.getsize(log):
+            times.append(bench.once(steps))
+            offsets.append(stored_offset(state, log))
+            if len(offsets) > 1 and offsets[-1] <= offsets[-2]:
+                break  # no further: the guarantee is broken
+        further = all(after > before for before, after in zip(offsets, offsets[1:]))
+        done = further and offsets[-1] == os.path.getsize(log)
+        bench.row(
+            f"backlog {size:,} lines, --max-read {PROGRESS_BUDGET}, real runs",
+            statistics.median(times),
+            f"{len(offsets)} runs",
+            f"each further than the last: {'yes' if further else 'NO'}",
+        )
+        bench.found["progress"] = (size, len(offsets), done)
+
         if os.access(JOURNAL_REMOTE, os.X_OK):
             each = journal_entries // JOURNAL_HOSTS
             cases = [
@@ -306,6 +381,15 @@ def main():
                     JOURNAL_HOSTS,
                 ),
             ]
+            entries = 10 if options.quick else 30
+            flood = bench.flood("journal-flood", entries, 5_000_000, "journal")
+            arguments = [*dry, "--journal-dir", flood]
+            took = bench.seconds([*AUTHWATCH, *arguments], 1)
+            rss = bench.peak_rss_mib([*AUTHWATCH, *arguments])
+            met = f"{'met' if rss <= FLOOD_PEAK_MIB else 'NOT MET'}: ≤ {FLOOD_PEAK_MIB} MiB"
+            what = f"journal flood of {entries} entries of 5 MB, dry run"
+            bench.row(what, took, f"{entries * 5 / took:,.0f} MB/s", met, f"{rss:.1f} MiB")
+            bench.found["journal flood"] = (f"{entries} journal entries of 5 MB", rss)
             for key, what, entries, hosts in cases:
                 folder = bench.journal_folder(key.replace(" ", "-"), entries, hosts)
                 shell = f"journalctl -D {folder} -o cat | grep -vcE '{GREP_NOISE}'"
@@ -415,6 +499,18 @@ def print_targets(found, options, sizes, journal_entries):
         targets.append(
             (f"{name}: ≥ {JOURNAL_PER_SECOND:,} entries/s", measured, speed >= JOURNAL_PER_SECOND)
         )
+    for key in ("flood", "journal flood"):
+        if key in found:
+            what, rss = found[key]
+            target = f"flood ({what}): peak RSS ≤ {FLOOD_PEAK_MIB} MiB"
+            targets.append((target, f"{rss:.1f} MiB", rss <= FLOOD_PEAK_MIB))
+    if "progress" in found:
+        size, runs, done = found["progress"]
+        target = (
+            f"backlog past the budget ({size:,} lines, --max-read {PROGRESS_BUDGET}):"
+            " each run ends further, the last at the end"
+        )
+        targets.append((target, f"{runs} runs", done))
     quiet, bare = found["quiet"]
     targets.append(
         (

@@ -137,6 +137,39 @@ def append(path, *lines):
         os.fsync(file.fileno())
 
 
+def stored_offset(state_dir, log):
+    """Return the offset in log that the position file in state_dir holds."""
+    path = authwatch.file_position_path(str(state_dir), str(log))
+    with open(path) as file:
+        return int(file.read().split()[1])
+
+
+# Runs the command in its arguments but the first, and writes its exit status
+# and peak RSS in KiB to the file that the first names: a small process of its
+# own starts it, since an exec() counts the RSS of the process it replaces.
+PEAK_RSS = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
+def run_measured(tmp_path, *argv):
+    """Run authwatch with argv as a program of its own; return its Result
+    and its peak RSS in MiB."""
+    measured = tmp_path / "peak-rss"
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(measured), sys.executable, "-c", MAIN, *argv],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    status, peak = measured.read_text().split()
+    return Result(int(status), done.stdout, done.stderr), int(peak) / 1024
+
+
 def users_read_while_written(tmp_path, source, write, times):
     """Start a dry run (--json, --from-start) of the source that the options
     in source name, as a program of its own; once it is reading, call write(n)
@@ -235,6 +268,24 @@ def export_entry(fields):
         else:
             out += f"{key}={value}\n".encode()
     return out + b"\n"
+
+
+def sshd_entry(realtime, pid, message, program="sshd"):
+    """Return a journal entry (export format) of sshd's on web1, at realtime
+    (µs since the epoch), as journald records it."""
+    return export_entry(
+        {
+            "__REALTIME_TIMESTAMP": realtime,
+            "_BOOT_ID": "1" * 32,
+            "_MACHINE_ID": "2" * 32,
+            "_HOSTNAME": "web1",
+            "SYSLOG_IDENTIFIER": program,
+            "SYSLOG_FACILITY": "4",
+            "_PID": str(pid),
+            "_COMM": program,
+            "MESSAGE": message,
+        }
+    )
 
 
 # The tests' own GeoIP databases: a few documentation networks, placed as if

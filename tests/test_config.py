@@ -193,6 +193,7 @@ def test_defaults_when_the_file_holds_only_the_keys(tmp_path, monkeypatch):
     assert config.state_dir == str(tmp_path / "xdg" / "authwatch")
     assert config.ignore == ()
     assert config.default_ignore is True
+    assert config.max_read == 256 * 1024 * 1024
 
 
 def test_every_key_is_read(tmp_path):
@@ -202,6 +203,7 @@ def test_every_key_is_read(tmp_path):
         "sound = siren\ndevice = phone,tablet\nurl = https://grafana.example.org/d/ssh\n"
         "url_title = Dashboard\nttl = 86400\n"
         "[source]\ntype = file\npath = /srv/log/auth.log\njournal_dir = /srv/journal\n"
+        "max_read = 1g\n"
         "[state]\ndir = /srv/state\n"
         "[filter]\nignore =\n    sshd\\[\\d+\\]: Connection from\n    sudo: +nagios :\n"
         "default_ignore = no\n"
@@ -230,6 +232,7 @@ def test_every_key_is_read(tmp_path):
         state_dir="/srv/state",
         ignore=(r"sshd\[\d+\]: Connection from", "sudo: +nagios :"),
         default_ignore=False,
+        max_read=1024**3,
         alerts=authwatch.Alerts(
             priorities=priorities,
             max_messages=3,
@@ -309,6 +312,10 @@ def load_text(text):
         ),
         ("[pushover]\nsound = <b>\n", "[pushover] sound: must match"),
         ("[pushover]\nttl = -5\n", "[pushover] ttl: must be a whole number 1 or more"),
+        ("[source]\nmax_read = 64000\n", "[source] max_read: must be 64K or more (K, M, G"),
+        ("[source]\nmax_read = 256MB\n", "[source] max_read: must be 64K or more"),
+        ("[source]\nmax_read = -1\n", "[source] max_read: must be 64K or more"),
+        ("[source]\nmax_read = no\n", "[source] max_read: must be 64K or more"),
     ],
 )
 def test_bad_alert_settings_are_reported(text, problem):
@@ -703,6 +710,19 @@ def test_log_and_journal_dir_together_are_a_usage_error(tmp_path, empty_log):
 def test_verbose_and_quiet_together_are_a_usage_error(empty_log):
     result = run_main("--dry-run", "--log", empty_log, "-v", "-q")
     assert_one_line_error(result)
+
+
+def test_a_bad_max_read_is_a_usage_error(empty_log):
+    result = run_main("--dry-run", "--log", empty_log, "--max-read", "1000")
+    assert_one_line_error(result)
+    assert "--max-read: must be 64K or more" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "value, budget", [("64K", 64 * 1024), ("3m", 3 * 1024**2), ("1G", 1024**3), ("off", 0)]
+)
+def test_max_read_takes_a_size_or_off(value, budget):
+    assert authwatch.build_parser().parse_args(["--max-read", value]).max_read == budget
 
 
 def test_an_unknown_option_is_a_usage_error():

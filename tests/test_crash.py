@@ -1,9 +1,11 @@
 """A run killed with SIGKILL at each phase loses nothing: the next run
-delivers every message, and repeats at most the one whose request was in
-flight.  The runs are real processes; a few lines of Python in front of
-authwatch.main() kill the process at the chosen point."""
+delivers every message, repeats at most the one whose request was in
+flight, and says that a run was killed.  The runs are real processes; a few
+lines of Python in front of authwatch.main() kill the process at the chosen
+point."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -12,7 +14,7 @@ import threading
 import time
 
 import pytest
-from helpers import MAIN, append, cron_run, run_main, sent_forms
+from helpers import MAIN, append, cron_run, run_main, sent_forms, stored_offset
 from werkzeug import Response
 
 import authwatch
@@ -22,6 +24,7 @@ LINES = (
     "Nov 27 01:59:00 web1 sudo:    alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/id",
 )
 TITLES = ["web1: SSH login awtest from 203.0.113.9", "web1: 1 sudo/su use"]
+KILLED = "was killed before it finished, perhaps for memory"
 
 # Runs authwatch.main(), but dies by SIGKILL where CRASH_AT says.
 CRASHING_RUN = """
@@ -41,6 +44,15 @@ elif crash_at == "before the position is stored":
     authwatch.store_positions_if_changed = lambda positions: (
         die() if positions else store_positions(positions)
     )
+elif crash_at == "while reading":
+    parse_line = authwatch.parse_line
+    parsed = []
+    def parse_then_die(*args):
+        parsed.append(args)
+        if len(parsed) == 1000:
+            die()
+        return parse_line(*args)
+    authwatch.parse_line = parse_then_die
 elif crash_at == "after the answer":
     def write_then_die(*args):
         outbox_writes.append(args)
@@ -83,10 +95,51 @@ def test_a_killed_run_loses_nothing(setup, pushover, crash_at, repeated):
     killed = crashing_run(crash_at, *setup)
     assert killed.wait(timeout=30) == -signal.SIGKILL
     assert run_main(*setup).status == 0
-    titles = [form["title"] for form in sent_forms(pushover)]
-    assert sorted(titles) == sorted(TITLES + repeated)
+    forms = sent_forms(pushover)
+    assert sorted(titles_of(forms)) == sorted(TITLES + repeated)
+    assert [KILLED in form["message"] for form in forms].count(True) == 1
     assert run_main(*setup).status == 0
-    assert len(pushover.log) == len(titles)
+    assert len(pushover.log) == len(forms)
+
+
+def titles_of(forms):
+    """Return the titles of the messages sent, but the notice of its own that
+    says that a run was killed."""
+    return [form["title"] for form in forms if not form["title"].endswith(": authwatch notice")]
+
+
+def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
+    tmp_path, auth_log, config_file, pushover
+):
+    config = config_file("[source]\nmax_read = 4M\n")
+    run = ["--config", config, "--log", str(auth_log)]
+    assert run_main(*run).status == 0
+    storm = [
+        f"Nov 27 01:{n // 600:02d}:{n // 10 % 60:02d} web1 sshd[{10000 + n}]: Failed password"
+        f" for root from 198.51.100.7 port {1024 + n} ssh2"
+        for n in range(30_000)
+    ]
+    append(auth_log, *storm, LINES[0])
+    killed = crashing_run("while reading", *run)
+    assert killed.wait(timeout=60) == -signal.SIGKILL
+    unread = stored_offset(tmp_path / "state", auth_log)
+
+    assert run_main(*run).status == 0
+    offset = stored_offset(tmp_path / "state", auth_log)
+    assert 1024**2 <= offset - unread < 1024**2 + 100  # a quarter of 4 MiB: 1 MiB
+    note, catching_up = sent_forms(pushover)[0]["message"].splitlines()[:2]
+    assert re.fullmatch(
+        rf"Note: the run of 2026-\d\d-\d\d \d\d:\d\d:\d\d \(pid {killed.pid}\) {KILLED},"
+        " and stored no position: this run reads at most 1 MiB",
+        note,
+    )
+    assert catching_up.startswith("Note: catching up: read 1 MiB of log file")
+
+    assert run_main(*run).status == 0  # the budget of 4 MiB again: the rest
+    assert stored_offset(tmp_path / "state", auth_log) == os.path.getsize(auth_log)
+    last = sent_forms(pushover)[-2:]
+    assert TITLES[0] in [form["title"] for form in last]
+    assert not any(KILLED in form["message"] or "catching" in form["message"] for form in last)
 
 
 def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup, httpserver):
@@ -107,8 +160,7 @@ def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup
     time.sleep(0.1)
 
     assert run_main(*setup).status == 0
-    titles = [form["title"] for form in sent_forms(httpserver)]
-    assert titles == [TITLES[0], TITLES[0], TITLES[1]]
+    assert titles_of(sent_forms(httpserver)) == [TITLES[0], TITLES[0], TITLES[1]]
 
 
 needs_unshare = pytest.mark.skipif(

@@ -324,6 +324,8 @@ DAMAGED = {
     "no logins": '{"version": 1, "hosts": {"web1": {"alice": {"local": [1, 2, 0, ""]}}}}',
     "an origin of no kind": '{"version": 1, "hosts": {"web1": {"alice":'
     ' {"garbage": [1, 2, 3, ""]}}}}',
+    "larger than authwatch writes": '{"version": 1, "hosts": {"web1": {"alice": {"local":'
+    f' [1, 2, 3, "{"p" * 16 * 1024 * 1024}"]}}}}}}}}',
 }
 
 
@@ -453,8 +455,9 @@ def test_learn_reads_the_whole_journal(tmp_path, config_file):
     assert not list(state.glob("journal*.position"))
 
 
-def test_learn_goes_alone(tmp_path, auth_log, config_file):
-    result = cron_run(config_file(), auth_log, "--learn", "--dry-run")
+@pytest.mark.parametrize("other", [["--dry-run"], ["--max-read", "1M"]])
+def test_learn_goes_alone(tmp_path, auth_log, config_file, other):
+    result = cron_run(config_file(), auth_log, "--learn", *other)
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert result.stderr == (
         "authwatch: error: --learn goes alone: it reads everything and sends nothing\n"

@@ -201,7 +201,7 @@ def test_a_line_with_a_host_but_no_timestamp():
 
 
 def random_text(seed, length):
-    """Return text decoded from random bytes, as read_lines() would give it."""
+    """Return text decoded from random bytes, as read_records() reads a line."""
     chooser = random.Random(seed)
     return bytes(chooser.randrange(256) for _ in range(length)).decode("utf-8", "replace")
 

@@ -87,6 +87,31 @@ HOSTILE_OUTBOXES = {
         ]
     },
     "deep nesting": None,
+    "more titles than a message folds": {
+        "messages": [
+            {
+                "host": "h",
+                "title": "t",
+                "body": "b",
+                "priority": 0,
+                "timestamp": 1,
+                "parts": ["t"] * 501,
+            }
+        ]
+    },
+    "a title longer than Pushover's": {
+        "messages": [
+            {
+                "host": "h",
+                "title": "t" * 251,
+                "body": "b",
+                "priority": 0,
+                "timestamp": 1,
+                "parts": [],
+            }
+        ]
+    },
+    "larger than authwatch writes": {"messages": [], "notices": ["n" * 64 * 1024 * 1024]},
 }  # fmt: skip
 
 
