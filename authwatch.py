@@ -3316,7 +3316,6 @@ class Knowledge(NamedTuple):
     # (host, login_key()) -> the MemoryNote a message that names the login carries;
     # empty when the run learns nothing (see met_a_flood())
     notes: dict = {}
-    root_users: dict = {}  # host -> the names of its users of uid 0 (this machine's only)
 
 
 NO_KNOWLEDGE = Knowledge({}, {})
@@ -3433,6 +3432,11 @@ UID0_RULES = frozenset(("pam_session_login_uid0",))
 TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
 UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused"))  # shown as written
 MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
+# vital acts that a summary could not keep with the rest (past a bound or a room)
+# kept apart, by act, user, target and origin; past this many, without the
+# origin; past as many again, without the user: a flood of forged vital lines
+# makes them coarser, never makes one go unnamed
+KEPT_VITAL = 256
 KEPT_NAMES_COUNTED = 4096  # failures' addresses and user names counted by name: see TopCounter
 # What the summaries of a run may keep, in bytes (see Room), of all hosts
 # together: the logins and what the memory of logins learns of them; the
@@ -3562,10 +3566,12 @@ class HostSummary:
     not kept.
     """
 
-    def __init__(self, host, allow=NO_ALLOWLIST, rooms=None):
+    def __init__(self, host, allow=NO_ALLOWLIST, rooms=None, root_users=None):
         self.host = host
         self.allow = allow
         self.rooms = rooms or summary_rooms()
+        self.find_root_users = root_users  # returns the host's users of uid 0; None: root
+        self.found_root_users = None
         self.counts = Counter()  # events by kind; failures by connection; "login": unknown ones
         # login_key() -> [its first unknown login Event, how many]
         self.logins = {}
@@ -3591,6 +3597,9 @@ class HostSummary:
         self.echoes = {}  # (program, user) -> PAM failures their program may tell again
         # (program, user) whose failure their program told in its own words
         self.told = OrderedDict()
+        # vital_entry()[:-1] -> [count, kind]: the vital acts not kept with the
+        # rest (see keep_vital())
+        self.unkept_vital = {}
 
     def add(self, event):
         """Given an Event, count it (as many times as its line was written),
@@ -3663,10 +3672,11 @@ class HostSummary:
             line = (act, privilege_line(event))
             if line in self.privilege or self.keeps("lines", self.privilege, KEPT_EVENTS, line):
                 self.privilege[line] += count
-            if event.kind != "account" and (
-                act in self.acts or self.keeps("lines", self.acts, KEPT_EVENTS, act)
-            ):
-                self.acts[act] += count
+            if event.kind != "account":
+                if act in self.acts or self.keeps("lines", self.acts, KEPT_EVENTS, act):
+                    self.acts[act] += count
+                elif is_vital(act, self.root_users()):
+                    self.keep_vital(act, count)
             self.note_time("privilege", event.time)
             self.counts[event.kind] += count
         elif event.kind == "login" and is_known(event, self.allow):
@@ -3683,6 +3693,8 @@ class HostSummary:
                 self.logins[key][1] += count
             elif self.keeps("logins", self.logins, KEPT_LOGINS, key, event):
                 self.logins[key] = [event, count]
+            elif is_vital(event, self.root_users()):
+                self.keep_vital(event, count)
             self.counts["login"] += count
         else:  # other lines, and forged ones
             if event.kind == "forged" and self.keeps("lines", self.forged, KEPT_OTHER_LINES, event):
@@ -3795,6 +3807,26 @@ class HostSummary:
             self.failure_users.add(event.user, weight)
             counted[2] = True
 
+    def root_users(self):
+        """Return the names of the host's users of uid 0, found on first need."""
+        if self.found_root_users is None:
+            found = self.find_root_users() if self.find_root_users else frozenset()
+            self.found_root_users = ROOT_USERS | found
+        return self.found_root_users
+
+    def keep_vital(self, event, count):
+        """Given a vital login or act (an Event) that was not kept with the
+        rest, and how many times it was seen, count it apart, by act, user,
+        target and origin; past KEPT_VITAL of them without its origin, and
+        past as many again without its user too, so that whatever floods a
+        summary, every vital act is named, however coarsely."""
+        entry = vital_entry(self.host, event, count)[:-1]
+        coarser = (entry, entry[:4] + (None,), entry[:2] + ("?", entry[3], None))
+        for level, key in enumerate(coarser):
+            if key in self.unkept_vital or len(self.unkept_vital) < KEPT_VITAL * (level + 1):
+                break
+        self.unkept_vital.setdefault(key, [0, event.kind])[0] += count
+
     def keeps(self, room, kept, limit, *what):
         """Given a kind of room (see ROOMS), a collection, how many entries it
         may hold and what is to be kept in it, return whether it may be (then
@@ -3821,11 +3853,12 @@ def login_key(event):
     )
 
 
-def summarise(events, local_host, allow=NO_ALLOWLIST):
-    """Given Events, the local host name and the Allow lists, return a dict
-    of host name to HostSummary, in the order the hosts first appear; events
-    without a host belong to local_host, those of hosts past the first HOSTS
-    to OTHER_HOSTS.
+def summarise(events, local_host, allow=NO_ALLOWLIST, local_root_users=None):
+    """Given Events, the local host name, the Allow lists and a function
+    that returns the names of this machine's users of uid 0 (None: root
+    alone), asked on first need, return a dict of host name to HostSummary,
+    in the order the hosts first appear; events without a host belong to
+    local_host, those of hosts past the first HOSTS to OTHER_HOSTS.
     """
     summaries = {}
     rooms = summary_rooms()  # for all of them together
@@ -3836,7 +3869,8 @@ def summarise(events, local_host, allow=NO_ALLOWLIST):
         if host not in summaries and len(summaries) >= HOSTS:
             host = OTHER_HOSTS
         if host not in summaries:
-            summaries[host] = HostSummary(host, allow, rooms)
+            root_users = local_root_users if host == local_host else None
+            summaries[host] = HostSummary(host, allow, rooms, root_users)
         summaries[host].add(event)
     for summary in summaries.values():
         summary.finish()
@@ -4257,6 +4291,16 @@ def digest_message(summary, alerts, places):
     send.
     """
     lines, parts, priorities = [], [], []
+    vital = tuple((*key, count) for key, (count, _) in summary.unkept_vital.items())
+    if vital:  # first: what the summary could not keep with the rest is named here
+        lines += vital_lines(vital, summary.host)
+        priorities += [
+            alerts.priorities["login_new" if kind == "login" else kind]
+            for _, kind in summary.unkept_vital.values()
+        ]
+        acts = sum(n for n, kind in summary.unkept_vital.values() if kind != "login")
+        if acts:  # the privilege summary could not list them
+            parts.append(plural(acts, "more sudo/su use") + " to root")
     failures = failure_count(summary)
     if failures and failures >= alerts.failure_threshold:
         lines += failure_lines(summary, places)
@@ -4299,6 +4343,7 @@ def digest_message(summary, alerts, places):
         fit_lines(lines, MAX_MESSAGE),
         max(priorities),
         unix_time(max(filter(None, stamps), default=None)),
+        vital=vital,
     )
 
 
@@ -4339,7 +4384,7 @@ def host_messages(summary, alerts, knowledge=NO_KNOWLEDGE):
     """Given a HostSummary, the Alerts and the Knowledge, return its
     Messages: one per unknown login, one for privilege use, one digest.
     """
-    root_users = knowledge.root_users.get(summary.host, ROOT_USERS)
+    root_users = summary.root_users()
     # the rarest first, by who and from where: a flood of one user's logins
     # (with keys of every kind) is what gets folded, not another's
     places = Counter()
@@ -6493,7 +6538,7 @@ def queue(config, source, runtime, outbox, move_damaged=True):
     Queue.
     """
     events = read_events(config, source, runtime.now)
-    summaries = summarise(events, runtime.host, config.alerts.allow)
+    summaries = summarise(events, runtime.host, config.alerts.allow, users_of_uid_0)
     knowledge, memory, memory_notices = learn_from(config, summaries, runtime.now, move_damaged)
     if knowledge.notes and met_a_flood(summaries, config.alerts.max_messages):
         report.info(
@@ -6501,7 +6546,6 @@ def queue(config, source, runtime, outbox, move_damaged=True):
             " none of this run's logins is remembered"
         )
         knowledge = knowledge._replace(notes={})
-    knowledge = knowledge._replace(root_users=root_users_of(runtime.host, summaries))
     notices = source.notices() + outbox.notices + memory_notices
     messages = plan_messages(summaries, notices, runtime.host, config.alerts, knowledge)
     folded = fold_messages(outbox.messages + messages, config.alerts.max_messages)
@@ -6555,22 +6599,17 @@ def learn_from(config, summaries, now, move_damaged):
     return knowledge, bounded_memory(remembered, unix_now, config.forget_after), notices
 
 
-def root_users_of(host, summaries):
-    """Given this machine's name and a dict of HostSummary, return {host:
-    the names of its users of uid 0}, read from its user database when the
-    run holds logins or sudo and su of its own; else {}.  (Another host's
-    lines are judged by the name root alone.)"""
-    summary = summaries.get(host)
-    if summary is None or not (summary.logins or summary.acts):
-        return {}
+def users_of_uid_0():
+    """Return the names of this machine's users of uid 0, from its user
+    database (summarise() asks when this host's lines hold a login or a
+    sudo or su; another host's lines are judged by the name root alone)."""
     import pwd
 
     try:
-        names = {entry.pw_name for entry in pwd.getpwall() if entry.pw_uid == 0}
+        return frozenset(entry.pw_name for entry in pwd.getpwall() if entry.pw_uid == 0)
     except OSError as error:  # a user database that cannot be read
         report.warning("cannot read the users of uid 0: %s; root alone counts", error)
-        names = set()
-    return {host: ROOT_USERS | names}
+        return frozenset()
 
 
 def learn(config, runtime, source=None):

@@ -169,6 +169,38 @@ def test_sixty_forged_logins_of_three_users_cannot_hide_a_real_root_login(
     assert forms[-1]["message"].splitlines()[0].startswith("57 logins from 3 users and ")
 
 
+@pytest.mark.parametrize(
+    "flood, vital, named",
+    [
+        (  # more distinct logins than a summary keeps, then a login as root
+            lambda n: (
+                f"sshd[{n}]: Accepted password for u{n} from 10.{n >> 8 & 255}.{n & 255}.7"
+                " port 40000 ssh2"
+            ),
+            "sshd[99999]: Accepted password for root from 203.0.113.66 port 51000 ssh2",
+            "SSH login root from 203.0.113.66",
+        ),
+        (  # more distinct sudo acts than a summary keeps, then a sudo to root
+            lambda n: f"sudo:    u{n} : TTY=pts/0 ; PWD=/ ; USER=nobody ; COMMAND=/bin/true",
+            "sudo:    bob : TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh",
+            "sudo bob as root",
+        ),
+    ],
+    ids=["logins", "sudo"],
+)
+def test_a_flood_past_what_a_run_keeps_cannot_hide_a_vital_act(
+    tmp_path, config_file, pushover, flood, vital, named
+):
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    run = ["--config", config_file(), "--log", str(log)]
+    assert run_main(*run).status == 0
+    lines = [f"Nov 27 11:50:00 web1 {flood(n)}" for n in range(authwatch.KEPT_LOGINS + 1)]
+    log.write_text("\n".join([*lines, f"Nov 27 11:51:00 web1 {vital}"]) + "\n")
+    assert run_main(*run).status == 0
+    assert any(named in form["message"] for form in sent_forms(pushover)), sent_forms(pushover)
+
+
 def test_forged_logins_teach_the_memory_nothing_a_real_root_login_is_not_as_usual(
     machine, config_file, pushover, tmp_path
 ):
