@@ -1,6 +1,9 @@
 """The README shows what authwatch prints: for the bundled sample log, and for
-a fold of vital acts (on the tests' clock, in UTC)."""
+a fold of vital acts (on the tests' clock, in UTC); and every test it names
+as the proof of a guarantee is there."""
 
+import ast
+import re
 from pathlib import Path
 
 from helpers import NOW, run_main
@@ -56,3 +59,13 @@ def test_the_readme_shows_what_a_fold_of_vital_acts_is():
     messages = authwatch.plan_messages(summaries, (), "web1", alerts)
     shown = "\n".join(authwatch.format_message(message) for message in messages).strip()
     assert shown == readme_block("with `max_messages = 2`:")
+
+
+def test_every_test_the_readme_names_is_there():
+    text = (TOP / "README.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(test_\w+\.py)(?:::(test_\w+))?`", text))
+    assert len(named) > 20  # the guarantees name their tests
+    for file, name in sorted(named):
+        tree = ast.parse((TOP / "tests" / file).read_text(encoding="utf-8"))
+        tests = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert not name or name in tests, f"the README names {file}::{name}, which is not there"
