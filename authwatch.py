@@ -6847,19 +6847,18 @@ def refuse_changeable(command, installation, config, root):
     pieces = [os.path.normpath(argument) for argument in command if argument.startswith("/")]
     pieces += [interpreter for piece in pieces for interpreter in interpreters(piece)]
     pieces += [piece for piece in installation if os.path.isabs(piece)]  # sys.executable may be ''
-    for piece in dict.fromkeys(pieces + [os.path.realpath(piece) for piece in pieces]):
+    for piece in dict.fromkeys(pieces):
         why = changeable_by_others(piece, "/")
         if why:
             raise StateError(
                 f"{why}: root's schedule would run what another user can change; {ROOT_ALONE}"
             )
-    for piece in [config] if root != "/" else [config, os.path.realpath(config)]:
-        why = changeable_by_others(piece, root)
-        if why:
-            raise StateError(
-                f"{why}: root's schedule would read a config that another user can change:"
-                " make it root's alone (chown root:root, chmod go-w)"
-            )
+    why = changeable_by_others(config, root)
+    if why:
+        raise StateError(
+            f"{why}: root's schedule would read a config that another user can change:"
+            " make it root's alone (chown root:root, chmod go-w)"
+        )
 
 
 def interpreters(path):
@@ -6884,17 +6883,13 @@ def interpreters(path):
 def changeable_by_others(path, top):
     """Given a path and the folder above it to look from (/, or the root),
     return why a user other than root may change what it names, or None:
-    the first of top, each folder below it and the path that root does not
-    own, or that others, or a group other than root's, may write.  A link
-    among them is passed over (the folder it is in is looked at, what it
-    leads to is the real path's to say); what is not there yet, setup
-    makes, as root.
+    the first of top and of what following the path passes (see
+    path_walk()) that root does not own, or that others, or a group other
+    than root's, may write.  A link is replaced through its folder, which
+    is looked at before it, and what it leads to is looked at in turn; what
+    is not there yet, setup makes, as root.
     """
-    parts = [top]
-    for name in os.path.relpath(path, top).split(os.sep):
-        if name != ".":
-            parts.append(os.path.join(parts[-1], name))
-    for part in parts:
+    for part in [top, *path_walk(path, top)]:
         try:
             status = os.lstat(part)
         except (FileNotFoundError, NotADirectoryError):
@@ -6914,6 +6909,37 @@ def changeable_by_others(path, top):
                 group = status.st_gid
             return f"{part} may be written by the members of group {group}"
     return None
+
+
+MAX_LINKS = 40  # links followed in one path, as Linux does (ELOOP)
+
+
+def path_walk(path, top):
+    """Given a path and the folder to follow it from (/, or the root),
+    return every path that following it passes below top, in order, as the
+    kernel follows it: each folder, each link and, in turn, each part of
+    where it leads ("/" of a link's target is top; a ".." goes up from where
+    the walk is, not from the link).
+    """
+    names = os.path.relpath(path, top).split(os.sep)[::-1]
+    walked, folder, links = [], top, 0
+    while names:
+        name = names.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            folder = folder if folder == top else os.path.dirname(folder)
+            continue
+        part = os.path.join(folder, name)
+        walked.append(part)
+        if os.path.islink(part) and links < MAX_LINKS:
+            links += 1
+            target = os.readlink(part)
+            folder = top if target.startswith("/") else folder
+            names += target.split("/")[::-1]
+        else:
+            folder = part
+    return walked
 
 
 def unit_command(arguments):

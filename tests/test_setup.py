@@ -649,6 +649,21 @@ def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
     return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
 
 
+def link_on_the_way_in_a_folder_a_group_may_write(place, monkeypatch, root):
+    # the command and where it leads in the end are root's alone; a link it
+    # passes on the way lies in a folder that any member of the group may change
+    folder = place / "srv"
+    folder.mkdir()
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o775)
+    (folder / "authwatch").symlink_to(authwatch.this_command()[0])
+    link = place / "usr" / "local" / "bin" / "authwatch"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(folder / "authwatch")
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(link)])
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
+
+
 def interpreter_in_a_home(place, monkeypatch, root):
     home = home_of_another(place)
     (home / "bin").mkdir()
@@ -684,6 +699,7 @@ def config_of_another(place, monkeypatch, root):
         venv_in_a_folder_a_group_may_write,
         venv_in_a_folder_every_user_may_write,
         link_from_a_safe_place_to_a_home,
+        link_on_the_way_in_a_folder_a_group_may_write,
         interpreter_in_a_home,
         module_in_a_home,
         config_of_another,
