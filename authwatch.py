@@ -6861,10 +6861,18 @@ def refuse_changeable(command, installation, config, root):
         )
 
 
+# Where "#!/usr/bin/env python3" finds python3 when the schedule runs it:
+# systemd's PATH for services (systemd-path search-binaries-default; Debian
+# 12's systemd 252 keeps /sbin and /bin), which holds cron's (/usr/bin:/bin,
+# crontab(5)).
+SCHEDULE_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
 def interpreters(path):
     """Given a file, return the interpreters that run it: the one its #!
     line names, and in turn the one that names, as the kernel follows them
-    (a few deep)."""
+    (a few deep); for env, the program it names in each folder of the
+    schedule's PATH, which env may run whichever folder holds it first."""
     found = []
     for _ in range(4):
         try:
@@ -6877,6 +6885,15 @@ def interpreters(path):
             break
         path = os.path.normpath(os.fsdecode(words[0]))
         found.append(path)
+        if os.path.basename(path) == "env":  # after env's options and VAR=value: the program
+            named = [word for word in words[1:] if not word.startswith(b"-") and b"=" not in word]
+            if not named:
+                break
+            places = [os.path.join(folder, os.fsdecode(named[0])) for folder in SCHEDULE_PATH]
+            found += places  # a program named by its path is itself in each
+            path = next((place for place in places if os.path.isfile(place)), None)
+            if path is None:
+                break
     return found
 
 

@@ -674,6 +674,20 @@ def interpreter_in_a_home(place, monkeypatch, root):
     return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
 
 
+def python_found_on_a_path_a_group_may_write(place, monkeypatch, root):
+    # "#!/usr/bin/env python3": env is root's, but the python3 it runs is the
+    # first on the schedule's PATH, where any member of the group may put one
+    folder = place / "usr" / "local" / "bin"
+    folder.mkdir(parents=True)
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o2775)
+    monkeypatch.setattr(authwatch, "SCHEDULE_PATH", (str(folder), "/usr/bin", "/bin"))
+    [script] = authwatch.this_command()
+    text = Path(script).read_text()
+    Path(script).write_text("#!/usr/bin/env python3\n" + text.split("\n", 1)[1])
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
+
+
 def module_in_a_home(place, monkeypatch, root):
     # an editable install: the venv is root's, the module it imports alice's
     home = home_of_another(place)
@@ -701,6 +715,7 @@ def config_of_another(place, monkeypatch, root):
         link_from_a_safe_place_to_a_home,
         link_on_the_way_in_a_folder_a_group_may_write,
         interpreter_in_a_home,
+        python_found_on_a_path_a_group_may_write,
         module_in_a_home,
         config_of_another,
     ],
