@@ -6820,11 +6820,20 @@ def this_command():
 
 def this_installation():
     """Return the files and folders that this authwatch runs from besides its
-    command: this module, the interpreter, its prefix (a venv) and the
-    site-packages folders it imports from."""
+    command: this module, the interpreter, its prefix (a venv) and every
+    folder it imports from: its site-packages folders, there or not yet, and
+    the rest of its path (the standard library, what .pth files and
+    PYTHONPATH add) but the current folder."""
     import site
 
-    return [os.path.abspath(__file__), sys.executable, sys.prefix, *site.getsitepackages()]
+    here = ("", os.getcwd())  # first on the path with -m and -c, not in the schedule's runs
+    return [
+        os.path.abspath(__file__),
+        sys.executable,
+        sys.prefix,
+        *site.getsitepackages(),
+        *(folder for folder in sys.path if folder not in here),
+    ]
 
 
 # how to install authwatch for a system schedule, when another user could change it

@@ -735,6 +735,40 @@ def test_a_schedule_that_root_runs_refuses_what_another_user_can_change(
     assert sent_forms(pushover) == []
 
 
+def test_a_folder_python_imports_from_that_another_user_may_change_is_refused(
+    root, pushover, safe_place
+):
+    # a real venv of root's; a .pth in its site-packages, as an editable install of
+    # another project leaves one, puts a folder of alice's on its path: root's runs
+    # would import from it what is not found before it (maxminddb, systemd)
+    venv = safe_place / "opt" / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = (venv / "lib").glob("python3*/site-packages")
+    shutil.copy(authwatch.__file__, site)
+    home = home_of_another(safe_place)
+    (home / "src").mkdir()
+    (site / "__editable__.other-1.0.pth").write_text(f"{home / 'src'}\n")
+    script = venv / "bin" / "authwatch"
+    script.write_text(
+        f"#!{venv}/bin/python\nimport sys\nfrom authwatch import main\nsys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    before = files(root)
+    api_url = pushover.url_for("/1/messages.json")
+    result = subprocess.run(
+        [str(script), "setup", "--root", str(root), "--api-url", api_url, "--yes"],
+        env={"PATH": os.environ["PATH"], **KEYS},
+        capture_output=True,
+        text=True,
+    )
+    assert (result.returncode, result.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {home} is uid {NOBODY}'s: {ANOTHERS}\n",
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
+
+
 def test_the_timer_refuses_a_state_dir_of_its_own(root, pushover):
     write_config(root, "[state]\ndir = /srv/authwatch\n")
     before = files(root)
