@@ -7106,7 +7106,9 @@ def read_token_file(path):
     the token in it is no secret then (chmod 600).
     """
     try:
-        with open(path, "rb") as file:
+        # a named pipe is opened without waiting for a writer (with none, it
+        # reads as empty), and looked at before anything is read from it
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
             status = os.fstat(file.fileno())
             if status.st_uid != os.geteuid():
                 raise StateError(
@@ -7118,6 +7120,7 @@ def read_token_file(path):
                     f"{path} may be read or written by other users: refusing its token"
                     " (chmod 600 it; and if others have read it, make a new token)"
                 )
+            os.set_blocking(file.fileno(), True)
             token = file.readline(1024).decode("utf-8", "replace").strip()
     except OSError as error:
         raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None

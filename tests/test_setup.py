@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
+from helpers import MAIN, TOKEN, USER_KEY, accepted, run_main, sent_forms
 
 import authwatch
 
@@ -327,6 +327,49 @@ def test_a_token_file_that_others_may_read_or_that_is_anothers_is_refused(root, 
         f"authwatch: error: {token} belongs to uid {NOBODY}, not to this user (uid 0):"
         " refusing its token\n"
     )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
+
+
+def test_a_token_file_that_is_a_pipe_is_read_and_one_without_a_writer_hangs_nothing(
+    root, pushover, tmp_path
+):
+    # echo TOKEN | authwatch setup --token-file /dev/stdin; or <(pass show pushover)
+    readable, writable = os.pipe()
+    os.write(writable, f"{TOKEN}\n".encode())
+    os.close(writable)
+    try:
+        assert authwatch.read_token_file(f"/dev/fd/{readable}") == TOKEN
+    finally:
+        os.close(readable)
+    # a named pipe that no one writes to: setup must not wait for ever on it
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo, 0o600)
+    environ = {**os.environ, "PYTHONPATH": os.path.dirname(authwatch.__file__)}
+    environ["AUTHWATCH_PUSHOVER_USER"] = USER_KEY
+    arguments = [sys.executable, "-c", MAIN, "setup", "--root", str(root), "--yes"]
+    before = files(root)
+    empty = subprocess.run(
+        [*arguments, "--token-file", str(fifo)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (empty.returncode, empty.stderr) == (
+        authwatch.ExitStatus.CONFIG_ERROR,
+        f"authwatch: error: --token-file {fifo}: its first line holds no token\n",
+    )
+    os.chown(fifo, NOBODY, -1)  # another's, whose writer would come when it likes
+    anothers = subprocess.run(
+        [*arguments, "--token-file", str(fifo)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert anothers.returncode == authwatch.ExitStatus.STATE_ERROR
+    assert f"belongs to uid {NOBODY}, not to this user" in anothers.stderr
     assert files(root) == before
     assert sent_forms(pushover) == []
 
