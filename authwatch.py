@@ -5819,17 +5819,18 @@ def before_reset(quota, now):
 QUOTA_RESET_HORIZON = 32 * 86400  # Pushover's quota resets monthly: a later reset is damage
 
 
-def read_quota(state_dir, now):
-    """Given the state directory and the current local time, return the
-    stored quota; {} if there is
-    none or it is damaged (it is only a cache of Pushover's headers).
+def read_quota(state_dir, now, move_damaged=True):
+    """Given the state directory, the current local time and whether a
+    damaged quota is moved aside, return the stored quota; {} if there is
+    none or it is damaged (it is only a cache of Pushover's headers): a
+    damaged one is moved aside, so that it is said once (or, with
+    move_damaged False, as for a dry run, only left out).
     """
     path = os.path.join(state_dir, QUOTA)
     try:
         quota = read_json_state(path, {}, 64 * 1024)
-    except StateError as error:
-        report.warning("%s: ignored", error)
-        return {}
+    except StateError:
+        quota = None
     keys = ("limit", "remaining", "reset")
     if (
         isinstance(quota, dict)
@@ -5838,8 +5839,11 @@ def read_quota(state_dir, now):
         and (quota.keys() == set(keys) or checked_day(quota))
     ):
         return quota
-    if quota:
-        report.warning("%s is damaged: ignored", path)
+    if quota != {}:
+        try:
+            set_aside(path, "Pushover's quota is known again from its next answer", move_damaged)
+        except StateError as error:  # a cache: the run goes on without it
+            report.warning("%s: ignored", error)
     return {}
 
 
@@ -6665,7 +6669,8 @@ def dry_run(options, config, source, runtime):
         return ExitStatus.OK
     outbox = read_outbox(state_dir, move_damaged=False)
     queued = queue(config, source, runtime, outbox, move_damaged=False).messages
-    quota, reserve = read_quota(state_dir, runtime.now), config.alerts.quota_reserve
+    quota = read_quota(state_dir, runtime.now, move_damaged=False)
+    reserve = config.alerts.quota_reserve
     for message in quota_plan(queued, quota, reserve, runtime.now):
         why = why_held(message, quota, reserve) if message.held else None
         runtime.stdout.write(format_message(message, why) + "\n")
