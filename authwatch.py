@@ -5913,6 +5913,26 @@ def run_lock(state_dir, now):
         os.close(handle)  # also releases the lock
 
 
+@contextlib.contextmanager
+def stopped_as_interrupted():
+    """Make SIGTERM (kill, systemctl stop, a shutdown) stop the code run
+    inside as Ctrl-C does, by KeyboardInterrupt: a run so stopped ends in
+    order and clears its record (see run_lock()), which the next run would
+    take for one killed, perhaps for memory.  (Only the main thread may set
+    a handler: in another, SIGTERM does as before.)"""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def note_run(lock, record):
     """Given the RunLock and what this run does (a dict: its pid, when it
     began, the position it reads from and its budget), write it in the lock
@@ -6415,7 +6435,7 @@ def run(options, config, runtime, source=None):
     if options.dry_run:
         return dry_run(options, config, source, runtime)
     prepare_state_dir(config.state_dir)
-    with run_lock(config.state_dir, runtime.now) as locked:
+    with stopped_as_interrupted(), run_lock(config.state_dir, runtime.now) as locked:
         if not locked:
             report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
