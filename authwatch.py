@@ -6935,10 +6935,11 @@ def changeable_by_others(path, top):
     """Given a path and the folder above it to look from (/, or the root),
     return why a user other than root may change what it names, or None:
     the first of top and of what following the path passes (see
-    path_walk()) that root does not own, or that others, or a group other
-    than root's, may write.  A link is replaced through its folder, which
-    is looked at before it, and what it leads to is looked at in turn; what
-    is not there yet, setup makes, as root.
+    path_walk()) that root does not own, or that others, a group other than
+    root's, or a user or group its ACL names, may write.  A link is
+    replaced through its folder, which is looked at before it, and what it
+    leads to is looked at in turn; what is not there yet, setup makes, as
+    root.
     """
     for part in [top, *path_walk(path, top)]:
         try:
@@ -6952,14 +6953,44 @@ def changeable_by_others(path, top):
         if status.st_mode & stat.S_IWOTH:
             return f"{part} may be written by every user"
         if status.st_mode & stat.S_IWGRP and status.st_gid != 0:
-            import grp
-
-            try:
-                group = grp.getgrgid(status.st_gid).gr_name
-            except KeyError:
-                group = status.st_gid
-            return f"{part} may be written by the members of group {group}"
+            return f"{part} may be written by the members of group {group_name(status.st_gid)}"
+        named = acl_writers(part) if status.st_mode & stat.S_IWGRP else []  # then the mask's
+        if named:
+            return f"{part} may be written by {named[0]}, whom its ACL names"
     return None
+
+
+def group_name(gid):
+    """Given a group id, return its name, or the id when it has none."""
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return gid
+
+
+# the tags of a POSIX ACL's entries that name a user or a group, and of its
+# mask, which limits them (linux/posix_acl_xattr.h)
+ACL_USER, ACL_GROUP, ACL_MASK = 0x02, 0x08, 0x10
+
+
+def acl_writers(path):
+    """Given a path, return whom its POSIX ACL names and lets write, but
+    root ("uid 1000", "group staff"); none when it has no ACL."""
+    import struct
+
+    try:
+        acl = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)
+    except OSError:  # no ACL, or a file system without them
+        return []
+    entries = [struct.unpack_from("<HHI", acl, at) for at in range(4, len(acl) - 7, 8)]
+    mask = next((permissions for tag, permissions, _ in entries if tag == ACL_MASK), 7)
+    return [
+        f"uid {whom}" if tag == ACL_USER else f"group {group_name(whom)}"
+        for tag, permissions, whom in entries
+        if tag in (ACL_USER, ACL_GROUP) and permissions & mask & 2 and whom != 0
+    ]
 
 
 MAX_LINKS = 40  # links followed in one path, as Linux does (ELOOP)

@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -681,6 +682,29 @@ def venv_in_a_folder_every_user_may_write(place, monkeypatch, root):
     return f"{folder} may be written by every user: {ANOTHERS}"
 
 
+def venv_in_a_folder_an_acl_lets_another_write(place, monkeypatch, root):
+    # setfacl -m u:nobody:rwx: root's folder, its mode 775 with the group root's
+    folder = place / "srv"
+    folder.mkdir()
+    folder.chmod(0o755)
+    user_obj, user, group_obj, mask, other = 0x01, 0x02, 0x04, 0x10, 0x20  # acl_tag_t
+    entries = [
+        (user_obj, 7, -1),
+        (user, 7, NOBODY),
+        (group_obj, 5, -1),
+        (mask, 7, -1),
+        (other, 5, -1),
+    ]
+    acl = struct.pack("<I", 2) + b"".join(  # linux/posix_acl_xattr.h, version 2
+        struct.pack("<HHI", tag, permissions, whom & 0xFFFFFFFF)
+        for tag, permissions, whom in entries
+    )
+    os.setxattr(folder, "system.posix_acl_access", acl)
+    assert (folder.stat().st_mode & 0o777, folder.stat().st_gid) == (0o775, 0)
+    install(monkeypatch, folder / "authwatch")
+    return f"{folder} may be written by uid {NOBODY}, whom its ACL names: {ANOTHERS}"
+
+
 def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
     home = home_of_another(place)
     script = home / "authwatch"
@@ -755,6 +779,7 @@ def config_of_another(place, monkeypatch, root):
         venv_in_a_home,
         venv_in_a_folder_a_group_may_write,
         venv_in_a_folder_every_user_may_write,
+        venv_in_a_folder_an_acl_lets_another_write,
         link_from_a_safe_place_to_a_home,
         link_on_the_way_in_a_folder_a_group_may_write,
         interpreter_in_a_home,
