@@ -67,7 +67,9 @@ EXIT_MEANINGS = {
         " spent); they go when it allows"
     ),
     ExitStatus.INTERNAL_ERROR: "internal error (a bug: please report it); what was read is safe",
-    ExitStatus.INTERRUPTED: "interrupted; what was read is safe: unread, or in the outbox",
+    ExitStatus.INTERRUPTED: (
+        "interrupted (Ctrl-C, SIGTERM); what was read is safe: unread, or in the outbox"
+    ),
 }
 
 
