@@ -493,13 +493,16 @@ def pushover_key(reader, environ, key, env_name, needed):
     return value
 
 
-def load_config(path, environ, overrides, need_pushover, text=None):
+def load_config(path, environ, overrides, need_pushover, text=None, where=None):
     """Given a config file path (or None), the environment, the command-line
     overrides (a dict of Config field names), whether Pushover keys are
-    needed and, for a config not written yet, its text, return a validated
-    Config.
+    needed, for a config not written yet its text, and where the databases
+    it names are (a function of their paths: under setup's --root; None:
+    where they say), return a validated Config.
 
-    Raise ConfigError listing every problem found, each with its location.
+    Raise ConfigError listing every problem found, each with its location;
+    StateError for a database that setup does not follow (see
+    SetupPaths.inside()).
     """
     reader = ConfigReader(read_config_text(path, text), path or "config")
     reader.check_names(CONFIG_KEYS)
@@ -554,7 +557,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
 
     message_options = read_message_options(reader)
     alerts = read_alerts(reader)
-    geoip = read_geoip(reader)
+    geoip = read_geoip(reader, where)
     for section, key in (("source", "path"), ("source", "journal_dir"), ("state", "dir")):
         if "\0" in (reader.text(section, key) or ""):
             reader.problem(section, key, "not a path")
@@ -636,17 +639,18 @@ def read_alerts(reader):
     )
 
 
-def read_geoip(reader):
-    """Given a ConfigReader, return the GeoIP databases it names, noting a
-    database that cannot be read, or a missing maxminddb package.  The
-    package is only looked for, not imported: a run with nothing new needs
-    none of it.
+def read_geoip(reader, where=None):
+    """Given a ConfigReader and where the databases it names are (see
+    load_config()), return the GeoIP databases it names, noting a database
+    that cannot be read, or a missing maxminddb package.  The package is
+    only looked for, not imported: a run with nothing new needs none of it.
     """
     paths = {}
     for key in GeoIP._fields:
         path = reader.text("geoip", key) or None
         if path:
             try:
+                path = where(path) if where else path
                 open_regular(path).close()
             except OSError as error:
                 reader.problem("geoip", key, f"cannot read {path}: {error.strerror}")
@@ -7513,7 +7517,7 @@ def setup_steps(options, environ, stdin, runtime):
         settings["api_url"] = options.api_url
     text = config_with(old_text or example_config(), settings)
     state = paths.inside(state_dir)
-    config = load_config(config_path, {}, {"state_dir": state}, True, text)
+    config = load_config(config_path, {}, {"state_dir": state}, True, text, paths.inside)
     named_log = stored.get("source", "path", fallback=None)
     new_source, described = setup_source(config, paths, state, named_log)
     command = this_command()

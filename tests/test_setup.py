@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import MAIN, TOKEN, USER_KEY, accepted, run_main, sent_forms
+from helpers import MAIN, TOKEN, USER_KEY, accepted, run_main, sent_forms, write_geoip
 
 import authwatch
 
@@ -594,6 +594,28 @@ def test_an_image_whose_journal_has_no_files_yet_is_set_up_all_the_same(tmp_path
     assert "source: the systemd journal\n" in result.stdout
     assert (
         "first run: left to the first scheduled one (no journal files here yet)\n" in result.stdout
+    )
+
+
+def test_the_geoip_databases_an_images_config_names_are_the_images(root, pushover):
+    # built on a machine that has none: setup --root finds them in the image, and
+    # learns the image's logins with them, never reading the host's files
+    geoip = root / "var" / "lib" / "GeoIP"
+    geoip.mkdir(parents=True)
+    city, asn = write_geoip(geoip)
+    write_config(
+        root, f"[geoip]\ncity_db = /{city.relative_to(root)}\nasn_db = /{asn.relative_to(root)}\n"
+    )
+    result = setup(root, pushover)
+    assert (result.status, result.stderr) == (0, "")
+    memory = (root / "var" / "lib" / "authwatch" / "logins.json").read_text()
+    assert '"as:4134"' in memory  # alice from 198.51.100.7, Chinanet's in the image's database
+    asn.unlink()
+    asn.symlink_to(city)  # in the image itself, but a link all the same
+    linked = setup(root, pushover, "--force")
+    assert (linked.status, linked.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {asn} is a symbolic link, which setup does not follow under --root\n",
     )
 
 
