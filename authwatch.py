@@ -6854,16 +6854,17 @@ def this_installation():
     command: this module, the interpreter, its prefix (a venv) and every
     folder it imports from: its site-packages folders, there or not yet, and
     the rest of its path (the standard library, what .pth files and
-    PYTHONPATH add) but the current folder."""
+    PYTHONPATH add), but the current folder that -m and -c put first: the
+    schedule's runs put their script's there, the command's folder."""
     import site
 
-    here = ("", os.getcwd())  # first on the path with -m and -c, not in the schedule's runs
+    here = sys.path[:1] in ([""], [os.getcwd()])
     return [
         os.path.abspath(__file__),
         sys.executable,
         sys.prefix,
         *site.getsitepackages(),
-        *(folder for folder in sys.path if folder not in here),
+        *sys.path[1 if here else 0 :],
     ]
 
 

@@ -850,6 +850,7 @@ def test_a_folder_python_imports_from_that_another_user_may_change_is_refused(
         env={"PATH": os.environ["PATH"], **KEYS},
         capture_output=True,
         text=True,
+        cwd=home / "src",  # started there, as alice's folder is on the path all the same
     )
     assert (result.returncode, result.stderr) == (
         authwatch.ExitStatus.STATE_ERROR,
