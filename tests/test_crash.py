@@ -119,13 +119,21 @@ STORM = [
 ]
 
 
-def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
-    tmp_path, auth_log, config_file, pushover
-):
+@pytest.fixture
+def storm(auth_log, config_file):
+    """A config with a budget of 4 MiB, its first run done, then the STORM
+    and a login written; return the arguments of a run."""
     config = config_file("[source]\nmax_read = 4M\n")
     run = ["--config", config, "--log", str(auth_log)]
     assert run_main(*run).status == 0
     append(auth_log, *STORM, LINES[0])
+    return run
+
+
+def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
+    tmp_path, auth_log, storm, pushover
+):
+    run = storm
     killed = crashing_run("while reading", *run)
     assert killed.wait(timeout=60) == -signal.SIGKILL
     unread = stored_offset(tmp_path / "state", auth_log)
@@ -149,15 +157,12 @@ def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
 
 
 def test_a_run_stopped_by_sigterm_ends_as_interrupted_and_is_not_told_as_killed(
-    tmp_path, auth_log, config_file, pushover
+    tmp_path, auth_log, storm, pushover
 ):
     # kill, systemctl stop or a shutdown stop a run as Ctrl-C does: what it read
     # is safe, and the next run neither tells of a run killed for memory nor
     # reads less
-    config = config_file("[source]\nmax_read = 4M\n")
-    run = ["--config", config, "--log", str(auth_log)]
-    assert run_main(*run).status == 0
-    append(auth_log, *STORM, LINES[0])
+    run = storm
     stopped = crashing_run("stopped while reading", *run)
     _, stderr = stopped.communicate(timeout=60)
     assert (stopped.returncode, stderr.decode()) == (

@@ -349,26 +349,19 @@ def test_a_token_file_that_is_a_pipe_is_read_and_one_without_a_writer_hangs_noth
     environ = {**os.environ, "PYTHONPATH": os.path.dirname(authwatch.__file__)}
     environ["AUTHWATCH_PUSHOVER_USER"] = USER_KEY
     arguments = [sys.executable, "-c", MAIN, "setup", "--root", str(root), "--yes"]
+    arguments += ["--token-file", str(fifo)]
     before = files(root)
-    empty = subprocess.run(
-        [*arguments, "--token-file", str(fifo)],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+
+    def set_up():  # in a process of its own, so that a hang ends in 30 s
+        return subprocess.run(arguments, env=environ, capture_output=True, text=True, timeout=30)
+
+    empty = set_up()
     assert (empty.returncode, empty.stderr) == (
         authwatch.ExitStatus.CONFIG_ERROR,
         f"authwatch: error: --token-file {fifo}: its first line holds no token\n",
     )
     os.chown(fifo, NOBODY, -1)  # another's, whose writer would come when it likes
-    anothers = subprocess.run(
-        [*arguments, "--token-file", str(fifo)],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    anothers = set_up()
     assert anothers.returncode == authwatch.ExitStatus.STATE_ERROR
     assert f"belongs to uid {NOBODY}, not to this user" in anothers.stderr
     assert files(root) == before
