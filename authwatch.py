@@ -67,7 +67,9 @@ EXIT_MEANINGS = {
         " spent); they go when it allows"
     ),
     ExitStatus.INTERNAL_ERROR: "internal error (a bug: please report it); what was read is safe",
-    ExitStatus.INTERRUPTED: "interrupted; what was read is safe: unread, or in the outbox",
+    ExitStatus.INTERRUPTED: (
+        "interrupted (Ctrl-C, SIGTERM); what was read is safe: unread, or in the outbox"
+    ),
 }
 
 
@@ -491,13 +493,16 @@ def pushover_key(reader, environ, key, env_name, needed):
     return value
 
 
-def load_config(path, environ, overrides, need_pushover, text=None):
+def load_config(path, environ, overrides, need_pushover, text=None, where=None):
     """Given a config file path (or None), the environment, the command-line
     overrides (a dict of Config field names), whether Pushover keys are
-    needed and, for a config not written yet, its text, return a validated
-    Config.
+    needed, for a config not written yet its text, and where the databases
+    it names are (a function of their paths: under setup's --root; None:
+    where they say), return a validated Config.
 
-    Raise ConfigError listing every problem found, each with its location.
+    Raise ConfigError listing every problem found, each with its location;
+    StateError for a database that setup does not follow (see
+    SetupPaths.inside()).
     """
     reader = ConfigReader(read_config_text(path, text), path or "config")
     reader.check_names(CONFIG_KEYS)
@@ -552,7 +557,7 @@ def load_config(path, environ, overrides, need_pushover, text=None):
 
     message_options = read_message_options(reader)
     alerts = read_alerts(reader)
-    geoip = read_geoip(reader)
+    geoip = read_geoip(reader, where)
     for section, key in (("source", "path"), ("source", "journal_dir"), ("state", "dir")):
         if "\0" in (reader.text(section, key) or ""):
             reader.problem(section, key, "not a path")
@@ -634,17 +639,18 @@ def read_alerts(reader):
     )
 
 
-def read_geoip(reader):
-    """Given a ConfigReader, return the GeoIP databases it names, noting a
-    database that cannot be read, or a missing maxminddb package.  The
-    package is only looked for, not imported: a run with nothing new needs
-    none of it.
+def read_geoip(reader, where=None):
+    """Given a ConfigReader and where the databases it names are (see
+    load_config()), return the GeoIP databases it names, noting a database
+    that cannot be read, or a missing maxminddb package.  The package is
+    only looked for, not imported: a run with nothing new needs none of it.
     """
     paths = {}
     for key in GeoIP._fields:
         path = reader.text("geoip", key) or None
         if path:
             try:
+                path = where(path) if where else path
                 open_regular(path).close()
             except OSError as error:
                 reader.problem("geoip", key, f"cannot read {path}: {error.strerror}")
@@ -5819,17 +5825,18 @@ def before_reset(quota, now):
 QUOTA_RESET_HORIZON = 32 * 86400  # Pushover's quota resets monthly: a later reset is damage
 
 
-def read_quota(state_dir, now):
-    """Given the state directory and the current local time, return the
-    stored quota; {} if there is
-    none or it is damaged (it is only a cache of Pushover's headers).
+def read_quota(state_dir, now, move_damaged=True):
+    """Given the state directory, the current local time and whether a
+    damaged quota is moved aside, return the stored quota; {} if there is
+    none or it is damaged (it is only a cache of Pushover's headers): a
+    damaged one is moved aside, so that it is said once (or, with
+    move_damaged False, as for a dry run, only left out).
     """
     path = os.path.join(state_dir, QUOTA)
     try:
         quota = read_json_state(path, {}, 64 * 1024)
-    except StateError as error:
-        report.warning("%s: ignored", error)
-        return {}
+    except StateError:
+        quota = None
     keys = ("limit", "remaining", "reset")
     if (
         isinstance(quota, dict)
@@ -5838,8 +5845,11 @@ def read_quota(state_dir, now):
         and (quota.keys() == set(keys) or checked_day(quota))
     ):
         return quota
-    if quota:
-        report.warning("%s is damaged: ignored", path)
+    if quota != {}:
+        try:
+            set_aside(path, "Pushover's quota is known again from its next answer", move_damaged)
+        except StateError as error:  # a cache: the run goes on without it
+            report.warning("%s: ignored", error)
     return {}
 
 
@@ -5907,6 +5917,26 @@ def run_lock(state_dir, now):
                 os.ftruncate(handle, 0)
     finally:
         os.close(handle)  # also releases the lock
+
+
+@contextlib.contextmanager
+def stopped_as_interrupted():
+    """Make SIGTERM (kill, systemctl stop, a shutdown) stop the code run
+    inside as Ctrl-C does, by KeyboardInterrupt: a run so stopped ends in
+    order and clears its record (see run_lock()), which the next run would
+    take for one killed, perhaps for memory.  (Only the main thread may set
+    a handler: in another, SIGTERM does as before.)"""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def note_run(lock, record):
@@ -6411,7 +6441,7 @@ def run(options, config, runtime, source=None):
     if options.dry_run:
         return dry_run(options, config, source, runtime)
     prepare_state_dir(config.state_dir)
-    with run_lock(config.state_dir, runtime.now) as locked:
+    with stopped_as_interrupted(), run_lock(config.state_dir, runtime.now) as locked:
         if not locked:
             report.info("another authwatch run holds %s: leaving the work to it", config.state_dir)
             return ExitStatus.OK
@@ -6665,7 +6695,8 @@ def dry_run(options, config, source, runtime):
         return ExitStatus.OK
     outbox = read_outbox(state_dir, move_damaged=False)
     queued = queue(config, source, runtime, outbox, move_damaged=False).messages
-    quota, reserve = read_quota(state_dir, runtime.now), config.alerts.quota_reserve
+    quota = read_quota(state_dir, runtime.now, move_damaged=False)
+    reserve = config.alerts.quota_reserve
     for message in quota_plan(queued, quota, reserve, runtime.now):
         why = why_held(message, quota, reserve) if message.held else None
         runtime.stdout.write(format_message(message, why) + "\n")
@@ -6820,11 +6851,21 @@ def this_command():
 
 def this_installation():
     """Return the files and folders that this authwatch runs from besides its
-    command: this module, the interpreter, its prefix (a venv) and the
-    site-packages folders it imports from."""
+    command: this module, the interpreter, its prefix (a venv) and every
+    folder it imports from: its site-packages folders, there or not yet, and
+    the rest of its path (the standard library, what .pth files and
+    PYTHONPATH add), but the current folder that -m and -c put first: the
+    schedule's runs put their script's there, the command's folder."""
     import site
 
-    return [os.path.abspath(__file__), sys.executable, sys.prefix, *site.getsitepackages()]
+    here = sys.path[:1] in ([""], [os.getcwd()])
+    return [
+        os.path.abspath(__file__),
+        sys.executable,
+        sys.prefix,
+        *site.getsitepackages(),
+        *sys.path[1 if here else 0 :],
+    ]
 
 
 # how to install authwatch for a system schedule, when another user could change it
@@ -6847,25 +6888,32 @@ def refuse_changeable(command, installation, config, root):
     pieces = [os.path.normpath(argument) for argument in command if argument.startswith("/")]
     pieces += [interpreter for piece in pieces for interpreter in interpreters(piece)]
     pieces += [piece for piece in installation if os.path.isabs(piece)]  # sys.executable may be ''
-    for piece in dict.fromkeys(pieces + [os.path.realpath(piece) for piece in pieces]):
+    for piece in dict.fromkeys(pieces):
         why = changeable_by_others(piece, "/")
         if why:
             raise StateError(
                 f"{why}: root's schedule would run what another user can change; {ROOT_ALONE}"
             )
-    for piece in [config] if root != "/" else [config, os.path.realpath(config)]:
-        why = changeable_by_others(piece, root)
-        if why:
-            raise StateError(
-                f"{why}: root's schedule would read a config that another user can change:"
-                " make it root's alone (chown root:root, chmod go-w)"
-            )
+    why = changeable_by_others(config, root)
+    if why:
+        raise StateError(
+            f"{why}: root's schedule would read a config that another user can change:"
+            " make it root's alone (chown root:root, chmod go-w)"
+        )
+
+
+# Where "#!/usr/bin/env python3" finds python3 when the schedule runs it:
+# systemd's PATH for services (systemd-path search-binaries-default; Debian
+# 12's systemd 252 keeps /sbin and /bin), which holds cron's (/usr/bin:/bin,
+# crontab(5)).
+SCHEDULE_PATH = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
 def interpreters(path):
     """Given a file, return the interpreters that run it: the one its #!
     line names, and in turn the one that names, as the kernel follows them
-    (a few deep)."""
+    (a few deep); for env, the program it names in each folder of the
+    schedule's PATH, which env may run whichever folder holds it first."""
     found = []
     for _ in range(4):
         try:
@@ -6878,23 +6926,29 @@ def interpreters(path):
             break
         path = os.path.normpath(os.fsdecode(words[0]))
         found.append(path)
+        if os.path.basename(path) == "env":  # after env's options and VAR=value: the program
+            named = [word for word in words[1:] if not word.startswith(b"-") and b"=" not in word]
+            if not named:
+                break
+            places = [os.path.join(folder, os.fsdecode(named[0])) for folder in SCHEDULE_PATH]
+            found += places  # a program named by its path is itself in each
+            path = next((place for place in places if os.path.isfile(place)), None)
+            if path is None:
+                break
     return found
 
 
 def changeable_by_others(path, top):
     """Given a path and the folder above it to look from (/, or the root),
     return why a user other than root may change what it names, or None:
-    the first of top, each folder below it and the path that root does not
-    own, or that others, or a group other than root's, may write.  A link
-    among them is passed over (the folder it is in is looked at, what it
-    leads to is the real path's to say); what is not there yet, setup
-    makes, as root.
+    the first of top and of what following the path passes (see
+    path_walk()) that root does not own, or that others, a group other than
+    root's, or a user or group its ACL names, may write.  A link is
+    replaced through its folder, which is looked at before it, and what it
+    leads to is looked at in turn; what is not there yet, setup makes, as
+    root.
     """
-    parts = [top]
-    for name in os.path.relpath(path, top).split(os.sep):
-        if name != ".":
-            parts.append(os.path.join(parts[-1], name))
-    for part in parts:
+    for part in [top, *path_walk(path, top)]:
         try:
             status = os.lstat(part)
         except (FileNotFoundError, NotADirectoryError):
@@ -6906,14 +6960,75 @@ def changeable_by_others(path, top):
         if status.st_mode & stat.S_IWOTH:
             return f"{part} may be written by every user"
         if status.st_mode & stat.S_IWGRP and status.st_gid != 0:
-            import grp
-
-            try:
-                group = grp.getgrgid(status.st_gid).gr_name
-            except KeyError:
-                group = status.st_gid
-            return f"{part} may be written by the members of group {group}"
+            return f"{part} may be written by the members of group {group_name(status.st_gid)}"
+        named = acl_writers(part) if status.st_mode & stat.S_IWGRP else []  # then the mask's
+        if named:
+            return f"{part} may be written by {named[0]}, whom its ACL names"
     return None
+
+
+def group_name(gid):
+    """Given a group id, return its name, or the id when it has none."""
+    import grp
+
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return gid
+
+
+# the tags of a POSIX ACL's entries that name a user or a group, and of its
+# mask, which limits them (linux/posix_acl_xattr.h)
+ACL_USER, ACL_GROUP, ACL_MASK = 0x02, 0x08, 0x10
+
+
+def acl_writers(path):
+    """Given a path, return whom its POSIX ACL names and lets write, but
+    root ("uid 1000", "group staff"); none when it has no ACL."""
+    import struct
+
+    try:
+        acl = os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)
+    except OSError:  # no ACL, or a file system without them
+        return []
+    entries = [struct.unpack_from("<HHI", acl, at) for at in range(4, len(acl) - 7, 8)]
+    mask = next((permissions for tag, permissions, _ in entries if tag == ACL_MASK), 7)
+    return [
+        f"uid {whom}" if tag == ACL_USER else f"group {group_name(whom)}"
+        for tag, permissions, whom in entries
+        if tag in (ACL_USER, ACL_GROUP) and permissions & mask & 2 and whom != 0
+    ]
+
+
+MAX_LINKS = 40  # links followed in one path, as Linux does (ELOOP)
+
+
+def path_walk(path, top):
+    """Given a path and the folder to follow it from (/, or the root),
+    return every path that following it passes below top, in order, as the
+    kernel follows it: each folder, each link and, in turn, each part of
+    where it leads ("/" of a link's target is top; a ".." goes up from where
+    the walk is, not from the link).
+    """
+    names = os.path.relpath(path, top).split(os.sep)[::-1]
+    walked, folder, links = [], top, 0
+    while names:
+        name = names.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            folder = folder if folder == top else os.path.dirname(folder)
+            continue
+        part = os.path.join(folder, name)
+        walked.append(part)
+        if os.path.islink(part) and links < MAX_LINKS:
+            links += 1
+            target = os.readlink(part)
+            folder = top if target.startswith("/") else folder
+            names += target.split("/")[::-1]
+        else:
+            folder = part
+    return walked
 
 
 def unit_command(arguments):
@@ -7054,7 +7169,9 @@ def read_token_file(path):
     the token in it is no secret then (chmod 600).
     """
     try:
-        with open(path, "rb") as file:
+        # a named pipe is opened without waiting for a writer (with none, it
+        # reads as empty), and looked at before anything is read from it
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as file:
             status = os.fstat(file.fileno())
             if status.st_uid != os.geteuid():
                 raise StateError(
@@ -7066,6 +7183,7 @@ def read_token_file(path):
                     f"{path} may be read or written by other users: refusing its token"
                     " (chmod 600 it; and if others have read it, make a new token)"
                 )
+            os.set_blocking(file.fileno(), True)
             token = file.readline(1024).decode("utf-8", "replace").strip()
     except OSError as error:
         raise ConfigError(f"cannot read --token-file {path}: {error.strerror}") from None
@@ -7400,7 +7518,7 @@ def setup_steps(options, environ, stdin, runtime):
         settings["api_url"] = options.api_url
     text = config_with(old_text or example_config(), settings)
     state = paths.inside(state_dir)
-    config = load_config(config_path, {}, {"state_dir": state}, True, text)
+    config = load_config(config_path, {}, {"state_dir": state}, True, text, paths.inside)
     named_log = stored.get("source", "path", fallback=None)
     new_source, described = setup_source(config, paths, state, named_log)
     command = this_command()

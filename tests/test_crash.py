@@ -31,10 +31,13 @@ CRASHING_RUN = """
 import os, signal, sys
 import authwatch
 
-def die(*args):
-    os.kill(os.getpid(), signal.SIGKILL)
-
 crash_at = os.environ["CRASH_AT"]
+
+def die(*args):
+    # kill, systemctl stop and a shutdown send SIGTERM; the OOM killer, SIGKILL
+    stop = signal.SIGTERM if crash_at == "stopped while reading" else signal.SIGKILL
+    os.kill(os.getpid(), stop)
+
 write_outbox = authwatch.write_outbox
 store_positions = authwatch.store_positions_if_changed
 outbox_writes = []
@@ -44,7 +47,7 @@ elif crash_at == "before the position is stored":
     authwatch.store_positions_if_changed = lambda positions: (
         die() if positions else store_positions(positions)
     )
-elif crash_at == "while reading":
+elif crash_at in ("while reading", "stopped while reading"):
     parse_line = authwatch.parse_line
     parsed = []
     def parse_then_die(*args):
@@ -108,18 +111,29 @@ def titles_of(forms):
     return [form["title"] for form in forms if not form["title"].endswith(": authwatch notice")]
 
 
-def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
-    tmp_path, auth_log, config_file, pushover
-):
+# 30,000 failures, 2.8 MB: a run dies while it reads them
+STORM = [
+    f"Nov 27 01:{n // 600:02d}:{n // 10 % 60:02d} web1 sshd[{10000 + n}]: Failed password"
+    f" for root from 198.51.100.7 port {1024 + n} ssh2"
+    for n in range(30_000)
+]
+
+
+@pytest.fixture
+def storm(auth_log, config_file):
+    """A config with a budget of 4 MiB, its first run done, then the STORM
+    and a login written; return the arguments of a run."""
     config = config_file("[source]\nmax_read = 4M\n")
     run = ["--config", config, "--log", str(auth_log)]
     assert run_main(*run).status == 0
-    storm = [
-        f"Nov 27 01:{n // 600:02d}:{n // 10 % 60:02d} web1 sshd[{10000 + n}]: Failed password"
-        f" for root from 198.51.100.7 port {1024 + n} ssh2"
-        for n in range(30_000)
-    ]
-    append(auth_log, *storm, LINES[0])
+    append(auth_log, *STORM, LINES[0])
+    return run
+
+
+def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
+    tmp_path, auth_log, storm, pushover
+):
+    run = storm
     killed = crashing_run("while reading", *run)
     assert killed.wait(timeout=60) == -signal.SIGKILL
     unread = stored_offset(tmp_path / "state", auth_log)
@@ -140,6 +154,26 @@ def test_a_run_killed_while_reading_is_told_and_the_next_reads_a_quarter(
     last = sent_forms(pushover)[-2:]
     assert TITLES[0] in [form["title"] for form in last]
     assert not any(KILLED in form["message"] or "catching" in form["message"] for form in last)
+
+
+def test_a_run_stopped_by_sigterm_ends_as_interrupted_and_is_not_told_as_killed(
+    tmp_path, auth_log, storm, pushover
+):
+    # kill, systemctl stop or a shutdown stop a run as Ctrl-C does: what it read
+    # is safe, and the next run neither tells of a run killed for memory nor
+    # reads less
+    run = storm
+    stopped = crashing_run("stopped while reading", *run)
+    _, stderr = stopped.communicate(timeout=60)
+    assert (stopped.returncode, stderr.decode()) == (
+        authwatch.ExitStatus.INTERRUPTED,
+        f"authwatch: error: {authwatch.EXIT_MEANINGS[authwatch.ExitStatus.INTERRUPTED]}\n",
+    )
+    assert run_main(*run).status == 0
+    assert stored_offset(tmp_path / "state", auth_log) == os.path.getsize(auth_log)
+    forms = sent_forms(pushover)
+    assert TITLES[0] in titles_of(forms)
+    assert not any(KILLED in form["message"] for form in forms)
 
 
 def test_a_run_killed_while_its_request_is_in_flight_repeats_only_that_one(setup, httpserver):

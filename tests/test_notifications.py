@@ -258,17 +258,24 @@ def test_the_test_notification_prints_pushovers_answer(tmp_path, config_file, ht
     }  # fmt: skip
 
 
-def test_a_damaged_quota_file_is_ignored(tmp_path, auth_log, config_file, pushover):
+def test_a_damaged_quota_file_is_ignored_and_said_once(tmp_path, auth_log, config_file, pushover):
     config = config_file()
     first_run(config, auth_log)
-    (tmp_path / "state" / "pushover.json").write_text('{"remaining": null, "reset": 99999999999}')
+    quota = tmp_path / "state" / "pushover.json"
+    quota.write_text('{"remaining": null, "reset": 99999999999}')
+    dry = cron_run(config, auth_log, "--dry-run")
+    assert dry.stderr == f"authwatch: {quota} is damaged: a real run moves it aside\n"
     append(auth_log, KEY_LOGIN)
     result = cron_run(config, auth_log)
     assert result.status == 0
-    assert (
-        result.stderr == f"authwatch: {tmp_path / 'state' / 'pushover.json'} is damaged: ignored\n"
+    assert result.stderr == (
+        f"authwatch: {quota} was damaged and moved to {quota}.damaged:"
+        " Pushover's quota is known again from its next answer\n"
     )
     assert len(pushover.log) == 1
+    # a cache: cron mails it once, not every five minutes until a message goes
+    quiet = cron_run(config, auth_log)
+    assert (quiet.status, quiet.stderr) == (0, "")
 
 
 def test_a_failed_test_notification_says_why(config_file, httpserver):

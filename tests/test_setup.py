@@ -11,13 +11,14 @@ import os
 import pwd
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import TOKEN, USER_KEY, accepted, run_main, sent_forms
+from helpers import MAIN, TOKEN, USER_KEY, accepted, run_main, sent_forms, write_geoip
 
 import authwatch
 
@@ -331,6 +332,42 @@ def test_a_token_file_that_others_may_read_or_that_is_anothers_is_refused(root, 
     assert sent_forms(pushover) == []
 
 
+def test_a_token_file_that_is_a_pipe_is_read_and_one_without_a_writer_hangs_nothing(
+    root, pushover, tmp_path
+):
+    # echo TOKEN | authwatch setup --token-file /dev/stdin; or <(pass show pushover)
+    readable, writable = os.pipe()
+    os.write(writable, f"{TOKEN}\n".encode())
+    os.close(writable)
+    try:
+        assert authwatch.read_token_file(f"/dev/fd/{readable}") == TOKEN
+    finally:
+        os.close(readable)
+    # a named pipe that no one writes to: setup must not wait for ever on it
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo, 0o600)
+    environ = {**os.environ, "PYTHONPATH": os.path.dirname(authwatch.__file__)}
+    environ["AUTHWATCH_PUSHOVER_USER"] = USER_KEY
+    arguments = [sys.executable, "-c", MAIN, "setup", "--root", str(root), "--yes"]
+    arguments += ["--token-file", str(fifo)]
+    before = files(root)
+
+    def set_up():  # in a process of its own, so that a hang ends in 30 s
+        return subprocess.run(arguments, env=environ, capture_output=True, text=True, timeout=30)
+
+    empty = set_up()
+    assert (empty.returncode, empty.stderr) == (
+        authwatch.ExitStatus.CONFIG_ERROR,
+        f"authwatch: error: --token-file {fifo}: its first line holds no token\n",
+    )
+    os.chown(fifo, NOBODY, -1)  # another's, whose writer would come when it likes
+    anothers = set_up()
+    assert anothers.returncode == authwatch.ExitStatus.STATE_ERROR
+    assert f"belongs to uid {NOBODY}, not to this user" in anothers.stderr
+    assert files(root) == before
+    assert sent_forms(pushover) == []
+
+
 def test_setup_where_the_journal_is_needed_says_what_to_install(tmp_path, pushover):
     here = os.path.dirname(authwatch.__file__)
     isolated = (
@@ -553,6 +590,28 @@ def test_an_image_whose_journal_has_no_files_yet_is_set_up_all_the_same(tmp_path
     )
 
 
+def test_the_geoip_databases_an_images_config_names_are_the_images(root, pushover):
+    # built on a machine that has none: setup --root finds them in the image, and
+    # learns the image's logins with them, never reading the host's files
+    geoip = root / "var" / "lib" / "GeoIP"
+    geoip.mkdir(parents=True)
+    city, asn = write_geoip(geoip)
+    write_config(
+        root, f"[geoip]\ncity_db = /{city.relative_to(root)}\nasn_db = /{asn.relative_to(root)}\n"
+    )
+    result = setup(root, pushover)
+    assert (result.status, result.stderr) == (0, "")
+    memory = (root / "var" / "lib" / "authwatch" / "logins.json").read_text()
+    assert '"as:4134"' in memory  # alice from 198.51.100.7, Chinanet's in the image's database
+    asn.unlink()
+    asn.symlink_to(city)  # in the image itself, but a link all the same
+    linked = setup(root, pushover, "--force")
+    assert (linked.status, linked.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {asn} is a symbolic link, which setup does not follow under --root\n",
+    )
+
+
 def test_setup_refuses_what_it_cannot_read_or_write_as_one_line(root, pushover):
     config = root / "etc" / "authwatch" / "authwatch.ini"
     config.parent.mkdir(parents=True)
@@ -638,6 +697,29 @@ def venv_in_a_folder_every_user_may_write(place, monkeypatch, root):
     return f"{folder} may be written by every user: {ANOTHERS}"
 
 
+def venv_in_a_folder_an_acl_lets_another_write(place, monkeypatch, root):
+    # setfacl -m u:nobody:rwx: root's folder, its mode 775 with the group root's
+    folder = place / "srv"
+    folder.mkdir()
+    folder.chmod(0o755)
+    user_obj, user, group_obj, mask, other = 0x01, 0x02, 0x04, 0x10, 0x20  # acl_tag_t
+    entries = [
+        (user_obj, 7, -1),
+        (user, 7, NOBODY),
+        (group_obj, 5, -1),
+        (mask, 7, -1),
+        (other, 5, -1),
+    ]
+    acl = struct.pack("<I", 2) + b"".join(  # linux/posix_acl_xattr.h, version 2
+        struct.pack("<HHI", tag, permissions, whom & 0xFFFFFFFF)
+        for tag, permissions, whom in entries
+    )
+    os.setxattr(folder, "system.posix_acl_access", acl)
+    assert (folder.stat().st_mode & 0o777, folder.stat().st_gid) == (0o775, 0)
+    install(monkeypatch, folder / "authwatch")
+    return f"{folder} may be written by uid {NOBODY}, whom its ACL names: {ANOTHERS}"
+
+
 def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
     home = home_of_another(place)
     script = home / "authwatch"
@@ -649,6 +731,21 @@ def link_from_a_safe_place_to_a_home(place, monkeypatch, root):
     return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
 
 
+def link_on_the_way_in_a_folder_a_group_may_write(place, monkeypatch, root):
+    # the command and where it leads in the end are root's alone; a link it
+    # passes on the way lies in a folder that any member of the group may change
+    folder = place / "srv"
+    folder.mkdir()
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o775)
+    (folder / "authwatch").symlink_to(authwatch.this_command()[0])
+    link = place / "usr" / "local" / "bin" / "authwatch"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(folder / "authwatch")
+    monkeypatch.setattr(authwatch, "this_command", lambda: [str(link)])
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
+
+
 def interpreter_in_a_home(place, monkeypatch, root):
     home = home_of_another(place)
     (home / "bin").mkdir()
@@ -657,6 +754,20 @@ def interpreter_in_a_home(place, monkeypatch, root):
     text = Path(script).read_text()
     Path(script).write_text(f"#!{home}/bin/python3\n" + text.split("\n", 1)[1])
     return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
+
+
+def python_found_on_a_path_a_group_may_write(place, monkeypatch, root):
+    # "#!/usr/bin/env python3": env is root's, but the python3 it runs is the
+    # first on the schedule's PATH, where any member of the group may put one
+    folder = place / "usr" / "local" / "bin"
+    folder.mkdir(parents=True)
+    os.chown(folder, 0, NOBODYS_GROUP.gr_gid)
+    folder.chmod(0o2775)
+    monkeypatch.setattr(authwatch, "SCHEDULE_PATH", (str(folder), "/usr/bin", "/bin"))
+    [script] = authwatch.this_command()
+    text = Path(script).read_text()
+    Path(script).write_text("#!/usr/bin/env python3\n" + text.split("\n", 1)[1])
+    return f"{folder} may be written by the members of group {NOBODYS_GROUP.gr_name}: {ANOTHERS}"
 
 
 def module_in_a_home(place, monkeypatch, root):
@@ -683,8 +794,11 @@ def config_of_another(place, monkeypatch, root):
         venv_in_a_home,
         venv_in_a_folder_a_group_may_write,
         venv_in_a_folder_every_user_may_write,
+        venv_in_a_folder_an_acl_lets_another_write,
         link_from_a_safe_place_to_a_home,
+        link_on_the_way_in_a_folder_a_group_may_write,
         interpreter_in_a_home,
+        python_found_on_a_path_a_group_may_write,
         module_in_a_home,
         config_of_another,
     ],
@@ -699,6 +813,41 @@ def test_a_schedule_that_root_runs_refuses_what_another_user_can_change(
     assert (result.status, result.stderr) == (
         authwatch.ExitStatus.STATE_ERROR,
         f"authwatch: error: {why}\n",
+    )
+    assert files(root) == before
+    assert sent_forms(pushover) == []
+
+
+def test_a_folder_python_imports_from_that_another_user_may_change_is_refused(
+    root, pushover, safe_place
+):
+    # a real venv of root's; a .pth in its site-packages, as an editable install of
+    # another project leaves one, puts a folder of alice's on its path: root's runs
+    # would import from it what is not found before it (maxminddb, systemd)
+    venv = safe_place / "opt" / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    [site] = (venv / "lib").glob("python3*/site-packages")
+    shutil.copy(authwatch.__file__, site)
+    home = home_of_another(safe_place)
+    (home / "src").mkdir()
+    (site / "__editable__.other-1.0.pth").write_text(f"{home / 'src'}\n")
+    script = venv / "bin" / "authwatch"
+    script.write_text(
+        f"#!{venv}/bin/python\nimport sys\nfrom authwatch import main\nsys.exit(main())\n"
+    )
+    script.chmod(0o755)
+    before = files(root)
+    api_url = pushover.url_for("/1/messages.json")
+    result = subprocess.run(
+        [str(script), "setup", "--root", str(root), "--api-url", api_url, "--yes"],
+        env={"PATH": os.environ["PATH"], **KEYS},
+        capture_output=True,
+        text=True,
+        cwd=home / "src",  # started there, as alice's folder is on the path all the same
+    )
+    assert (result.returncode, result.stderr) == (
+        authwatch.ExitStatus.STATE_ERROR,
+        f"authwatch: error: {home} is uid {NOBODY}'s: {ANOTHERS}\n",
     )
     assert files(root) == before
     assert sent_forms(pushover) == []

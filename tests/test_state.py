@@ -159,7 +159,7 @@ def test_a_quota_reset_far_in_the_future_is_damage_not_a_reason_to_be_silent(
     append(auth_log, LOGIN)
     result = cron_run(config, auth_log)
     assert result.status == 0
-    assert "is damaged: ignored" in result.stderr
+    assert f"{quota} was damaged and moved to {quota}.damaged" in result.stderr
     assert [form["title"] for form in sent_forms(pushover)] == [
         "web1: SSH login awtest from 203.0.113.9"
     ]
