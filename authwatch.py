@@ -1629,6 +1629,9 @@ SUDO_FIELDS = (
 SUDO_PROBLEM_START = r"(?! ?(?:REMOTE_HOST|TTY|CHROOT|PWD|USER)=| ?\(command continued\) )"
 
 DOAS = ("doas",)
+# what follows the command of doas: the target and the directory (see doas_command)
+DOAS_AS = r" as \S+ from (?:/|\(failed\)\Z)"
+DOAS_TWICE = r"(?:.*?" + DOAS_AS + r"){2}"
 PKEXEC = ("pkexec",)
 # pkexec.c log_message(): "%s: %s [USER=%s] [TTY=%s] [CWD=%s] [COMMAND=%s]"; the line
 # must end in "]" (checked first, so that the CWD's candidates cost nothing more)
@@ -1692,11 +1695,16 @@ SUDO_RULES = (
     # --- OpenDoas (no openlog: ident "doas", no pid) ------------------------------------
     # doas.c: "%s ran command %s as %s from %s" (v0.1-HEAD): user, argv joined by spaces
     # (as typed, LINE_MAX), target's pw_name, getcwd() or "(failed)".  Command and
-    # directory are free text: the target is the FIRST " as X from /" (no directory can
-    # change it), the command runs to the LAST one (an injected " as X from /" shows).
+    # directory are free text, before and after the target: a line with " as X from /"
+    # once has a sure reading; twice (an argument "as nobody from /" before the target,
+    # or a directory "/tmp/x as nobody from /y" after it), no sure target or command: a
+    # use by its user (the first word), shown as written (OpenDoas 6.8.2 writes "mallory
+    # ran command /bin/sh -c id as nobody from / as root from /" for a root shell).
     rule("doas_command", "sudo", DOAS,
-         r"(?P<user>\S+) ran command (?=(?P<command>.*) as \S+ from (?:/|\(failed\)\Z))"
-         r".*? as (?P<target>\S+) from (?:/.*|\(failed\))"),
+         r"(?P<user>\S+) ran command (?!" + DOAS_TWICE + r")"
+         r"(?=(?P<command>.*)" + DOAS_AS + r").*? as (?P<target>\S+) from (?:/.*|\(failed\))"),
+    rule("doas_unclear", "sudo", DOAS,
+         r"(?P<user>\S+) ran command (?=" + DOAS_TWICE + r")(?s:.*)"),
     # doas.c: "failed command for %s: %s" (v0.1-v6.6.1), "command not permitted for %s:
     # %s" (v6.8-HEAD, 7441dfc)
     rule("doas_not_permitted", "sudo_failed", DOAS,
@@ -3430,7 +3438,8 @@ FEW_LINES = 2  # lines of one writer that the digest lists as they are; more are
 ROOT_USERS = frozenset(("root",))
 UID0_RULES = frozenset(("pam_session_login_uid0",))
 TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
-UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused"))  # shown as written
+# sudo and doas lines with no sure target or command: shown as written
+UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused", "doas_unclear"))
 MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
 # vital acts that a summary could not keep with the rest (past a bound or a room)
 # kept apart, by act, user, target and origin; past this many, without the
@@ -4179,14 +4188,15 @@ def kept_notes(notes, body):
 
 def privilege_line(event):
     """Given a sudo, su or account Event (or an act_of() one), return its
-    line in the summary: who ran what, as whom; failures marked; a sudo line
-    whose fields have no sure reading as it was written.
+    line in the summary: who ran what, as whom; failures marked; a sudo or
+    doas line whose fields have no sure reading as it was written after its
+    user's name.
     """
     if event.kind == "account":
         return f"{event.program}: {event.message}{unverified_mark(event)}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     if event.rule in UNCLEAR_RULES:
-        written = event.message.partition(" : ")[2]
+        written = event.message.lstrip().partition(" ")[2].lstrip(" :")
         return (
             f"{event.program}{failed}: {event.user} (fields unclear): {written}"
             + unverified_mark(event)

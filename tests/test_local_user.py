@@ -109,6 +109,31 @@ def test_a_real_root_sudo_whose_fields_are_unclear_is_named_and_no_wall_buries_i
     assert "\n" not in digest  # the flood is one line
 
 
+def test_a_real_doas_to_root_cannot_pass_for_one_to_another_user(machine, config_file, pushover):
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    machine.add_user(ATTACKER)
+    # the intruder may become root with doas (doas.conf(5))
+    machine.shell(f"echo 'permit nopass {ATTACKER} as root' > /etc/doas.conf")
+    run = ["--config", config_file("[alerts]\nmax_messages = 1\n"), "--log", str(log)]
+    assert run_main(*run, now=now()).status == 0
+    forge(machine, "sshd", *SSH_DECOYS[:3])
+    # doas.c writes "%s ran command %s as %s from %s": the argument comes before the
+    # target, and reads as one
+    machine.run("doas", "/bin/sh", "-c", "id -u", "as nobody from /", user=ATTACKER)
+    wait_for_line(machine, log, "ran command")
+
+    result = run_main(*run, now=now())
+    assert (result.status, result.stderr) == (0, "")
+    [folded] = sent_forms(pushover)
+    lines = folded["message"].splitlines()
+    assert lines[0] == f"doas {ATTACKER} as root?"  # a vital act leads the fold
+    assert (
+        f"doas: {ATTACKER} (fields unclear): ran command /bin/sh -c id -u as nobody from /"
+        " as root from /"
+    ) in lines
+
+
 @pytest.mark.parametrize("daemon", ["rsyslog", "journald"])
 def test_nine_forged_logins_of_long_names_cannot_hide_a_real_root_login(
     machine, config_file, pushover, daemon
