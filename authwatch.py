@@ -2295,6 +2295,8 @@ class Writer(NamedTuple):
     name: str | None  # what journald named (_COMM, or _EXE's path); None: the sender had gone
     path: str | None  # _EXE; None: the sender had exited before journald looked
     setuid: bool  # path is one of its program's binaries, installed setuid root
+    # a user could have mounted another program at path (in a namespace of their own)
+    mountable: bool
     # uid is sshd's privilege-separation user's; None: cannot be told (a system
     # user of another machine)
     privsep: bool | None
@@ -2891,23 +2893,33 @@ def judged(event, writer):
     """Given the Event of a journal entry of a kind in JUDGED_KINDS (or of
     kind 'connection') and its Writer, whose uid is not root's, return the
     Event as the writer makes it: as it is when the program's setuid-root
-    binary wrote it (the loader ignores LD_PRELOAD for it) or, for what
-    OpenSSH's pre-authentication child writes itself (up to 5.8: not a
-    login), sshd's privilege-separation user; marked unverified when that
-    cannot be told (a setuid program gone before journald looked, or
-    another machine's system user for sshd); else of kind 'forged'.  An
+    binary wrote it (the loader ignores LD_PRELOAD for it) and no user could
+    have mounted another program at its path, or, for what OpenSSH's
+    pre-authentication child writes itself (up to 5.8: not a login), sshd's
+    privilege-separation user; marked unverified when that cannot be told
+    (a setuid program gone before journald looked, or at a path a user may
+    mount over, or another machine's system user for sshd), its forger
+    saying why; else of kind 'forged'.  An
     event that is not proven follows no connection.  Return None for a line
     of kind 'connection' that is not proven: it would lend its address to a
     real connection, or count as a probe; sshd's session child writes such
     lines after a login, as the user who logged in.
     """
     child = event.program in SSHD and event.kind != "login" and writer.privsep is not False
-    if writer.setuid or (child and writer.privsep):
+    if (writer.setuid and not writer.mountable) or (child and writer.privsep):
         return event
     if event.kind == "connection":
         return None
-    if child or (writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program))):
-        return event._replace(unverified=True, forger=f"uid {writer.uid}", connection=None)
+    if writer.setuid:
+        why = f" as {writer.path}, a path that a user may mount another program over"
+    elif child:
+        why = ", a system user of another machine"
+    elif writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program)):
+        why = ", gone before journald looked"
+    else:
+        why = None
+    if why:
+        return event._replace(unverified=True, forger=f"uid {writer.uid}{why}", connection=None)
     return event._replace(
         kind="forged",
         pretends=event.kind,
@@ -4017,7 +4029,7 @@ def login_message(
     where = f" ({place_text(place)})" if place and place_text(place) else ""
     lines = [verdict.note] if verdict else []
     if event.unverified:
-        lines.insert(0, f"Unverified: written by {event.forger}, gone before journald looked")
+        lines.insert(0, f"Unverified: written by {event.forger}")
     if event.method:
         lines.append(f"Method: {event.method}")
     if event.fingerprint:
@@ -5298,7 +5310,7 @@ def journal_writer(reader, program, uid):
     privsep = uid in privsep_uids() if here else maybe
     # a binary of the program's own name is told by where it is: /usr/sbin/sshd
     name = path if path and (not command or command in names) else command
-    return Writer(uid, name, path, setuid, privsep)
+    return Writer(uid, name, path, setuid, not here or users_may_mount(), privsep)
 
 
 def is_setuid_binary(path, here):
@@ -5316,6 +5328,29 @@ def is_setuid_binary(path, here):
     return (
         stat.S_ISREG(status.st_mode) and status.st_uid == 0 and bool(status.st_mode & stat.S_ISUID)
     )
+
+
+# What forbids a user to make a user namespace and mount in it: a 0 in the first
+# two (Debian's patch up to 10; Linux), a 1 in the third (AppArmor, Ubuntu 23.10+:
+# the namespace gets no capabilities).
+USER_NAMESPACE_SWITCHES = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+    ("/proc/sys/user/max_user_namespaces", "0"),
+    ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+)
+
+
+@functools.cache
+def users_may_mount():
+    """Return whether a user of this machine may make a user namespace of
+    their own and mount in it (unshare -Urm), as Linux lets them unless told
+    not to: there, any binary may be mounted over a setuid one's path, and
+    journald, which reads /proc/PID/exe, names it by that path."""
+    for path, forbids in USER_NAMESPACE_SWITCHES:
+        with contextlib.suppress(OSError), open(path, encoding="ascii", errors="replace") as file:
+            if file.read(32).strip() == forbids:
+                return False
+    return True
 
 
 @functools.cache
