@@ -3453,6 +3453,7 @@ TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
 # sudo and doas lines with no sure target or command: shown as written
 UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused", "doas_unclear"))
 MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
+UNVERIFIED = " (unverified)"  # ends what an unverified event says (see judged())
 # vital acts that a summary could not keep with the rest (past a bound or a room)
 # kept apart, by act, user, target and origin; past this many, without the
 # origin; past as many again, without the user: a flood of forged vital lines
@@ -4072,9 +4073,18 @@ def is_vital(event, root_users=ROOT_USERS):
 
 def act_of(event):
     """Given a sudo, su or account Event, return its act: an Event of who did
-    what as whom, and nothing else, which its repeats share."""
+    what as whom, and whether that is unverified, and nothing else, which its
+    repeats share."""
     return Event(
-        None, None, event.program, None, event.kind, "", user=event.user, target=event.target
+        None,
+        None,
+        event.program,
+        None,
+        event.kind,
+        "",
+        user=event.user,
+        target=event.target,
+        unverified=event.unverified,
     )
 
 
@@ -4089,28 +4099,31 @@ def vital_entry(host, event, count):
     """Given a host, a vital login or act (an Event) and how many times it
     was seen, return its Message.vital entry: (host, what, user, target,
     origin, count), names cut to MAX_VITAL_NAME; an act whose line names no
-    target is as "root?"."""
+    target is as "root?"; what ends " (unverified)" for an unverified one."""
     user = shorten(event.user or "?", MAX_VITAL_NAME)
     if event.kind == "login":
         origin = shorten(login_origin(event), MAX_VITAL_NAME)
-        return (host, login_what(event), user, None, origin, count)
+        return (host, login_what(event) + unverified_mark(event), user, None, origin, count)
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     target = shorten(event.target, MAX_VITAL_NAME) if event.target else "root?"
-    return (host, f"{event.program}{failed}", user, target, None, count)
+    return (host, f"{event.program}{failed}{unverified_mark(event)}", user, target, None, count)
 
 
 def vital_text(entry, host):
     """Given a Message.vital entry and the host of the message it is in,
     return its line: "SSH login root from 203.0.113.9 ×2", "sudo alice as
-    root", "su mallory as root FAILED"; with its host if it is another's."""
+    root", "su mallory as root FAILED (unverified)"; with its host if it is
+    another's."""
     where, what, user, target, origin, count = entry
-    failed = what.endswith(" FAILED")
+    act = what.removesuffix(UNVERIFIED)
+    failed = act.endswith(" FAILED")
     words = (
-        what.removesuffix(" FAILED"),
+        act.removesuffix(" FAILED"),
         user,
         f"as {target}" if target else None,
         origin,
         "FAILED" if failed else None,
+        UNVERIFIED.strip() if act != what else None,
     )
     text = " ".join(filter(None, words)) + times(count)
     return text if where == host else f"{where}: {text}"
@@ -4221,7 +4234,7 @@ def privilege_line(event):
 def unverified_mark(event):
     """Given an Event, return what ends its line or title: " (unverified)"
     for an unverified one (see judged()), else nothing."""
-    return " (unverified)" if event.unverified else ""
+    return UNVERIFIED if event.unverified else ""
 
 
 MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
@@ -4509,12 +4522,27 @@ def merge_messages(messages):
     )
 
 
+def tells_proven_vital(message):
+    """Given a Message, return whether it tells of a vital act that is not
+    unverified: such messages come first, and alone may spend the quota's
+    reserve past today's budget (see quota_plan()), so that acts that a
+    user may have written cannot spend it."""
+    return any(not what.endswith(UNVERIFIED) for _, what, *_ in message.vital)
+
+
 def fold_messages(messages, limit):
     """Given Messages and the most that may be sent, return them most urgent
-    first (of one priority, those with vital acts first), the ones past the
-    limit folded into the last.
+    first (of one priority, those with vital acts first, proven ones before
+    unverified ones), the ones past the limit folded into the last.
     """
-    ordered = sorted(messages, key=lambda message: (-message.priority, not message.vital))
+    ordered = sorted(
+        messages,
+        key=lambda message: (
+            -message.priority,
+            not tells_proven_vital(message),
+            not message.vital,
+        ),
+    )
     if len(ordered) <= limit:
         return ordered
     return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
@@ -6260,7 +6288,8 @@ def quota_plan(messages, quota, reserve, now):
     it (may_use_reserve()) waits for the reset; within today's budget the
     rest goes; past it, the rest is ONE message that goes only if it tells
     of vital acts (below the reserve: if it may use it) while the reserve's
-    share of today lasts, else it waits for the next day.
+    share of today lasts (and not for unverified ones alone), else it waits
+    for the next day.
     """
     messages = release_held(messages)
     if not quota or not before_reset(quota, now):
@@ -6279,7 +6308,7 @@ def quota_plan(messages, quota, reserve, now):
             sent += 1
         else:  # fold harder
             [merged] = fold_messages(messages[at:], 1)  # the most urgent first
-            urgent = may_use_reserve(merged) if low else bool(merged.vital)
+            urgent = may_use_reserve(merged) if low else tells_proven_vital(merged)
             goes = urgent and sent < budget + share
             return planned + [merged._replace(held=not goes)]
     return planned

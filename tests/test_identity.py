@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import JOURNAL_REMOTE, export_entry, run_main, sent_forms, write_journal
+from helpers import JOURNAL_REMOTE, NOW, export_entry, run_main, sent_forms, write_journal
 
 import authwatch
 
@@ -234,6 +234,39 @@ def test_an_unverified_known_login_is_marked_in_the_digest(tmp_path, folder, con
     [digest] = sent_forms(pushover)
     assert digest["message"] == "Known login: admin on the console (cockpit) (unverified)"
     assert not (tmp_path / "state" / "logins.json").exists()
+
+
+def test_an_unverified_act_is_marked_among_the_vital_lines_and_spends_no_reserve(
+    tmp_path, folder, config_file, pushover
+):
+    # a user writes as cockpit-session and as sudo and is gone before journald looks
+    # (or has mounted a program of their own over their paths): a login of a user of
+    # uid 0, and a sudo of alice to root; and alice logs in for real
+    alice = "Accepted password for alice from 192.0.2.10 port 4000 ssh2"
+    write_journal(
+        folder,
+        entry(1, "cockpit-session", COCKPIT_LOGIN, _UID="1002")
+        + entry(2, "sudo", SUDO, _UID="1002")
+        + entry(3, "sshd", alice, _UID="0", _COMM="sshd", _EXE="/usr/sbin/sshd"),
+    )
+    run = ["--config", config_file("[alerts]\nmax_messages = 1\n"), "--journal-dir", str(folder)]
+    assert run_main(*run, "--from-start").status == 0
+    [folded] = sent_forms(pushover)
+    assert folded["message"].splitlines()[:2] == [
+        "login admin on the console (unverified)",
+        "sudo alice as root (unverified)",
+    ]
+    # past today's budget only vital acts go, on the reserve: not those that are not proven
+    reset = int(NOW.replace(hour=0).timestamp()) + 10 * 86400
+    quota = {"limit": 10000, "remaining": 1090, "reset": reset, "day": f"{NOW:%F}", "sent": 110}
+    (tmp_path / "state" / "pushover.json").write_text(json.dumps(quota))
+    write_journal(folder, entry(4, "cockpit-session", COCKPIT_LOGIN, _UID="1002"))
+    waits = run_main(*run)
+    assert waits.status == authwatch.ExitStatus.QUOTA_WAIT, waits.stderr
+    assert "1 message waits for Pushover's quota: today's budget of 110 is spent" in waits.stderr
+    write_journal(folder, entry(5, "sshd", ROOT_LOGIN, _UID="0", _COMM="sshd"))
+    assert run_main(*run).status == 0  # a real login of root goes, with what waited
+    assert sent_forms(pushover)[-1]["title"].startswith("web1: SSH login root from 198.51.100.66")
 
 
 def test_the_end_of_a_session_written_as_the_user_is_not_judged(tmp_path, folder):
