@@ -4548,12 +4548,15 @@ def fold_messages(messages, limit):
     return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
 
 
-def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE):
+def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE, lost=False):
     """Given a dict of HostSummary, notices from authwatch itself (such as
-    "events may be missing"), the local host name, the Alerts and the
-    Knowledge of logins and addresses, return the Messages to send, most
-    urgent first; the notices lead the first message (after the vital lines
-    it begins with, if any), or make one of their own.
+    "events may be missing"), the local host name, the Alerts, the
+    Knowledge of logins and addresses and whether a notice says that lines
+    may be missing, return the Messages to send, most urgent first; the
+    notices lead the first message (after the vital lines it begins with,
+    if any), or make one of their own.  When lines may be missing, that
+    message rings at least as a new login does: a login of root may be
+    among them (a flood can make journald delete what no run read yet).
     """
     messages = fold_messages(
         [
@@ -4575,6 +4578,9 @@ def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE
     elif notes:
         title = title_text(f"{local_host}: authwatch notice")
         messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
+    if lost:
+        loud = max(messages[0].priority, alerts.priorities["login_new"])
+        messages[0] = messages[0]._replace(priority=loud)
     return messages
 
 
@@ -4776,6 +4782,7 @@ class Source:
         self.started = False  # records() was asked for
         self.position = None  # where read() ended; None until it has
         self.collected = []  # the notices
+        self.lost = False  # one of them says that lines may be missing
         self.budget = None  # how many bytes read() may read (see read_budget()); None: all
         self.spent = 0  # how many it has read
 
@@ -4809,11 +4816,13 @@ class Source:
         self.started = True
         self.position = yield from self.read(now)
 
-    def notice(self, text):
-        """Given what the admin must know (events may be missing or repeated),
-        keep it for the next message and say it on stderr.
+    def notice(self, text, lost=False):
+        """Given what the admin must know (events may be missing or repeated)
+        and whether it says that lines may be missing, keep it for the next
+        message and say it on stderr.
         """
         self.collected.append(text)
+        self.lost = self.lost or lost
         report.warning("%s", text)
 
     def notices(self):
@@ -4946,12 +4955,14 @@ class FileSource(Source):
         if old is None:
             self.notice(
                 f"{self.path} was rotated to a place authwatch does not know:"
-                " lines written before the rotation may be missing"
+                " lines written before the rotation may be missing",
+                lost=True,
             )
         elif not newest:
             self.notice(
                 f"{self.path} was rotated more than once since the last run:"
-                f" lines in the files between {old} and it may be missing"
+                f" lines in the files between {old} and it may be missing",
+                lost=True,
             )
         return 0, old
 
@@ -4973,7 +4984,8 @@ class FileSource(Source):
         except UNREADABLE as error:
             self.notice(
                 f"cannot read the rest of {old} ({one_line(error)}):"
-                " lines written before the rotation may be missing"
+                " lines written before the rotation may be missing",
+                lost=True,
             )
         return None
 
@@ -5111,7 +5123,8 @@ class JournalSource(Source):
                 since = journal_time(newest).astimezone()
                 self.notice(
                     "the journal entry read last is gone (vacuumed or rotated away):"
-                    f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
+                    f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing",
+                    lost=True,
                 )
                 cursor = None  # said once
             reader.seek_realtime(max(stored.get("start", newest - JOURNAL_LOOKBACK), 0))
@@ -6621,7 +6634,9 @@ def queue(config, source, runtime, outbox, move_damaged=True):
         )
         knowledge = knowledge._replace(notes={})
     notices = source.notices() + outbox.notices + memory_notices
-    messages = plan_messages(summaries, notices, runtime.host, config.alerts, knowledge)
+    messages = plan_messages(
+        summaries, notices, runtime.host, config.alerts, knowledge, source.lost
+    )
     folded = fold_messages(outbox.messages + messages, config.alerts.max_messages)
     return Queue(bool(messages), folded, memory)
 

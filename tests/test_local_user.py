@@ -168,6 +168,37 @@ def test_nine_forged_logins_of_long_names_cannot_hide_a_real_root_login(
     assert names_root_login(forms), said(forms)
 
 
+def test_a_flood_that_makes_journald_delete_a_root_login_rings_as_loud_as_it_would(
+    machine, config_file, pushover
+):
+    # journald deletes its oldest files past RuntimeMaxUse (10% of /run by default;
+    # SystemMaxUse on disk): small here, so that a test's flood reaches it
+    machine.shell(
+        "mkdir -p /etc/systemd && printf '[Journal]\\nRuntimeMaxUse=2M\\n"
+        "RuntimeMaxFileSize=512K\\n' > /etc/systemd/journald.conf"
+    )
+    folder = machine.journald()
+    machine.add_user(ATTACKER)
+    port, key, _ = root_key_sshd(machine)
+    machine.sync_journal()
+    run = ["--config", config_file(), "--journal-dir", str(folder)]
+    assert run_main(*run, now=now(), host=HOST).status == 0  # the position: the end
+    ssh_with_key(machine, port, key)
+    machine.sync_journal()
+    # 8 MB that do not compress, at the user facility, which authwatch does not read
+    flood = "\n".join(os.urandom(3000).hex() for _ in range(1400)) + "\n"
+    machine.run("logger", "-p", "user.info", "-t", "noise", user=ATTACKER, input=flood)
+    machine.sync_journal()
+
+    result = run_main(*run, now=now(), host=HOST)
+    assert result.status == 0
+    [notice] = sent_forms(pushover)
+    assert not names_root_login([notice])  # gone: nothing can tell it again
+    assert notice["title"] == f"{HOST}: authwatch notice"
+    assert "the journal entry read last is gone (vacuumed or rotated away)" in notice["message"]
+    assert notice["priority"] == "1"  # what is gone may have been a login of root
+
+
 def test_sixty_forged_logins_of_three_users_cannot_hide_a_real_root_login(
     tmp_path, config_file, pushover
 ):
