@@ -3878,7 +3878,9 @@ def login_key(event):
 def summarise(events, local_host, allow=NO_ALLOWLIST, local_root_users=None):
     """Given Events, the local host name, the Allow lists and a function
     that returns the names of this machine's users of uid 0 (None: root
-    alone), asked on first need, return a dict of host name to HostSummary,
+    alone), asked on first need for the lines of local_host (by its name or,
+    as syslog daemons write it, without its domain), return a dict of host
+    name to HostSummary,
     in the order the hosts first appear; events without a host belong to
     local_host, those of hosts past the first HOSTS to OTHER_HOSTS.
     """
@@ -3891,8 +3893,9 @@ def summarise(events, local_host, allow=NO_ALLOWLIST, local_root_users=None):
         if host not in summaries and len(summaries) >= HOSTS:
             host = OTHER_HOSTS
         if host not in summaries:
-            root_users = local_root_users if host == local_host else None
-            summaries[host] = HostSummary(host, allow, rooms, root_users)
+            # syslog daemons write this host's name without its domain
+            local = host in (local_host, local_host.partition(".")[0])
+            summaries[host] = HostSummary(host, allow, rooms, local_root_users if local else None)
         summaries[host].add(event)
     for summary in summaries.values():
         summary.finish()
