@@ -5841,11 +5841,12 @@ def stored_message(fields):
 def stored_vital(host, what, user, target, origin, count):
     """Given the fields of a Message.vital entry as the outbox holds them,
     return the entry; raise TypeError or ValueError if they are not what
-    authwatch writes."""
+    authwatch writes (a count is any that lines add up to: "message
+    repeated 999999999 times" thrice is more than 2**31)."""
     texts = (host, what, user, target or "", origin or "")
     if not all(type(text) is str for text in texts) or type(count) is not int:
         raise TypeError("not a vital act")
-    if not 0 < count < 2**31 or any(len(text) > MAX_LINE for text in texts):
+    if count <= 0 or any(len(text) > MAX_LINE for text in texts):
         raise ValueError("not a vital act")
     return (host, what, user, target, origin, count)
 
@@ -5853,7 +5854,8 @@ def stored_vital(host, what, user, target, origin, count):
 def stored_note(names, host, user, origins, first, last, count, place):
     """Given the fields of a MemoryNote as the outbox holds them, return the
     MemoryNote; raise TypeError or ValueError if they are not what authwatch
-    writes (what the memory of logins would take: see checked_memory())."""
+    writes (what the memory of logins would take: see checked_memory(); a
+    count, as there, any above 0)."""
     if type(names) is not list or type(origins) is not list:
         raise TypeError("not a note")
     texts = (*names, host, user, *origins, place)
@@ -5861,7 +5863,7 @@ def stored_note(names, host, user, origins, first, last, count, place):
         raise TypeError("not a note")
     if type(count) is not int or len(names) > 2 or not 0 < len(origins) <= 3:
         raise ValueError("not a note")
-    if not 0 <= first <= last < LAST_TIME or not 0 < count < 2**31:
+    if not 0 <= first <= last < LAST_TIME or count <= 0:
         raise ValueError("not a note")
     if any(len(text) > MAX_LINE for text in texts):
         raise ValueError("not a note")

@@ -199,6 +199,29 @@ def test_a_flood_that_makes_journald_delete_a_root_login_rings_as_loud_as_it_wou
     assert notice["priority"] == "1"  # what is gone may have been a login of root
 
 
+def test_forged_repeat_counts_cannot_make_the_outbox_unreadable_and_hide_a_root_login(
+    machine, config_file, pushover, tmp_path
+):
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    machine.add_user(ATTACKER)
+    port, key, _ = root_key_sshd(machine)
+    wait_for_line(machine, log, "kex_exchange_identification")
+    run = ["--config", config_file(), "--log", str(log)]
+    assert run_main(*run, now=now()).status == 0
+    # rsyslog's "message repeated N times: [ ... ]", N up to 999,999,999 each: a
+    # login seen three billion times
+    repeated = "message repeated 999999999 times: [ Accepted password for root from 127.0.0.1"
+    forge(machine, "sshd", *[f"{repeated} port {n} ssh2]" for n in range(3)])
+    ssh_with_key(machine, port, key)
+    wait_for_line(machine, log, "Accepted publickey for root")
+
+    result = run_main(*run, now=now())
+    assert (result.status, result.stderr) == (0, "")
+    assert names_root_login(sent_forms(pushover))
+    assert not (tmp_path / "state" / "outbox.json.damaged").exists()
+
+
 def test_sixty_forged_logins_of_three_users_cannot_hide_a_real_root_login(
     tmp_path, config_file, pushover
 ):
