@@ -46,6 +46,20 @@ def root_key_sshd(machine):
     return port, key, fingerprint
 
 
+def watched_root_sshd(machine, config):
+    """Start rsyslogd, the attacker's account and root_key_sshd(), and run
+    authwatch once with config, so that its position is the log's end; return
+    (the log, authwatch's arguments, sshd's port, the key, its fingerprint)."""
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    machine.add_user(ATTACKER)
+    port, key, fingerprint = root_key_sshd(machine)
+    wait_for_line(machine, log, "kex_exchange_identification")
+    run = ["--config", config, "--log", str(log)]
+    assert run_main(*run, now=now()).status == 0
+    return log, run, port, key, fingerprint
+
+
 def ssh_with_key(machine, port, key, user="root"):
     """Log in once as user with key, inside the machine; fail unless it worked."""
     machine.run(
@@ -202,13 +216,7 @@ def test_a_flood_that_makes_journald_delete_a_root_login_rings_as_loud_as_it_wou
 def test_forged_repeat_counts_cannot_make_the_outbox_unreadable_and_hide_a_root_login(
     machine, config_file, pushover, tmp_path
 ):
-    log = machine.folder / "auth.log"
-    machine.rsyslog(log)
-    machine.add_user(ATTACKER)
-    port, key, _ = root_key_sshd(machine)
-    wait_for_line(machine, log, "kex_exchange_identification")
-    run = ["--config", config_file(), "--log", str(log)]
-    assert run_main(*run, now=now()).status == 0
+    log, run, port, key, _ = watched_root_sshd(machine, config_file())
     # rsyslog's "message repeated N times: [ ... ]", N up to 999,999,999 each: a
     # login seen three billion times
     repeated = "message repeated 999999999 times: [ Accepted password for root from 127.0.0.1"
@@ -283,13 +291,7 @@ def test_a_flood_past_what_a_run_keeps_cannot_hide_a_vital_act(
 def test_forged_logins_teach_the_memory_nothing_a_real_root_login_is_not_as_usual(
     machine, config_file, pushover, tmp_path
 ):
-    log = machine.folder / "auth.log"
-    machine.rsyslog(log)
-    machine.add_user(ATTACKER)
-    port, key, fingerprint = root_key_sshd(machine)
-    wait_for_line(machine, log, "kex_exchange_identification")
-    run = ["--config", config_file(), "--log", str(log)]
-    assert run_main(*run, now=now()).status == 0
+    log, run, port, key, fingerprint = watched_root_sshd(machine, config_file())
 
     # the attacker's own key, from where the attacker will log in: if the memory
     # learned it, the real login would ring "As usual", at priority 0
