@@ -4145,21 +4145,24 @@ def merged_vital(entries):
 def grouped_vital(entries, level):
     """Given Message.vital entries and how far to group them (0: not at all;
     1: per host, what, user and target, with the number of origins; 2: per
-    host, what and target, with the number of users too), return them
-    grouped, the users named the rarest first."""
+    host, what and target, with the number of users too; 3: per what and
+    target, with the number of hosts too, which a log host's senders choose),
+    return them grouped, the users named the rarest first."""
     if level == 0:
         return entries
     groups = {}
     for host, what, user, target, origin, count in entries:
-        key = (host, what, target, None if level == 2 else user)
-        users, origins = groups.setdefault(key, (Counter(), Counter()))
+        key = (None if level == 3 else host, what, target, None if level >= 2 else user)
+        hosts, users, origins = groups.setdefault(key, (Counter(), Counter(), Counter()))
+        hosts[host] += count
         users[user] += count
         origins[origin] += count
     grouped = []
-    for (host, what, target, _), (users, origins) in groups.items():
+    for (_, what, target, _), (hosts, users, origins) in groups.items():
         rarest = [shorten(user, 16) for user, _ in sorted(users.items(), key=lambda item: item[1])]
         user = rarest[0] if len(users) == 1 else f"{len(users)} users ({listed(rarest, 60)})"
         origin = next(iter(origins)) if len(origins) == 1 else f"from {len(origins)} places"
+        host = next(iter(hosts)) if len(hosts) == 1 else plural(len(hosts), "host")
         grouped.append((host, what, user, target, origin, sum(users.values())))
     return tuple(grouped)
 
@@ -4172,7 +4175,7 @@ def vital_lines(entries, host):
     return the lines that name them, the rarest first, as a message shows
     them (cleaned, cut): one per act, user, target and origin, or grouped
     further (grouped_vital()) until they fit in VITAL_ROOM."""
-    for level in (0, 1, 2):
+    for level in (0, 1, 2, 3):
         grouped = sorted(grouped_vital(entries, level), key=lambda entry: entry[-1])
         lines = [shorten(clean(vital_text(entry, host)), MAX_LINE_LENGTH) for entry in grouped]
         if len("\n".join(lines)) <= VITAL_ROOM:
@@ -4484,7 +4487,7 @@ def merge_messages(messages):
     titles = [title for message in messages for title in (message.parts or (message.title,))]
     logins = tuple(login for message in messages for login in message.logins)
     vital = merged_vital(entry for message in messages for entry in message.vital)
-    for level in (1, 2):  # what an outbox keeps stays bounded
+    for level in (1, 2, 3):  # what an outbox keeps stays bounded
         if len(vital) > MAX_PARTS:
             vital = grouped_vital(vital, level)
     headline = []
