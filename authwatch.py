@@ -1635,6 +1635,9 @@ SUDO_FIELDS = (
 SUDO_PROBLEM_START = r"(?! ?(?:REMOTE_HOST|TTY|CHROOT|PWD|USER)=| ?\(command continued\) )"
 
 DOAS = ("doas",)
+# what follows the command of doas: the target and the directory (see doas_command)
+DOAS_AS = r" as \S+ from (?:/|\(failed\)\Z)"
+DOAS_TWICE = r"(?:.*?" + DOAS_AS + r"){2}"
 PKEXEC = ("pkexec",)
 # pkexec.c log_message(): "%s: %s [USER=%s] [TTY=%s] [CWD=%s] [COMMAND=%s]"; the line
 # must end in "]" (checked first, so that the CWD's candidates cost nothing more)
@@ -1698,11 +1701,16 @@ SUDO_RULES = (
     # --- OpenDoas (no openlog: ident "doas", no pid) ------------------------------------
     # doas.c: "%s ran command %s as %s from %s" (v0.1-HEAD): user, argv joined by spaces
     # (as typed, LINE_MAX), target's pw_name, getcwd() or "(failed)".  Command and
-    # directory are free text: the target is the FIRST " as X from /" (no directory can
-    # change it), the command runs to the LAST one (an injected " as X from /" shows).
+    # directory are free text, before and after the target: a line with " as X from /"
+    # once has a sure reading; twice (an argument "as nobody from /" before the target,
+    # or a directory "/tmp/x as nobody from /y" after it), no sure target or command: a
+    # use by its user (the first word), shown as written (OpenDoas 6.8.2 writes "mallory
+    # ran command /bin/sh -c id as nobody from / as root from /" for a root shell).
     rule("doas_command", "sudo", DOAS,
-         r"(?P<user>\S+) ran command (?=(?P<command>.*) as \S+ from (?:/|\(failed\)\Z))"
-         r".*? as (?P<target>\S+) from (?:/.*|\(failed\))"),
+         r"(?P<user>\S+) ran command (?!" + DOAS_TWICE + r")"
+         r"(?=(?P<command>.*)" + DOAS_AS + r").*? as (?P<target>\S+) from (?:/.*|\(failed\))"),
+    rule("doas_unclear", "sudo", DOAS,
+         r"(?P<user>\S+) ran command (?=" + DOAS_TWICE + r")(?s:.*)"),
     # doas.c: "failed command for %s: %s" (v0.1-v6.6.1), "command not permitted for %s:
     # %s" (v6.8-HEAD, 7441dfc)
     rule("doas_not_permitted", "sudo_failed", DOAS,
@@ -2293,6 +2301,8 @@ class Writer(NamedTuple):
     name: str | None  # what journald named (_COMM, or _EXE's path); None: the sender had gone
     path: str | None  # _EXE; None: the sender had exited before journald looked
     setuid: bool  # path is one of its program's binaries, installed setuid root
+    # a user could have mounted another program at path (in a namespace of their own)
+    mountable: bool
     # uid is sshd's privilege-separation user's; None: cannot be told (a system
     # user of another machine)
     privsep: bool | None
@@ -2889,23 +2899,33 @@ def judged(event, writer):
     """Given the Event of a journal entry of a kind in JUDGED_KINDS (or of
     kind 'connection') and its Writer, whose uid is not root's, return the
     Event as the writer makes it: as it is when the program's setuid-root
-    binary wrote it (the loader ignores LD_PRELOAD for it) or, for what
-    OpenSSH's pre-authentication child writes itself (up to 5.8: not a
-    login), sshd's privilege-separation user; marked unverified when that
-    cannot be told (a setuid program gone before journald looked, or
-    another machine's system user for sshd); else of kind 'forged'.  An
+    binary wrote it (the loader ignores LD_PRELOAD for it) and no user could
+    have mounted another program at its path, or, for what OpenSSH's
+    pre-authentication child writes itself (up to 5.8: not a login), sshd's
+    privilege-separation user; marked unverified when that cannot be told
+    (a setuid program gone before journald looked, or at a path a user may
+    mount over, or another machine's system user for sshd), its forger
+    saying why; else of kind 'forged'.  An
     event that is not proven follows no connection.  Return None for a line
     of kind 'connection' that is not proven: it would lend its address to a
     real connection, or count as a probe; sshd's session child writes such
     lines after a login, as the user who logged in.
     """
     child = event.program in SSHD and event.kind != "login" and writer.privsep is not False
-    if writer.setuid or (child and writer.privsep):
+    if (writer.setuid and not writer.mountable) or (child and writer.privsep):
         return event
     if event.kind == "connection":
         return None
-    if child or (writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program))):
-        return event._replace(unverified=True, forger=f"uid {writer.uid}", connection=None)
+    if writer.setuid:
+        why = f" as {writer.path}, a path that a user may mount another program over"
+    elif child:
+        why = ", a system user of another machine"
+    elif writer.path is None and SETUID_NAMES.intersection(binaries_of(event.program)):
+        why = ", gone before journald looked"
+    else:
+        why = None
+    if why:
+        return event._replace(unverified=True, forger=f"uid {writer.uid}{why}", connection=None)
     return event._replace(
         kind="forged",
         pretends=event.kind,
@@ -3436,8 +3456,10 @@ FEW_LINES = 2  # lines of one writer that the digest lists as they are; more are
 ROOT_USERS = frozenset(("root",))
 UID0_RULES = frozenset(("pam_session_login_uid0",))
 TO_ROOT_KINDS = ("sudo", "sudo_failed", "su", "su_failed")  # acts with a target
-UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused"))  # shown as written
+# sudo and doas lines with no sure target or command: shown as written
+UNCLEAR_RULES = frozenset(("sudo_unclear", "sudo_unclear_refused", "doas_unclear"))
 MAX_VITAL_NAME = 48  # a user name or origin in a vital line is cut to this (an IPv6 origin fits)
+UNVERIFIED = " (unverified)"  # ends what an unverified event says (see judged())
 # vital acts that a summary could not keep with the rest (past a bound or a room)
 # kept apart, by act, user, target and origin; past this many, without the
 # origin; past as many again, without the user: a flood of forged vital lines
@@ -3862,7 +3884,9 @@ def login_key(event):
 def summarise(events, local_host, allow=NO_ALLOWLIST, local_root_users=None):
     """Given Events, the local host name, the Allow lists and a function
     that returns the names of this machine's users of uid 0 (None: root
-    alone), asked on first need, return a dict of host name to HostSummary,
+    alone), asked on first need for the lines of local_host (by its name or,
+    as syslog daemons write it, without its domain), return a dict of host
+    name to HostSummary,
     in the order the hosts first appear; events without a host belong to
     local_host, those of hosts past the first HOSTS to OTHER_HOSTS.
     """
@@ -3875,8 +3899,9 @@ def summarise(events, local_host, allow=NO_ALLOWLIST, local_root_users=None):
         if host not in summaries and len(summaries) >= HOSTS:
             host = OTHER_HOSTS
         if host not in summaries:
-            root_users = local_root_users if host == local_host else None
-            summaries[host] = HostSummary(host, allow, rooms, root_users)
+            # syslog daemons write this host's name without its domain
+            local = host in (local_host, local_host.partition(".")[0])
+            summaries[host] = HostSummary(host, allow, rooms, local_root_users if local else None)
         summaries[host].add(event)
     for summary in summaries.values():
         summary.finish()
@@ -4014,7 +4039,7 @@ def login_message(
     where = f" ({place_text(place)})" if place and place_text(place) else ""
     lines = [verdict.note] if verdict else []
     if event.unverified:
-        lines.insert(0, f"Unverified: written by {event.forger}, gone before journald looked")
+        lines.insert(0, f"Unverified: written by {event.forger}")
     if event.method:
         lines.append(f"Method: {event.method}")
     if event.fingerprint:
@@ -4057,9 +4082,18 @@ def is_vital(event, root_users=ROOT_USERS):
 
 def act_of(event):
     """Given a sudo, su or account Event, return its act: an Event of who did
-    what as whom, and nothing else, which its repeats share."""
+    what as whom, and whether that is unverified, and nothing else, which its
+    repeats share."""
     return Event(
-        None, None, event.program, None, event.kind, "", user=event.user, target=event.target
+        None,
+        None,
+        event.program,
+        None,
+        event.kind,
+        "",
+        user=event.user,
+        target=event.target,
+        unverified=event.unverified,
     )
 
 
@@ -4074,28 +4108,31 @@ def vital_entry(host, event, count):
     """Given a host, a vital login or act (an Event) and how many times it
     was seen, return its Message.vital entry: (host, what, user, target,
     origin, count), names cut to MAX_VITAL_NAME; an act whose line names no
-    target is as "root?"."""
+    target is as "root?"; what ends " (unverified)" for an unverified one."""
     user = shorten(event.user or "?", MAX_VITAL_NAME)
     if event.kind == "login":
         origin = shorten(login_origin(event), MAX_VITAL_NAME)
-        return (host, login_what(event), user, None, origin, count)
+        return (host, login_what(event) + unverified_mark(event), user, None, origin, count)
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     target = shorten(event.target, MAX_VITAL_NAME) if event.target else "root?"
-    return (host, f"{event.program}{failed}", user, target, None, count)
+    return (host, f"{event.program}{failed}{unverified_mark(event)}", user, target, None, count)
 
 
 def vital_text(entry, host):
     """Given a Message.vital entry and the host of the message it is in,
     return its line: "SSH login root from 203.0.113.9 ×2", "sudo alice as
-    root", "su mallory as root FAILED"; with its host if it is another's."""
+    root", "su mallory as root FAILED (unverified)"; with its host if it is
+    another's."""
     where, what, user, target, origin, count = entry
-    failed = what.endswith(" FAILED")
+    act = what.removesuffix(UNVERIFIED)
+    failed = act.endswith(" FAILED")
     words = (
-        what.removesuffix(" FAILED"),
+        act.removesuffix(" FAILED"),
         user,
         f"as {target}" if target else None,
         origin,
         "FAILED" if failed else None,
+        UNVERIFIED.strip() if act != what else None,
     )
     text = " ".join(filter(None, words)) + times(count)
     return text if where == host else f"{where}: {text}"
@@ -4114,21 +4151,24 @@ def merged_vital(entries):
 def grouped_vital(entries, level):
     """Given Message.vital entries and how far to group them (0: not at all;
     1: per host, what, user and target, with the number of origins; 2: per
-    host, what and target, with the number of users too), return them
-    grouped, the users named the rarest first."""
+    host, what and target, with the number of users too; 3: per what and
+    target, with the number of hosts too, which a log host's senders choose),
+    return them grouped, the users named the rarest first."""
     if level == 0:
         return entries
     groups = {}
     for host, what, user, target, origin, count in entries:
-        key = (host, what, target, None if level == 2 else user)
-        users, origins = groups.setdefault(key, (Counter(), Counter()))
+        key = (None if level == 3 else host, what, target, None if level >= 2 else user)
+        hosts, users, origins = groups.setdefault(key, (Counter(), Counter(), Counter()))
+        hosts[host] += count
         users[user] += count
         origins[origin] += count
     grouped = []
-    for (host, what, target, _), (users, origins) in groups.items():
+    for (_, what, target, _), (hosts, users, origins) in groups.items():
         rarest = [shorten(user, 16) for user, _ in sorted(users.items(), key=lambda item: item[1])]
         user = rarest[0] if len(users) == 1 else f"{len(users)} users ({listed(rarest, 60)})"
         origin = next(iter(origins)) if len(origins) == 1 else f"from {len(origins)} places"
+        host = next(iter(hosts)) if len(hosts) == 1 else plural(len(hosts), "host")
         grouped.append((host, what, user, target, origin, sum(users.values())))
     return tuple(grouped)
 
@@ -4141,7 +4181,7 @@ def vital_lines(entries, host):
     return the lines that name them, the rarest first, as a message shows
     them (cleaned, cut): one per act, user, target and origin, or grouped
     further (grouped_vital()) until they fit in VITAL_ROOM."""
-    for level in (0, 1, 2):
+    for level in (0, 1, 2, 3):
         grouped = sorted(grouped_vital(entries, level), key=lambda entry: entry[-1])
         lines = [shorten(clean(vital_text(entry, host)), MAX_LINE_LENGTH) for entry in grouped]
         if len("\n".join(lines)) <= VITAL_ROOM:
@@ -4185,14 +4225,15 @@ def kept_notes(notes, body):
 
 def privilege_line(event):
     """Given a sudo, su or account Event (or an act_of() one), return its
-    line in the summary: who ran what, as whom; failures marked; a sudo line
-    whose fields have no sure reading as it was written.
+    line in the summary: who ran what, as whom; failures marked; a sudo or
+    doas line whose fields have no sure reading as it was written after its
+    user's name.
     """
     if event.kind == "account":
         return f"{event.program}: {event.message}{unverified_mark(event)}"
     failed = " FAILED" if event.kind.endswith("_failed") else ""
     if event.rule in UNCLEAR_RULES:
-        written = event.message.partition(" : ")[2]
+        written = event.message.lstrip().partition(" ")[2].lstrip(" :")
         return (
             f"{event.program}{failed}: {event.user} (fields unclear): {written}"
             + unverified_mark(event)
@@ -4205,7 +4246,7 @@ def privilege_line(event):
 def unverified_mark(event):
     """Given an Event, return what ends its line or title: " (unverified)"
     for an unverified one (see judged()), else nothing."""
-    return " (unverified)" if event.unverified else ""
+    return UNVERIFIED if event.unverified else ""
 
 
 MAX_LINE_LENGTH = 200  # so that one long line cannot crowd out the others
@@ -4452,7 +4493,7 @@ def merge_messages(messages):
     titles = [title for message in messages for title in (message.parts or (message.title,))]
     logins = tuple(login for message in messages for login in message.logins)
     vital = merged_vital(entry for message in messages for entry in message.vital)
-    for level in (1, 2):  # what an outbox keeps stays bounded
+    for level in (1, 2, 3):  # what an outbox keeps stays bounded
         if len(vital) > MAX_PARTS:
             vital = grouped_vital(vital, level)
     headline = []
@@ -4493,23 +4534,41 @@ def merge_messages(messages):
     )
 
 
+def tells_proven_vital(message):
+    """Given a Message, return whether it tells of a vital act that is not
+    unverified: such messages come first, and alone may spend the quota's
+    reserve past today's budget (see quota_plan()), so that acts that a
+    user may have written cannot spend it."""
+    return any(not what.endswith(UNVERIFIED) for _, what, *_ in message.vital)
+
+
 def fold_messages(messages, limit):
     """Given Messages and the most that may be sent, return them most urgent
-    first (of one priority, those with vital acts first), the ones past the
-    limit folded into the last.
+    first (of one priority, those with vital acts first, proven ones before
+    unverified ones), the ones past the limit folded into the last.
     """
-    ordered = sorted(messages, key=lambda message: (-message.priority, not message.vital))
+    ordered = sorted(
+        messages,
+        key=lambda message: (
+            -message.priority,
+            not tells_proven_vital(message),
+            not message.vital,
+        ),
+    )
     if len(ordered) <= limit:
         return ordered
     return ordered[: limit - 1] + [merge_messages(ordered[limit - 1 :])]
 
 
-def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE):
+def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE, lost=False):
     """Given a dict of HostSummary, notices from authwatch itself (such as
-    "events may be missing"), the local host name, the Alerts and the
-    Knowledge of logins and addresses, return the Messages to send, most
-    urgent first; the notices lead the first message (after the vital lines
-    it begins with, if any), or make one of their own.
+    "events may be missing"), the local host name, the Alerts, the
+    Knowledge of logins and addresses and whether a notice says that lines
+    may be missing, return the Messages to send, most urgent first; the
+    notices lead the first message (after the vital lines it begins with,
+    if any), or make one of their own.  When lines may be missing, that
+    message rings at least as a new login does: a login of root may be
+    among them (a flood can make journald delete what no run read yet).
     """
     messages = fold_messages(
         [
@@ -4531,6 +4590,9 @@ def plan_messages(summaries, notices, local_host, alerts, knowledge=NO_KNOWLEDGE
     elif notes:
         title = title_text(f"{local_host}: authwatch notice")
         messages = [Message(local_host, title, fit_lines(notes, MAX_MESSAGE), 0, None)]
+    if lost:
+        loud = max(messages[0].priority, alerts.priorities["login_new"])
+        messages[0] = messages[0]._replace(priority=loud)
     return messages
 
 
@@ -4732,6 +4794,7 @@ class Source:
         self.started = False  # records() was asked for
         self.position = None  # where read() ended; None until it has
         self.collected = []  # the notices
+        self.lost = False  # one of them says that lines may be missing
         self.budget = None  # how many bytes read() may read (see read_budget()); None: all
         self.spent = 0  # how many it has read
 
@@ -4765,11 +4828,13 @@ class Source:
         self.started = True
         self.position = yield from self.read(now)
 
-    def notice(self, text):
-        """Given what the admin must know (events may be missing or repeated),
-        keep it for the next message and say it on stderr.
+    def notice(self, text, lost=False):
+        """Given what the admin must know (events may be missing or repeated)
+        and whether it says that lines may be missing, keep it for the next
+        message and say it on stderr.
         """
         self.collected.append(text)
+        self.lost = self.lost or lost
         report.warning("%s", text)
 
     def notices(self):
@@ -4902,12 +4967,14 @@ class FileSource(Source):
         if old is None:
             self.notice(
                 f"{self.path} was rotated to a place authwatch does not know:"
-                " lines written before the rotation may be missing"
+                " lines written before the rotation may be missing",
+                lost=True,
             )
         elif not newest:
             self.notice(
                 f"{self.path} was rotated more than once since the last run:"
-                f" lines in the files between {old} and it may be missing"
+                f" lines in the files between {old} and it may be missing",
+                lost=True,
             )
         return 0, old
 
@@ -4929,7 +4996,8 @@ class FileSource(Source):
         except UNREADABLE as error:
             self.notice(
                 f"cannot read the rest of {old} ({one_line(error)}):"
-                " lines written before the rotation may be missing"
+                " lines written before the rotation may be missing",
+                lost=True,
             )
         return None
 
@@ -5067,7 +5135,8 @@ class JournalSource(Source):
                 since = journal_time(newest).astimezone()
                 self.notice(
                     "the journal entry read last is gone (vacuumed or rotated away):"
-                    f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing"
+                    f" entries since {since:%Y-%m-%d %H:%M:%S} may be missing",
+                    lost=True,
                 )
                 cursor = None  # said once
             reader.seek_realtime(max(stored.get("start", newest - JOURNAL_LOOKBACK), 0))
@@ -5294,7 +5363,7 @@ def journal_writer(reader, program, uid):
     privsep = uid in privsep_uids() if here else maybe
     # a binary of the program's own name is told by where it is: /usr/sbin/sshd
     name = path if path and (not command or command in names) else command
-    return Writer(uid, name, path, setuid, privsep)
+    return Writer(uid, name, path, setuid, not here or users_may_mount(), privsep)
 
 
 def is_setuid_binary(path, here):
@@ -5312,6 +5381,29 @@ def is_setuid_binary(path, here):
     return (
         stat.S_ISREG(status.st_mode) and status.st_uid == 0 and bool(status.st_mode & stat.S_ISUID)
     )
+
+
+# What forbids a user to make a user namespace and mount in it: a 0 in the first
+# two (Debian's patch up to 10; Linux), a 1 in the third (AppArmor, Ubuntu 23.10+:
+# the namespace gets no capabilities).
+USER_NAMESPACE_SWITCHES = (
+    ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+    ("/proc/sys/user/max_user_namespaces", "0"),
+    ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+)
+
+
+@functools.cache
+def users_may_mount():
+    """Return whether a user of this machine may make a user namespace of
+    their own and mount in it (unshare -Urm), as Linux lets them unless told
+    not to: there, any binary may be mounted over a setuid one's path, and
+    journald, which reads /proc/PID/exe, names it by that path."""
+    for path, forbids in USER_NAMESPACE_SWITCHES:
+        with contextlib.suppress(OSError), open(path, encoding="ascii", errors="replace") as file:
+            if file.read(32).strip() == forbids:
+                return False
+    return True
 
 
 @functools.cache
@@ -5758,11 +5850,12 @@ def stored_message(fields):
 def stored_vital(host, what, user, target, origin, count):
     """Given the fields of a Message.vital entry as the outbox holds them,
     return the entry; raise TypeError or ValueError if they are not what
-    authwatch writes."""
+    authwatch writes (a count is any that lines add up to: "message
+    repeated 999999999 times" thrice is more than 2**31)."""
     texts = (host, what, user, target or "", origin or "")
     if not all(type(text) is str for text in texts) or type(count) is not int:
         raise TypeError("not a vital act")
-    if not 0 < count < 2**31 or any(len(text) > MAX_LINE for text in texts):
+    if count <= 0 or any(len(text) > MAX_LINE for text in texts):
         raise ValueError("not a vital act")
     return (host, what, user, target, origin, count)
 
@@ -5770,7 +5863,8 @@ def stored_vital(host, what, user, target, origin, count):
 def stored_note(names, host, user, origins, first, last, count, place):
     """Given the fields of a MemoryNote as the outbox holds them, return the
     MemoryNote; raise TypeError or ValueError if they are not what authwatch
-    writes (what the memory of logins would take: see checked_memory())."""
+    writes (what the memory of logins would take: see checked_memory(); a
+    count, as there, any above 0)."""
     if type(names) is not list or type(origins) is not list:
         raise TypeError("not a note")
     texts = (*names, host, user, *origins, place)
@@ -5778,7 +5872,7 @@ def stored_note(names, host, user, origins, first, last, count, place):
         raise TypeError("not a note")
     if type(count) is not int or len(names) > 2 or not 0 < len(origins) <= 3:
         raise ValueError("not a note")
-    if not 0 <= first <= last < LAST_TIME or not 0 < count < 2**31:
+    if not 0 <= first <= last < LAST_TIME or count <= 0:
         raise ValueError("not a note")
     if any(len(text) > MAX_LINE for text in texts):
         raise ValueError("not a note")
@@ -6245,7 +6339,8 @@ def quota_plan(messages, quota, reserve, now):
     it (may_use_reserve()) waits for the reset; within today's budget the
     rest goes; past it, the rest is ONE message that goes only if it tells
     of vital acts (below the reserve: if it may use it) while the reserve's
-    share of today lasts, else it waits for the next day.
+    share of today lasts (and not for unverified ones alone), else it waits
+    for the next day.
     """
     messages = release_held(messages)
     if not quota or not before_reset(quota, now):
@@ -6264,7 +6359,7 @@ def quota_plan(messages, quota, reserve, now):
             sent += 1
         else:  # fold harder
             [merged] = fold_messages(messages[at:], 1)  # the most urgent first
-            urgent = may_use_reserve(merged) if low else bool(merged.vital)
+            urgent = may_use_reserve(merged) if low else tells_proven_vital(merged)
             goes = urgent and sent < budget + share
             return planned + [merged._replace(held=not goes)]
     return planned
@@ -6577,7 +6672,9 @@ def queue(config, source, runtime, outbox, move_damaged=True):
         )
         knowledge = knowledge._replace(notes={})
     notices = source.notices() + outbox.notices + memory_notices
-    messages = plan_messages(summaries, notices, runtime.host, config.alerts, knowledge)
+    messages = plan_messages(
+        summaries, notices, runtime.host, config.alerts, knowledge, source.lost
+    )
     folded = fold_messages(outbox.messages + messages, config.alerts.max_messages)
     return Queue(bool(messages), folded, memory)
 

@@ -11,7 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import JOURNAL_REMOTE, export_entry, run_main, sent_forms, write_journal
+from helpers import JOURNAL_REMOTE, NOW, export_entry, run_main, sent_forms, write_journal
+
+import authwatch
 
 pytest.importorskip("systemd.journal", reason="needs systemd-python (scripts/test installs it)")
 pytestmark = pytest.mark.skipif(
@@ -65,6 +67,14 @@ def dry_run(folder, tmp_path):
 @pytest.fixture
 def folder(tmp_path):
     return tmp_path / "journal"
+
+
+@pytest.fixture
+def namespaces_forbidden(monkeypatch):
+    """Judge as a machine whose users may not make user namespaces of their own
+    (kernel.unprivileged_userns_clone = 0), where a setuid binary's path proves
+    it: this one lets them (see the test of a program mounted over sudo)."""
+    monkeypatch.setattr(authwatch, "users_may_mount", lambda: False)
 
 
 @pytest.fixture
@@ -140,33 +150,41 @@ def test_a_cockpit_session_line_from_logger_is_forged(tmp_path, folder):
     )
 
 
+MOUNTABLE = ", a path that a user may mount another program over"
+
+
 @pytest.mark.parametrize(
-    ("machine", "path", "kind"),
+    ("machine", "path", "kind", "forger"),
     [
-        (HERE, "/usr/bin/sudo", "sudo"),  # the real sudo, setuid here
-        (ELSEWHERE, "/usr/bin/sudo", "sudo"),  # where distributions install it setuid
-        (HERE, "{copies}/setuid/sudo", "sudo"),  # a setuid-root sudo where none is usual
-        (ELSEWHERE, "{copies}/setuid/sudo", "forged"),  # ...which another machine's cannot show
-        (HERE, "{copies}/plain/sudo", "forged"),  # not setuid: LD_PRELOAD works on it
-        (HERE, "/home/u/sudo", "forged"),
-        (ELSEWHERE, "/home/u/sudo", "forged"),
-        (HERE, "/usr/bin/sudo (deleted)", "forged"),
-        (HERE, "/usr/bin/../bin/sudo", "forged"),
-        (HERE, "/usr/sbin/sshd", "forged"),  # a binary of another name
+        (HERE, "/usr/bin/sudo", "sudo", None),  # the real sudo, setuid here
+        # where distributions install it setuid: another machine's users may have
+        # mounted another program there
+        (ELSEWHERE, "/usr/bin/sudo", "unverified", "uid 1000 as /usr/bin/sudo" + MOUNTABLE),
+        (HERE, "{copies}/setuid/sudo", "sudo", None),  # a setuid-root sudo where none is usual
+        # ...which another machine's cannot show
+        (ELSEWHERE, "{copies}/setuid/sudo", "forged", "{path} (uid 1000)"),
+        # not setuid: LD_PRELOAD works on it
+        (HERE, "{copies}/plain/sudo", "forged", "{path} (uid 1000)"),
+        (HERE, "/home/u/sudo", "forged", "{path} (uid 1000)"),
+        (ELSEWHERE, "/home/u/sudo", "forged", "{path} (uid 1000)"),
+        (HERE, "/usr/bin/sudo (deleted)", "forged", "{path} (uid 1000)"),
+        (HERE, "/usr/bin/../bin/sudo", "forged", "{path} (uid 1000)"),
+        (HERE, "/usr/sbin/sshd", "forged", "{path} (uid 1000)"),  # a binary of another name
     ],
 )
 def test_a_users_sudo_is_real_when_its_binary_is_setuid_root(
-    tmp_path, folder, copies, machine, path, kind
+    tmp_path, folder, copies, namespaces_forbidden, machine, path, kind, forger
 ):
     path = path.format(copies=copies)
     write_journal(folder, entry(1, "sudo", SUDO, machine, _UID="1000", _COMM="sudo", _EXE=path))
     [event] = events(folder, tmp_path)
-    assert (event["kind"], event["unverified"]) == (kind, False)
-    assert event["forger"] == (None if kind == "sudo" else f"{path} (uid 1000)")
+    unverified = kind == "unverified"
+    assert (event["kind"], event["unverified"]) == ("sudo" if unverified else kind, unverified)
+    assert event["forger"] == (forger and forger.format(path=path))
 
 
 def test_a_sudo_gone_before_journald_looked_is_reported_unverified(
-    tmp_path, folder, config_file, pushover
+    tmp_path, folder, config_file, pushover, namespaces_forbidden
 ):
     write_journal(
         folder,
@@ -178,7 +196,7 @@ def test_a_sudo_gone_before_journald_looked_is_reported_unverified(
     assert (unverified["kind"], unverified["unverified"], unverified["forger"]) == (
         "sudo",
         True,
-        "uid 1000",
+        "uid 1000, gone before journald looked",
     )
     assert (real["kind"], real["unverified"], real["forger"]) == ("sudo", False, None)
     assert (
@@ -216,6 +234,39 @@ def test_an_unverified_known_login_is_marked_in_the_digest(tmp_path, folder, con
     [digest] = sent_forms(pushover)
     assert digest["message"] == "Known login: admin on the console (cockpit) (unverified)"
     assert not (tmp_path / "state" / "logins.json").exists()
+
+
+def test_an_unverified_act_is_marked_among_the_vital_lines_and_spends_no_reserve(
+    tmp_path, folder, config_file, pushover
+):
+    # a user writes as cockpit-session and as sudo and is gone before journald looks
+    # (or has mounted a program of their own over their paths): a login of a user of
+    # uid 0, and a sudo of alice to root; and alice logs in for real
+    alice = "Accepted password for alice from 192.0.2.10 port 4000 ssh2"
+    write_journal(
+        folder,
+        entry(1, "cockpit-session", COCKPIT_LOGIN, _UID="1002")
+        + entry(2, "sudo", SUDO, _UID="1002")
+        + entry(3, "sshd", alice, _UID="0", _COMM="sshd", _EXE="/usr/sbin/sshd"),
+    )
+    run = ["--config", config_file("[alerts]\nmax_messages = 1\n"), "--journal-dir", str(folder)]
+    assert run_main(*run, "--from-start").status == 0
+    [folded] = sent_forms(pushover)
+    assert folded["message"].splitlines()[:2] == [
+        "login admin on the console (unverified)",
+        "sudo alice as root (unverified)",
+    ]
+    # past today's budget only vital acts go, on the reserve: not those that are not proven
+    reset = int(NOW.replace(hour=0).timestamp()) + 10 * 86400
+    quota = {"limit": 10000, "remaining": 1090, "reset": reset, "day": f"{NOW:%F}", "sent": 110}
+    (tmp_path / "state" / "pushover.json").write_text(json.dumps(quota))
+    write_journal(folder, entry(4, "cockpit-session", COCKPIT_LOGIN, _UID="1002"))
+    waits = run_main(*run)
+    assert waits.status == authwatch.ExitStatus.QUOTA_WAIT, waits.stderr
+    assert "1 message waits for Pushover's quota: today's budget of 110 is spent" in waits.stderr
+    write_journal(folder, entry(5, "sshd", ROOT_LOGIN, _UID="0", _COMM="sshd"))
+    assert run_main(*run).status == 0  # a real login of root goes, with what waited
+    assert sent_forms(pushover)[-1]["title"].startswith("web1: SSH login root from 198.51.100.66")
 
 
 def test_the_end_of_a_session_written_as_the_user_is_not_judged(tmp_path, folder):
@@ -258,7 +309,9 @@ def test_a_connection_line_from_a_user_neither_counts_as_a_probe_nor_lends_its_a
 
 
 @pytest.mark.parametrize("forged_first", [False, True], ids=["between", "first"])
-def test_a_forged_pam_failure_neither_cancels_nor_joins_a_real_one(tmp_path, folder, forged_first):
+def test_a_forged_pam_failure_neither_cancels_nor_joins_a_real_one(
+    tmp_path, folder, namespaces_forbidden, forged_first
+):
     # util-linux su as a user (setuid: _UID is the user's): its PAM failure,
     # then its own words, from one process; a forged PAM line with its pid
     su = {"_UID": "1002", "_COMM": "su", "_EXE": "/usr/bin/su", "_PID": "700"}
@@ -407,7 +460,7 @@ def test_a_line_sent_to_dev_log_by_a_sender_gone_before_journald_looked_is_forge
 
 
 def test_a_users_real_sudo_is_real_and_one_gone_before_journald_looked_unverified(
-    journald, tmp_path
+    journald, tmp_path, namespaces_forbidden
 ):
     machine, folder = journald
     machine.run("sudo", "-n", "/usr/bin/true", user="alice", stdin=subprocess.DEVNULL)
@@ -426,7 +479,7 @@ def test_a_users_real_sudo_is_real_and_one_gone_before_journald_looked_unverifie
     assert "Forged" not in out
 
 
-def test_a_users_real_failed_su_is_real(journald, tmp_path):
+def test_a_users_real_failed_su_is_real(journald, tmp_path, namespaces_forbidden):
     machine, folder = journald
     # with no terminal, su reads the password from its input
     failed = machine.run("su", "-c", "true", "root", user="mallory", input="wrong\n", check=False)
@@ -437,6 +490,45 @@ def test_a_users_real_failed_su_is_real(journald, tmp_path):
     out = dry_run(folder, tmp_path)
     assert "1 sudo/su use (1 failed)" in out and "\nsu FAILED: mallory as root\n" in out
     assert "Forged" not in out and "unverified" not in out
+
+
+# what mallory runs in a user namespace of her own (unshare -Urm, which Linux lets any
+# user make unless told not to): Python, mounted over /usr/bin/sudo there, so that
+# journald, which reads /proc/PID/exe, names it /usr/bin/sudo
+MOUNTED_SUDO = (
+    "import syslog; syslog.openlog('sudo', 0, syslog.LOG_AUTHPRIV);"
+    " syslog.syslog('pam_unix(login:session): session opened for user root(uid=0)"
+    " by LOGIN(uid=0)');"
+    " syslog.syslog('   alice : TTY=pts/0 ; PWD=/ ; USER=root ; COMMAND=/bin/sh');"
+    " import time; time.sleep(1)"  # alive until journald has looked at it
+)
+
+
+def test_a_program_mounted_over_a_setuid_binary_in_a_users_namespace_is_unverified(
+    journald, tmp_path
+):
+    machine, folder = journald
+    mount = f"mount --bind {os.path.realpath('/usr/bin/python3')} /usr/bin/sudo"
+    made = machine.run(
+        "unshare", "-Urm", "sh", "-c", f'{mount} && exec /usr/bin/sudo -c "{MOUNTED_SUDO}"',
+        user="mallory", check=False,
+    )  # fmt: skip
+    if made.returncode:
+        pytest.skip(f"users may not make namespaces here: {made.stderr.strip()}")
+    machine.sync_journal()
+    machine.wait_for(lambda: len(journal(folder, SYSLOG_IDENTIFIER="sudo")) >= 2, "the lines")
+    uid = str(machine.ids("mallory")[0])
+    assert {writer_of(entry) for entry in journal(folder, SYSLOG_IDENTIFIER="sudo")} == {
+        (uid, "sudo", "/usr/bin/sudo")
+    }
+    out = dry_run(folder, tmp_path)
+    # what it claims is told, marked: it may be the real sudo's, or not
+    assert "=== testhost: login root on the console (unverified) [priority 1]\n" in out
+    assert (
+        f"Unverified: written by uid {uid} as /usr/bin/sudo, a path that a user may mount"
+        " another program over\n"
+    ) in out
+    assert "sudo: alice as root: /bin/sh (unverified)\n" in out
 
 
 def test_a_real_ssh_login_is_real_and_its_sessions_end_is_not_judged(journald, tmp_path):

@@ -369,7 +369,9 @@ def test_the_programs_the_rules_know_are_read_whatever_their_facility(tmp_path, 
 def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forged(tmp_path, folder):
     # as a real sshd, sudo and su on Debian 12 write them: sudo's and su's entries
     # carry the invoking user's _UID; sshd's are root's, whose _COMM is missing
-    # when the process ended before journald looked (see test_identity.py)
+    # when the process ended before journald looked (see test_identity.py); of
+    # another machine (no _MACHINE_ID), whose users may have mounted another
+    # program over /usr/bin/sudo: unverified
     entries = [
         {"SYSLOG_IDENTIFIER": "sshd", "_COMM": "logger", "_EXE": "/usr/bin/logger",
          "_UID": "1000", "_PID": "700",
@@ -410,11 +412,16 @@ def test_a_line_that_claims_a_program_that_did_not_write_it_is_reported_as_forge
         in out
     )
     assert "Forged: sudo line written by python3 (uid 1001):    mallory : TTY=pts/1" in out
-    assert "sudo: alice as root: /usr/bin/id" in out
+    assert "sudo: alice as root: /usr/bin/id (unverified)" in out
     as_json = journal_run(tmp_path / "state", folder, "--dry-run", "--json", "--from-start")
     forged = [event for event in map(json.loads, as_json.stdout.splitlines()) if event["forger"]]
     assert [(event["kind"], event["forger"], event["command"]) for event in forged] == [
         ("forged", "logger (uid 1000)", None),
+        (
+            "sudo",
+            "uid 1000 as /usr/bin/sudo, a path that a user may mount another program over",
+            "/usr/bin/id",
+        ),
         ("forged", "python3 (uid 1001)", "/usr/bin/true"),
     ]
 

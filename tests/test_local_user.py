@@ -46,6 +46,20 @@ def root_key_sshd(machine):
     return port, key, fingerprint
 
 
+def watched_root_sshd(machine, config):
+    """Start rsyslogd, the attacker's account and root_key_sshd(), and run
+    authwatch once with config, so that its position is the log's end; return
+    (the log, authwatch's arguments, sshd's port, the key, its fingerprint)."""
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    machine.add_user(ATTACKER)
+    port, key, fingerprint = root_key_sshd(machine)
+    wait_for_line(machine, log, "kex_exchange_identification")
+    run = ["--config", config, "--log", str(log)]
+    assert run_main(*run, now=now()).status == 0
+    return log, run, port, key, fingerprint
+
+
 def ssh_with_key(machine, port, key, user="root"):
     """Log in once as user with key, inside the machine; fail unless it worked."""
     machine.run(
@@ -109,6 +123,31 @@ def test_a_real_root_sudo_whose_fields_are_unclear_is_named_and_no_wall_buries_i
     assert "\n" not in digest  # the flood is one line
 
 
+def test_a_real_doas_to_root_cannot_pass_for_one_to_another_user(machine, config_file, pushover):
+    log = machine.folder / "auth.log"
+    machine.rsyslog(log)
+    machine.add_user(ATTACKER)
+    # the intruder may become root with doas (doas.conf(5))
+    machine.shell(f"echo 'permit nopass {ATTACKER} as root' > /etc/doas.conf")
+    run = ["--config", config_file("[alerts]\nmax_messages = 1\n"), "--log", str(log)]
+    assert run_main(*run, now=now()).status == 0
+    forge(machine, "sshd", *SSH_DECOYS[:3])
+    # doas.c writes "%s ran command %s as %s from %s": the argument comes before the
+    # target, and reads as one
+    machine.run("doas", "/bin/sh", "-c", "id -u", "as nobody from /", user=ATTACKER)
+    wait_for_line(machine, log, "ran command")
+
+    result = run_main(*run, now=now())
+    assert (result.status, result.stderr) == (0, "")
+    [folded] = sent_forms(pushover)
+    lines = folded["message"].splitlines()
+    assert lines[0] == f"doas {ATTACKER} as root?"  # a vital act leads the fold
+    assert (
+        f"doas: {ATTACKER} (fields unclear): ran command /bin/sh -c id -u as nobody from /"
+        " as root from /"
+    ) in lines
+
+
 @pytest.mark.parametrize("daemon", ["rsyslog", "journald"])
 def test_nine_forged_logins_of_long_names_cannot_hide_a_real_root_login(
     machine, config_file, pushover, daemon
@@ -141,6 +180,54 @@ def test_nine_forged_logins_of_long_names_cannot_hide_a_real_root_login(
     forms = sent_forms(pushover)
     assert len(forms) <= 5  # within [alerts] max_messages
     assert names_root_login(forms), said(forms)
+
+
+def test_a_flood_that_makes_journald_delete_a_root_login_rings_as_loud_as_it_would(
+    machine, config_file, pushover
+):
+    # journald deletes its oldest files past RuntimeMaxUse (10% of /run by default;
+    # SystemMaxUse on disk): small here, so that a test's flood reaches it
+    machine.shell(
+        "mkdir -p /etc/systemd && printf '[Journal]\\nRuntimeMaxUse=2M\\n"
+        "RuntimeMaxFileSize=512K\\n' > /etc/systemd/journald.conf"
+    )
+    folder = machine.journald()
+    machine.add_user(ATTACKER)
+    port, key, _ = root_key_sshd(machine)
+    machine.sync_journal()
+    run = ["--config", config_file(), "--journal-dir", str(folder)]
+    assert run_main(*run, now=now(), host=HOST).status == 0  # the position: the end
+    ssh_with_key(machine, port, key)
+    machine.sync_journal()
+    # 8 MB that do not compress, at the user facility, which authwatch does not read
+    flood = "\n".join(os.urandom(3000).hex() for _ in range(1400)) + "\n"
+    machine.run("logger", "-p", "user.info", "-t", "noise", user=ATTACKER, input=flood)
+    machine.sync_journal()
+
+    result = run_main(*run, now=now(), host=HOST)
+    assert result.status == 0
+    [notice] = sent_forms(pushover)
+    assert not names_root_login([notice])  # gone: nothing can tell it again
+    assert notice["title"] == f"{HOST}: authwatch notice"
+    assert "the journal entry read last is gone (vacuumed or rotated away)" in notice["message"]
+    assert notice["priority"] == "1"  # what is gone may have been a login of root
+
+
+def test_forged_repeat_counts_cannot_make_the_outbox_unreadable_and_hide_a_root_login(
+    machine, config_file, pushover, tmp_path
+):
+    log, run, port, key, _ = watched_root_sshd(machine, config_file())
+    # rsyslog's "message repeated N times: [ ... ]", N up to 999,999,999 each: a
+    # login seen three billion times
+    repeated = "message repeated 999999999 times: [ Accepted password for root from 127.0.0.1"
+    forge(machine, "sshd", *[f"{repeated} port {n} ssh2]" for n in range(3)])
+    ssh_with_key(machine, port, key)
+    wait_for_line(machine, log, "Accepted publickey for root")
+
+    result = run_main(*run, now=now())
+    assert (result.status, result.stderr) == (0, "")
+    assert names_root_login(sent_forms(pushover))
+    assert not (tmp_path / "state" / "outbox.json.damaged").exists()
 
 
 def test_sixty_forged_logins_of_three_users_cannot_hide_a_real_root_login(
@@ -204,13 +291,7 @@ def test_a_flood_past_what_a_run_keeps_cannot_hide_a_vital_act(
 def test_forged_logins_teach_the_memory_nothing_a_real_root_login_is_not_as_usual(
     machine, config_file, pushover, tmp_path
 ):
-    log = machine.folder / "auth.log"
-    machine.rsyslog(log)
-    machine.add_user(ATTACKER)
-    port, key, fingerprint = root_key_sshd(machine)
-    wait_for_line(machine, log, "kex_exchange_identification")
-    run = ["--config", config_file(), "--log", str(log)]
-    assert run_main(*run, now=now()).status == 0
+    log, run, port, key, fingerprint = watched_root_sshd(machine, config_file())
 
     # the attacker's own key, from where the attacker will log in: if the memory
     # learned it, the real login would ring "As usual", at priority 0
@@ -233,8 +314,12 @@ def test_forged_logins_teach_the_memory_nothing_a_real_root_login_is_not_as_usua
     assert "As usual" not in real["message"]
 
 
-def test_a_user_of_uid_0_by_another_name_is_root(machine):
+# rsyslog writes the host's name without its domain ($PreserveFQDN off), a machine
+# may be named with it (RHEL's hostnamectl, cloud images)
+@pytest.mark.parametrize("name", [HOST, f"{HOST}.example.org"])
+def test_a_user_of_uid_0_by_another_name_is_root(machine, name):
     # the machine's own user database: authwatch runs inside, as a dry run
+    machine.run("hostname", name)
     log = machine.folder / "auth.log"
     machine.rsyslog(log)
     machine.add_user(ATTACKER)

@@ -833,6 +833,39 @@ def test_vital_lines_come_first_in_a_fold_and_are_grouped_rather_than_cut():
     assert third.startswith("46 logins from 41 users and 2 places: admin5xxxxxxxxxxxxx…, ")
 
 
+def test_vital_acts_of_many_hosts_are_grouped_across_hosts_and_the_outbox_reads_them_back(
+    tmp_path, config_file, pushover
+):
+    # a log host's file: its senders choose the host and write every kind of vital act
+    acts = [
+        "sshd[9]: Accepted password for root from 10.0.0.9 port 22 ssh2",
+        "login[8]: ROOT LOGIN  on '/dev/tty1'",
+        "su[7]: (to root) bob on pts/1",
+        "su[6]: FAILED SU (to root) bob on pts/1",
+        "doas: bob ran command /bin/sh as root from /",
+        "doas: failed auth for bob",
+        "pkexec[5]: bob: Executing command [USER=root] [TTY=unknown] [CWD=/] [COMMAND=/bin/sh]",
+    ] + [
+        f"{program}: bob : {problem}TTY=pts/1 ; PWD=/ ; USER=root ; COMMAND=/bin/sh"
+        for program in ("sudo", "sudo-rs")
+        for problem in ("", "3 incorrect password attempts ; ")
+    ]
+    lines = [f"Nov 27 11:50:00 h{host} {act}" for host in range(50) for act in acts]
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    config = config_file()
+    assert cron_run(config, log).status == 0
+    append(log, *lines, accepted("root", "203.0.113.66", time="11:51:00"))
+    result = cron_run(config, log)
+    assert (result.status, result.stderr) == (0, "")
+    forms = sent_forms(pushover)
+    assert len(forms) == 5
+    vital = forms[-1]["message"].splitlines()
+    # web1's among them: named, coarsely, rather than cut
+    assert "49 hosts: SSH login root from 2 places ×49" in vital
+    assert len(forms[-1]["message"]) <= authwatch.MAX_MESSAGE
+
+
 def test_a_sudo_summary_that_does_not_fit_begins_with_who_ran_as_root():
     lines = [sudo_line(f"/bin/echo {'x' * 150} {n}", n) for n in range(10)]
     lines += [
