@@ -17,6 +17,8 @@ from helpers import TOKEN, USER_KEY
 
 TOP = Path(__file__).parent.parent
 DEBIAN = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LC_ALL": "C.UTF-8"}
+# the rules' modules, which every form of authwatch carries beside it
+RULE_MODULES = {path.name for path in (TOP / "authwatch_rules").glob("*.py")}
 DEMO = ["--dry-run", "--from-start", "--log", "sample/auth.log", "--state-dir", "sample/state"]
 
 
@@ -76,6 +78,8 @@ def test_the_package_holds_the_command_its_docs_units_and_man_page(unpacked):
     assert "(>= 2" not in depends  # Debian 12's urllib3 1.26 does
     assert fields["Recommends"] == "python3-systemd"
     assert (tree / "usr/bin/authwatch").read_text().startswith("#!/usr/bin/python3\n")
+    rules = tree / "usr/lib/python3/dist-packages/authwatch_rules"
+    assert {path.name for path in rules.glob("*.py")} == RULE_MODULES
     example = tree / "usr/share/doc/authwatch/config.example.ini"
     assert example.read_text() == (TOP / "config.example.ini").read_text()
     assert (tree / "usr/share/man/man1/authwatch.1.gz").exists()
@@ -146,6 +150,7 @@ def test_the_wheel_and_sdist_carry_complete_metadata(dist):
         [metadata] = [name for name in names if name.endswith(".dist-info/METADATA")]
         fields = email.message_from_bytes(archive.read(metadata))
     assert "authwatch.py" in names
+    assert {f"authwatch_rules/{name}" for name in RULE_MODULES} <= set(names)
     assert any(name.endswith("share/doc/authwatch/config.example.ini") for name in names)
     assert fields["License"] == "MIT"
     assert fields.get_all("Project-URL")
@@ -155,8 +160,12 @@ def test_the_wheel_and_sdist_carry_complete_metadata(dist):
         "maxminddb" in requirement for requirement in fields.get_all("Requires-Dist")
     )
     with tarfile.open(sdist) as archive:
-        members = {Path(name).name for name in archive.getnames()}
+        paths = archive.getnames()
+        members = {Path(name).name for name in paths}
     assert {"LICENSE", "README.md", "config.example.ini", "authwatch.py"} <= members
+    assert {f"authwatch_rules/{name}" for name in RULE_MODULES} <= {
+        "/".join(Path(path).parts[-2:]) for path in paths
+    }
     assert {"conftest.py", "helpers.py", "auth.log", "logins.json", "control"} <= members
 
 

@@ -21,7 +21,9 @@ import pytest
 from helpers import MAIN, TOKEN, USER_KEY, accepted, run_main, sent_forms, write_geoip
 
 import authwatch
+import authwatch_rules
 
+THIS_INSTALLATION = authwatch.this_installation  # as the module has it, before any fixture
 OTHER_TOKEN = "b" * 28 + "TK"
 NOBODY = pwd.getpwnam("nobody").pw_uid
 NOBODYS_GROUP = grp.getgrgid(pwd.getpwnam("nobody").pw_gid)
@@ -57,12 +59,21 @@ def install(monkeypatch, folder):
     script = folder / "bin" / "authwatch"
     script.write_text(f"#!{python}\nimport sys\nfrom authwatch import main\nsys.exit(main())\n")
     script.chmod(0o755)
-    shutil.copy(authwatch.__file__, site)
+    copy_installed(site)
     command = [str(script)]
-    installation = [str(site / "authwatch.py"), str(python), str(folder), str(site)]
+    rules = site / "authwatch_rules"
+    installation = [str(site / "authwatch.py"), str(rules), *map(str, rules.glob("*.py"))]
+    installation += [str(python), str(folder), str(site)]
     monkeypatch.setattr(authwatch, "this_command", lambda: command)
     monkeypatch.setattr(authwatch, "this_installation", lambda: installation)
     return command
+
+
+def copy_installed(site):
+    """Copy authwatch (the module and its rules) into site, as pip installs it."""
+    shutil.copy(authwatch.__file__, site)
+    rules = os.path.dirname(authwatch_rules.__file__)
+    shutil.copytree(rules, site / "authwatch_rules", ignore=shutil.ignore_patterns("__pycache__"))
 
 
 @pytest.fixture(autouse=True)
@@ -778,6 +789,13 @@ def module_in_a_home(place, monkeypatch, root):
     return f"{home} is uid {NOBODY}'s: {ANOTHERS}"
 
 
+def rules_of_another(place, monkeypatch, root):
+    # one module of the rules that the installed authwatch imports is alice's
+    [module] = [piece for piece in authwatch.this_installation() if piece.endswith("/sudo.py")]
+    os.chown(module, NOBODY, -1)
+    return f"{module} is uid {NOBODY}'s: {ANOTHERS}"
+
+
 def config_of_another(place, monkeypatch, root):
     config = write_config(root, "[pushover]\n")
     os.chown(config, NOBODY, -1)
@@ -800,6 +818,7 @@ def config_of_another(place, monkeypatch, root):
         interpreter_in_a_home,
         python_found_on_a_path_a_group_may_write,
         module_in_a_home,
+        rules_of_another,
         config_of_another,
     ],
     ids=lambda make: make.__name__,
@@ -827,7 +846,7 @@ def test_a_folder_python_imports_from_that_another_user_may_change_is_refused(
     venv = safe_place / "opt" / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     [site] = (venv / "lib").glob("python3*/site-packages")
-    shutil.copy(authwatch.__file__, site)
+    copy_installed(site)
     home = home_of_another(safe_place)
     (home / "src").mkdir()
     (site / "__editable__.other-1.0.pth").write_text(f"{home / 'src'}\n")
@@ -995,3 +1014,10 @@ def test_a_path_with_a_nul_in_the_config_is_a_config_error(root, pushover):
     assert result.status == authwatch.ExitStatus.CONFIG_ERROR
     assert "[state] dir: not a path" in result.stderr
     assert "[geoip] city_db: not a path" in result.stderr
+
+
+def test_what_authwatch_runs_from_holds_its_rules():
+    rules = os.path.dirname(os.path.abspath(authwatch_rules.__file__))
+    pieces = THIS_INSTALLATION()  # not the installed fixture's stand-in
+    assert rules in pieces
+    assert os.path.join(rules, "openssh.py") in pieces
